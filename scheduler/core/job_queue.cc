@@ -1,0 +1,51 @@
+#include "scheduler/core/job_queue.h"
+
+#include "common/capability_match.h"
+
+namespace kiln::core {
+
+void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id) {
+  if (index_.contains(job_id)) return;
+  std::string class_key = RequirementClassKey(spec);
+  Class& cls = classes_[class_key];
+  if (cls.jobs.empty()) {
+    cls.representative.set_task(spec.task());
+    cls.representative.set_model(spec.model());
+    *cls.representative.mutable_requirements() = spec.requirements();
+  }
+  Key key{-spec.priority(), seq, job_id};
+  cls.jobs.insert(key);
+  index_.emplace(job_id, std::make_pair(std::move(class_key), std::move(key)));
+}
+
+bool JobQueue::Remove(const std::string& job_id) {
+  auto it = index_.find(job_id);
+  if (it == index_.end()) return false;
+  auto cls = classes_.find(it->second.first);
+  cls->second.jobs.erase(it->second.second);
+  if (cls->second.jobs.empty()) classes_.erase(cls);
+  index_.erase(it);
+  return true;
+}
+
+std::optional<std::string> JobQueue::PopBest(
+    const std::function<bool(const kiln::v1::JobSpec&)>& fits) {
+  const Key* best = nullptr;
+  for (const auto& [class_key, cls] : classes_) {
+    const Key& head = *cls.jobs.begin();
+    if (best != nullptr && !(head < *best)) continue;
+    if (fits(cls.representative)) best = &head;
+  }
+  if (best == nullptr) return std::nullopt;
+  std::string job_id = std::get<2>(*best);
+  Remove(job_id);
+  return job_id;
+}
+
+std::map<std::string, size_t> JobQueue::DepthByClass() const {
+  std::map<std::string, size_t> depth;
+  for (const auto& [class_key, cls] : classes_) depth[class_key] = cls.jobs.size();
+  return depth;
+}
+
+}  // namespace kiln::core

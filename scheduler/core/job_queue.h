@@ -1,0 +1,50 @@
+// JobQueue: the ready QUEUED jobs in memory, indexed by requirement class (task,
+// model and requirements; see common/capability_match.h). Placement asks one
+// question per class ("can this slot run it?") instead of one per job, and takes
+// the best head: highest priority first, then oldest (lowest sequence number).
+// Not thread-safe: the Scheduler guards it with its lock.
+#ifndef KILN_SCHEDULER_CORE_JOB_QUEUE_H_
+#define KILN_SCHEDULER_CORE_JOB_QUEUE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "kiln/v1/job.pb.h"
+
+namespace kiln::core {
+
+class JobQueue {
+ public:
+  // Adds a job; `seq` orders jobs of equal priority (smaller first).
+  void Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id);
+  // Removes a job if present; returns whether it was.
+  bool Remove(const std::string& job_id);
+  // Removes and returns the best job of the classes whose representative spec
+  // (task, model, requirements) `fits`; nullopt when no class fits.
+  std::optional<std::string> PopBest(
+      const std::function<bool(const kiln::v1::JobSpec& representative)>& fits);
+
+  size_t size() const { return index_.size(); }
+  size_t class_count() const { return classes_.size(); }
+  // Jobs per class key, for metrics and pending reasons.
+  std::map<std::string, size_t> DepthByClass() const;
+
+ private:
+  using Key = std::tuple<int, uint64_t, std::string>;  // (-priority, seq, id)
+  struct Class {
+    kiln::v1::JobSpec representative;
+    std::set<Key> jobs;
+  };
+  std::map<std::string, Class> classes_;
+  absl::flat_hash_map<std::string, std::pair<std::string, Key>> index_;  // id -> (class, key)
+};
+
+}  // namespace kiln::core
+
+#endif  // KILN_SCHEDULER_CORE_JOB_QUEUE_H_

@@ -1,0 +1,62 @@
+#include "scheduler/core/job_queue.h"
+
+#include <gtest/gtest.h>
+
+namespace kiln::core {
+namespace {
+
+kiln::v1::JobSpec Spec(const std::string& task, int priority,
+                       kiln::v1::Accelerator accelerator = kiln::v1::ACCELERATOR_ANY) {
+  kiln::v1::JobSpec spec;
+  spec.set_task(task);
+  spec.set_priority(priority);
+  spec.mutable_requirements()->set_accelerator(accelerator);
+  return spec;
+}
+
+auto Any() {
+  return [](const kiln::v1::JobSpec&) { return true; };
+}
+
+TEST(JobQueueTest, HigherPriorityFirstThenOlder) {
+  JobQueue queue;
+  queue.Push(Spec("mesh.extract", 0), 1, "a");
+  queue.Push(Spec("mesh.extract", 5), 2, "b");
+  queue.Push(Spec("mesh.extract", 0), 3, "c");
+  queue.Push(Spec("debug.sleep", 5), 0, "d");  // another class, same priority, older
+  EXPECT_EQ(queue.class_count(), 2u);
+  EXPECT_EQ(queue.PopBest(Any()), "d");
+  EXPECT_EQ(queue.PopBest(Any()), "b");
+  EXPECT_EQ(queue.PopBest(Any()), "a");
+  EXPECT_EQ(queue.PopBest(Any()), "c");
+  EXPECT_EQ(queue.PopBest(Any()), std::nullopt);
+  EXPECT_EQ(queue.class_count(), 0u);
+}
+
+TEST(JobQueueTest, OnlyFittingClassesAreConsidered) {
+  JobQueue queue;
+  queue.Push(Spec("mesh.extract", 9, kiln::v1::ACCELERATOR_GPU), 1, "gpu-job");
+  queue.Push(Spec("mesh.extract", 0, kiln::v1::ACCELERATOR_CPU), 2, "cpu-job");
+  int asked = 0;
+  auto cpu_only = [&](const kiln::v1::JobSpec& spec) {
+    ++asked;
+    return spec.requirements().accelerator() != kiln::v1::ACCELERATOR_GPU;
+  };
+  EXPECT_EQ(queue.PopBest(cpu_only), "cpu-job");
+  EXPECT_EQ(asked, 2);  // one question per class, not per job
+  EXPECT_EQ(queue.PopBest(cpu_only), std::nullopt);
+  EXPECT_EQ(queue.size(), 1u);
+}
+
+TEST(JobQueueTest, RemoveAndDuplicatePush) {
+  JobQueue queue;
+  queue.Push(Spec("mesh.extract", 0), 1, "a");
+  queue.Push(Spec("mesh.extract", 0), 1, "a");
+  EXPECT_EQ(queue.size(), 1u);
+  EXPECT_TRUE(queue.Remove("a"));
+  EXPECT_FALSE(queue.Remove("a"));
+  EXPECT_EQ(queue.class_count(), 0u);
+}
+
+}  // namespace
+}  // namespace kiln::core

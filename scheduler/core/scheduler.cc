@@ -1,0 +1,997 @@
+#include "scheduler/core/scheduler.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/capability_match.h"
+#include "common/proto_time.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+
+namespace kiln::core {
+namespace {
+
+using kiln::v1::Job;
+using kiln::v1::JobState;
+
+constexpr char kNextSeqKey[] = "next_job_seq";
+
+std::string JobIdForSeq(uint64_t seq) { return absl::StrFormat("j-%016x", seq); }
+
+bool SeqFromJobId(absl::string_view id, uint64_t* seq) {
+  if (id.size() != 18 || id.substr(0, 2) != "j-") return false;
+  for (char c : id.substr(2)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return absl::SimpleHexAtoi(id.substr(2), seq);
+}
+
+bool IsTerminal(JobState state) {
+  return state == kiln::v1::JOB_STATE_SUCCEEDED || state == kiln::v1::JOB_STATE_FAILED ||
+         state == kiln::v1::JOB_STATE_CANCELLED;
+}
+
+bool IsLeased(JobState state) {
+  return state == kiln::v1::JOB_STATE_ASSIGNED || state == kiln::v1::JOB_STATE_RUNNING;
+}
+
+std::string StateName(JobState state) {
+  std::string name = kiln::v1::JobState_Name(state);
+  return name.substr(std::string("JOB_STATE_").size());
+}
+
+absl::Status ValidJobId(const std::string& job_id, absl::string_view field) {
+  uint64_t seq = 0;
+  if (!SeqFromJobId(job_id, &seq)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": \"", job_id.substr(0, 40), "\" is not a job id (j-<16 hex>)"));
+  }
+  return absl::OkStatus();
+}
+
+bool LabelsMatch(const Job& job, const google::protobuf::Map<std::string, std::string>& labels) {
+  for (const auto& [key, value] : labels) {
+    auto it = job.spec().labels().find(key);
+    if (it == job.spec().labels().end() || it->second != value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(const SchedulerOptions& options, store::Store* store,
+                     store::GroupCommitter* committer)
+    : options_(options), clock_(options.clock), store_(store), committer_(committer) {}
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& options,
+                                                             store::Store* store,
+                                                             store::GroupCommitter* committer) {
+  std::unique_ptr<Scheduler> scheduler(new Scheduler(options, store, committer));
+  {
+    absl::MutexLock lock(&scheduler->mu_);
+    KILN_RETURN_IF_ERROR(scheduler->RecoverLocked());
+  }
+  if (options.run_ticker) {
+    Scheduler* self = scheduler.get();
+    scheduler->ticker_ = std::thread([self] {
+      pthread_setname_np(pthread_self(), "kiln-tick");
+      self->RunTicker();
+    });
+  }
+  return scheduler;
+}
+
+Scheduler::~Scheduler() {
+  stop_.Notify();
+  if (ticker_.joinable()) ticker_.join();
+  std::vector<Callback<kiln::v1::AcquireJobResponse>> parked;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, waiter] : waiters_) parked.push_back(std::move(waiter.done));
+    waiters_.clear();
+  }
+  for (auto& done : parked) done(absl::UnavailableError("scheduler shutting down"));
+}
+
+absl::Status Scheduler::RecoverLocked() {
+  const absl::Time now = clock_->Now();
+  jobs_.clear();
+  queue_ = JobQueue();
+  delayed_.clear();
+  leases_.clear();
+  pending_requests_.clear();
+  workers_.clear();
+
+  KILN_ASSIGN_OR_RETURN(std::optional<std::string> next, store_->GetMeta(kNextSeqKey));
+  next_seq_ = 1;
+  if (next.has_value() && !absl::SimpleAtoi(*next, &next_seq_)) {
+    return absl::DataLossError(absl::StrCat("corrupt ", kNextSeqKey, ": ", *next));
+  }
+  auto load = [&](const std::string& job_id) -> absl::StatusOr<ActiveJob*> {
+    KILN_ASSIGN_OR_RETURN(std::optional<Job> job, store_->GetJob(job_id));
+    if (!job.has_value()) return nullptr;
+    ActiveJob& active = jobs_[job_id];
+    active.job = *std::move(job);
+    SeqFromJobId(job_id, &active.seq);
+    return &active;
+  };
+  absl::Status status;
+  KILN_RETURN_IF_ERROR(store_->ForEachQueued([&](const std::string& job_id) {
+    absl::StatusOr<ActiveJob*> active = load(job_id);
+    if (!active.ok()) {
+      status = active.status();
+      return false;
+    }
+    if (*active == nullptr || (*active)->job.state() != kiln::v1::JOB_STATE_QUEUED) {
+      jobs_.erase(job_id);  // A stale index entry; the job record is the truth.
+      return true;
+    }
+    EnqueueLocked(**active);
+    return true;
+  }));
+  KILN_RETURN_IF_ERROR(status);
+  KILN_RETURN_IF_ERROR(store_->ForEachLease([&](const kiln::v1::StoredLease& lease) {
+    absl::StatusOr<ActiveJob*> active = load(lease.job_id());
+    if (!active.ok()) {
+      status = active.status();
+      return false;
+    }
+    if (*active == nullptr || !IsLeased((*active)->job.state())) {
+      jobs_.erase(lease.job_id());
+      return true;
+    }
+    // Lease deadlines are not stored: every lease gets a full period after a
+    // restart, so live workers keep their jobs and dead ones lose them.
+    SetLeaseLocked(**active, now + options_.lease_duration);
+    return true;
+  }));
+  KILN_RETURN_IF_ERROR(status);
+  KILN_RETURN_IF_ERROR(store_->ForEachWorker([&](const kiln::v1::WorkerInfo& info) {
+    workers_[info.id()] = WorkerState{info, now};
+    return true;
+  }));
+  reload_needed_ = false;
+  return absl::OkStatus();
+}
+
+void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
+                             std::function<void(absl::Status)> then) {
+  for (const std::string& id : job_ids) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) ++it->second.commits_in_flight;
+  }
+  committer_->Commit(std::move(writes), [this, job_ids = std::move(job_ids),
+                                         then = std::move(then)](absl::Status status) {
+    std::vector<Job> snapshots;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!status.ok()) {
+        // Memory is ahead of the store now; rebuild it from the store on the next tick.
+        reload_needed_ = true;
+      }
+      for (const std::string& id : job_ids) {
+        auto it = jobs_.find(id);
+        if (it == jobs_.end()) continue;
+        ActiveJob& active = it->second;
+        --active.commits_in_flight;
+        if (status.ok()) snapshots.push_back(active.job);
+        if (active.commits_in_flight == 0 && IsTerminal(active.job.state())) {
+          if (!active.job.spec().client_request_id().empty()) {
+            pending_requests_.erase(active.job.spec().client_request_id());
+          }
+          jobs_.erase(it);
+        }
+      }
+    }
+    for (const Job& job : snapshots) watch_hub_.Publish(job);
+    then(status);
+  });
+}
+
+void Scheduler::TouchLocked(ActiveJob& active) {
+  *active.job.mutable_updated_at() = ToProtoTime(clock_->Now());
+  active.job.set_revision(active.job.revision() + 1);
+}
+
+void Scheduler::EnqueueLocked(ActiveJob& active) {
+  const absl::Time not_before = active.job.has_not_before()
+                                    ? FromProtoTime(active.job.not_before())
+                                    : absl::InfinitePast();
+  if (not_before > clock_->Now()) {
+    delayed_.emplace(not_before, active.job.id());
+  } else {
+    queue_.Push(active.job.spec(), active.seq, active.job.id());
+  }
+}
+
+void Scheduler::SetLeaseLocked(ActiveJob& active, absl::Time deadline) {
+  leases_.erase({active.lease_deadline, active.job.id()});
+  active.lease_deadline = deadline;
+  leases_.emplace(deadline, active.job.id());
+}
+
+void Scheduler::ClearLeaseLocked(ActiveJob& active) {
+  leases_.erase({active.lease_deadline, active.job.id()});
+  active.lease_deadline = absl::InfinitePast();
+}
+
+// ---------------------------------------------------------------------------
+// JobService
+
+void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
+                       Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
+  if (batch && static_cast<int>(specs.size()) > options_.limits.max_batch_size) {
+    done(absl::InvalidArgumentError(absl::StrCat(
+        "specs: ", specs.size(), " jobs exceed the batch limit of ", options_.limits.max_batch_size)));
+    return;
+  }
+  if (batch && specs.empty()) {
+    done(absl::InvalidArgumentError("specs: empty batch"));
+    return;
+  }
+  // Validation and blob look-ups happen before the lock: they touch no shared state.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string field = batch ? absl::StrCat("specs[", i, "]") : "spec";
+    if (absl::Status s = ValidateJobSpec(specs[i], options_.limits, field); !s.ok()) {
+      done(s);
+      return;
+    }
+    for (int j = 0; j < specs[i].inputs_size(); ++j) {
+      kiln::v1::BlobRef* input = specs[i].mutable_inputs(j);
+      absl::StatusOr<std::optional<kiln::v1::StoredBlob>> blob = store_->GetBlob(input->sha256());
+      if (!blob.ok()) {
+        done(blob.status());
+        return;
+      }
+      if (!blob->has_value()) {
+        done(absl::FailedPreconditionError(absl::StrCat(field, ".inputs[", j, "].sha256: blob ",
+                                                        input->sha256(),
+                                                        " not found; upload it with PutBlob first")));
+        return;
+      }
+      input->set_size_bytes((*blob)->size_bytes());
+    }
+    if (specs[i].max_attempts() == 0) specs[i].set_max_attempts(options_.default_max_attempts);
+  }
+
+  std::vector<kiln::v1::SubmitJobResponse> results(specs.size());
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    store::WriteSet writes;
+    std::vector<std::string> new_ids;
+    std::vector<std::string> request_ids;
+    for (size_t i = 0; i < specs.size() && error.ok(); ++i) {
+      kiln::v1::JobSpec& spec = specs[i];
+      const std::string& request_id = spec.client_request_id();
+      if (!request_id.empty()) {
+        absl::StatusOr<std::optional<std::string>> existing_id = std::nullopt;
+        if (auto it = pending_requests_.find(request_id); it != pending_requests_.end()) {
+          existing_id = it->second;
+        } else {
+          existing_id = store_->GetRequestJobId(request_id);
+        }
+        if (!existing_id.ok()) {
+          error = existing_id.status();
+          break;
+        }
+        if (existing_id->has_value()) {
+          results[i].set_deduplicated(true);
+          if (auto it = jobs_.find(**existing_id); it != jobs_.end()) {
+            *results[i].mutable_job() = it->second.job;
+          } else if (absl::StatusOr<std::optional<Job>> job = store_->GetJob(**existing_id);
+                     job.ok() && job->has_value()) {
+            *results[i].mutable_job() = **job;
+          } else {
+            error = job.ok() ? absl::DataLossError(absl::StrCat("request id ", request_id,
+                                                                " names a missing job"))
+                             : job.status();
+          }
+          continue;
+        }
+      }
+      const uint64_t seq = next_seq_++;
+      ActiveJob& active = jobs_[JobIdForSeq(seq)];
+      active.seq = seq;
+      Job& job = active.job;
+      job.set_id(JobIdForSeq(seq));
+      *job.mutable_spec() = std::move(spec);
+      job.set_state(kiln::v1::JOB_STATE_QUEUED);
+      *job.mutable_created_at() = ToProtoTime(now);
+      *job.mutable_updated_at() = ToProtoTime(now);
+      job.set_revision(1);
+      job.set_status_message("queued");
+      writes.PutJob(job);
+      writes.MarkQueued(job.id());
+      if (!job.spec().client_request_id().empty()) {
+        writes.PutRequestId(job.spec().client_request_id(), job.id());
+        // Until the commit is durable the store cannot answer for this id.
+        pending_requests_[job.spec().client_request_id()] = job.id();
+        request_ids.push_back(job.spec().client_request_id());
+      }
+      queue_.Push(job.spec(), seq, job.id());
+      *results[i].mutable_job() = job;
+      new_ids.push_back(job.id());
+    }
+    if (!error.ok()) {
+      // Undo the in-memory jobs of this request; nothing was written.
+      for (const std::string& id : new_ids) {
+        queue_.Remove(id);
+        jobs_.erase(id);
+      }
+      for (const std::string& id : request_ids) pending_requests_.erase(id);
+    } else if (!new_ids.empty()) {
+      stats_.jobs_submitted += new_ids.size();
+      writes.PutMeta(kNextSeqKey, absl::StrCat(next_seq_));
+      CommitLocked(std::move(writes), new_ids,
+                   [this, results = std::move(results), request_ids = std::move(request_ids),
+                    done = std::move(done)](absl::Status status) mutable {
+                     {
+                       absl::MutexLock lock(&mu_);
+                       for (const std::string& id : request_ids) pending_requests_.erase(id);
+                     }
+                     if (!status.ok()) {
+                       done(status);
+                     } else {
+                       done(std::move(results));
+                     }
+                   });
+      DispatchLocked();
+      return;
+    }
+  }
+  if (!error.ok()) {
+    done(error);
+  } else {
+    done(std::move(results));  // Every spec was a resubmit of a known request id.
+  }
+}
+
+absl::StatusOr<Job> Scheduler::GetJob(const std::string& job_id) const {
+  KILN_RETURN_IF_ERROR(ValidJobId(job_id, "job_id"));
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    if (it != jobs_.end()) return it->second.job;
+  }
+  KILN_ASSIGN_OR_RETURN(std::optional<Job> job, store_->GetJob(job_id));
+  if (!job.has_value()) return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
+  return *std::move(job);
+}
+
+absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
+    const kiln::v1::ListJobsRequest& request) const {
+  if (request.page_size() < 0 || request.page_size() > 1000) {
+    return absl::InvalidArgumentError("page_size: must be 0..1000");
+  }
+  if (!request.page_token().empty()) KILN_RETURN_IF_ERROR(ValidJobId(request.page_token(), "page_token"));
+  if (!kiln::v1::JobState_IsValid(request.state())) {
+    return absl::InvalidArgumentError("state: unknown value");
+  }
+  const int page_size = request.page_size() == 0 ? 100 : request.page_size();
+  kiln::v1::ListJobsResponse response;
+  int scanned = 0;
+  std::string last_id;
+  bool more = false;
+  KILN_RETURN_IF_ERROR(store_->ForEachJobNewestFirst(request.page_token(), [&](const Job& stored) {
+    if (response.jobs_size() == page_size || scanned == options_.max_list_scan) {
+      more = true;
+      return false;
+    }
+    ++scanned;
+    last_id = stored.id();
+    Job job = stored;
+    {
+      // The in-memory job is newer (progress, uncommitted transitions).
+      absl::MutexLock lock(&mu_);
+      if (auto it = jobs_.find(stored.id()); it != jobs_.end()) job = it->second.job;
+    }
+    if (request.state() != kiln::v1::JOB_STATE_UNSPECIFIED && job.state() != request.state()) {
+      return true;
+    }
+    if (!LabelsMatch(job, request.labels())) return true;
+    *response.add_jobs() = std::move(job);
+    return true;
+  }));
+  if (more) response.set_next_page_token(last_id);
+  return response;
+}
+
+void Scheduler::Cancel(const std::string& job_id, const std::string& reason,
+                       Callback<Job> done) {
+  if (absl::Status s = ValidJobId(job_id, "job_id"); !s.ok()) {
+    done(s);
+    return;
+  }
+  if (reason.size() > 1024) {
+    done(absl::InvalidArgumentError("reason: longer than 1024 characters"));
+    return;
+  }
+  absl::StatusOr<Job> result;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end() || IsTerminal(it->second.job.state())) {
+      // Terminal or unknown: report what is stored.
+      absl::StatusOr<Job> job = it != jobs_.end() ? absl::StatusOr<Job>(it->second.job)
+                                                  : absl::StatusOr<Job>(absl::NotFoundError(""));
+      if (it == jobs_.end()) {
+        absl::StatusOr<std::optional<Job>> stored = store_->GetJob(job_id);
+        if (!stored.ok()) {
+          job = stored.status();
+        } else if (!stored->has_value()) {
+          job = absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
+        } else {
+          job = **stored;
+        }
+      }
+      if (job.ok() && job->state() != kiln::v1::JOB_STATE_CANCELLED) {
+        job = absl::FailedPreconditionError(
+            absl::StrCat("job ", job_id, " already finished as ", StateName(job->state())));
+      }
+      result = std::move(job);
+    } else {
+      ActiveJob& active = it->second;
+      const absl::Time now = clock_->Now();
+      store::WriteSet writes;
+      const std::string message =
+          reason.empty() ? "cancelled by client" : absl::StrCat("cancelled: ", reason);
+      if (active.job.state() == kiln::v1::JOB_STATE_QUEUED) {
+        queue_.Remove(job_id);
+        if (active.job.has_not_before()) {
+          delayed_.erase({FromProtoTime(active.job.not_before()), job_id});
+        }
+        writes.UnmarkQueued(job_id);
+      } else {
+        kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
+        *attempt->mutable_ended_at() = ToProtoTime(now);
+        attempt->set_exit_reason(kiln::v1::EXIT_REASON_CANCELLED);
+        attempt->set_message(message);
+        ClearLeaseLocked(active);
+        writes.DeleteLease(job_id);
+      }
+      active.job.set_state(kiln::v1::JOB_STATE_CANCELLED);
+      active.job.set_status_message(message);
+      *active.job.mutable_finished_at() = ToProtoTime(now);
+      TouchLocked(active);
+      writes.PutJob(active.job);
+      ++stats_.jobs_cancelled;
+      Job snapshot = active.job;
+      CommitLocked(std::move(writes), {job_id},
+                   [snapshot = std::move(snapshot), done = std::move(done)](absl::Status s) {
+                     if (!s.ok()) {
+                       done(s);
+                     } else {
+                       done(snapshot);
+                     }
+                   });
+      return;
+    }
+  }
+  done(std::move(result));
+}
+
+void Scheduler::PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done) {
+  store::WriteSet writes;
+  writes.PutBlob(blob);
+  absl::MutexLock lock(&mu_);
+  CommitLocked(std::move(writes), {}, std::move(done));
+}
+
+absl::StatusOr<kiln::v1::StoredBlob> Scheduler::GetBlob(const std::string& sha256) const {
+  if (!IsSha256Hex(sha256)) {
+    return absl::InvalidArgumentError("sha256: must be 64 lower-case hex digits");
+  }
+  KILN_ASSIGN_OR_RETURN(std::optional<kiln::v1::StoredBlob> blob, store_->GetBlob(sha256));
+  if (!blob.has_value()) return absl::NotFoundError(absl::StrCat("blob ", sha256, " not found"));
+  return *std::move(blob);
+}
+
+std::vector<kiln::v1::WorkerInfo> Scheduler::ListWorkers() const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  std::vector<kiln::v1::WorkerInfo> workers;
+  for (const auto& [id, state] : workers_) {
+    kiln::v1::WorkerInfo info = state.info;
+    *info.mutable_last_seen_at() = ToProtoTime(state.last_seen);
+    info.set_lost(now - state.last_seen > options_.worker_lost_after);
+    workers.push_back(std::move(info));
+  }
+  for (const auto& [id, active] : jobs_) {
+    if (!IsLeased(active.job.state())) continue;
+    const std::string& worker = active.job.attempts().rbegin()->worker_id();
+    for (auto& info : workers) {
+      if (info.id() == worker) info.add_job_ids(id);
+    }
+  }
+  std::sort(workers.begin(), workers.end(),
+            [](const auto& a, const auto& b) { return a.id() < b.id(); });
+  return workers;
+}
+
+// ---------------------------------------------------------------------------
+// WorkerService
+
+void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
+                               Callback<kiln::v1::RegisterWorkerResponse> done) {
+  auto invalid = [&](std::string message) { done(absl::InvalidArgumentError(std::move(message))); };
+  if (!IsSafeName(request.worker_id(), 128)) {
+    return invalid("worker_id: must be 1..128 characters of [A-Za-z0-9._-]");
+  }
+  const kiln::v1::WorkerCapabilities& caps = request.capabilities();
+  if (caps.slots_size() == 0) return invalid("capabilities.slots: a worker needs at least one slot");
+  if (caps.slots_size() > options_.max_slots_per_worker) {
+    return invalid(absl::StrCat("capabilities.slots: more than the limit of ",
+                                options_.max_slots_per_worker));
+  }
+  for (int i = 0; i < caps.slots_size(); ++i) {
+    const kiln::v1::Slot& slot = caps.slots(i);
+    if (slot.index() != i) {
+      return invalid(absl::StrCat("capabilities.slots[", i, "].index: must be ", i));
+    }
+    bool found = false;
+    for (const auto& device : caps.devices()) found |= device.id() == slot.device_id();
+    if (!found) {
+      return invalid(absl::StrCat("capabilities.slots[", i, "].device_id: no device \"",
+                                  slot.device_id(), "\" in capabilities.devices"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  WorkerState& state = workers_[request.worker_id()];
+  state.info.set_id(request.worker_id());
+  *state.info.mutable_capabilities() = caps;
+  *state.info.mutable_registered_at() = ToProtoTime(now);
+  state.last_seen = now;
+  store::WriteSet writes;
+  writes.PutWorker(state.info);
+  kiln::v1::RegisterWorkerResponse response;
+  *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
+  *response.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
+  CommitLocked(std::move(writes), {},
+               [response, done = std::move(done)](absl::Status s) {
+                 if (!s.ok()) {
+                   done(s);
+                 } else {
+                   done(response);
+                 }
+               });
+}
+
+bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
+                                Callback<kiln::v1::AcquireJobResponse>& done) {
+  auto worker = workers_.find(worker_id);
+  if (worker == workers_.end()) return false;
+  const kiln::v1::WorkerCapabilities& caps = worker->second.info.capabilities();
+  if (slot_index < 0 || slot_index >= caps.slots_size()) return false;
+  const kiln::v1::Slot& slot = caps.slots(slot_index);
+  const kiln::v1::Device* device = nullptr;
+  for (const auto& d : caps.devices()) {
+    if (d.id() == slot.device_id()) device = &d;
+  }
+  if (device == nullptr) return false;
+  std::optional<std::string> job_id = queue_.PopBest([&](const kiln::v1::JobSpec& spec) {
+    return WhyCannotRun(*device, slot, spec).empty();
+  });
+  if (!job_id.has_value()) return false;
+
+  ActiveJob& active = jobs_.at(*job_id);
+  const absl::Time now = clock_->Now();
+  kiln::v1::Attempt* attempt = active.job.add_attempts();
+  attempt->set_number(active.job.attempts_size());
+  attempt->set_worker_id(worker_id);
+  attempt->set_slot(slot_index);
+  attempt->set_device(device->id());
+  *attempt->mutable_assigned_at() = ToProtoTime(now);
+  active.job.set_state(kiln::v1::JOB_STATE_ASSIGNED);
+  active.job.set_progress(0);
+  active.job.clear_progress_message();
+  active.job.clear_not_before();
+  active.job.set_status_message(
+      absl::StrCat("assigned to ", worker_id, " slot ", slot_index, " (", device->id(), ")"));
+  TouchLocked(active);
+  SetLeaseLocked(active, now + options_.lease_duration);
+
+  store::WriteSet writes;
+  writes.PutJob(active.job);
+  writes.UnmarkQueued(active.job.id());
+  kiln::v1::StoredLease lease;
+  lease.set_job_id(active.job.id());
+  lease.set_attempt(attempt->number());
+  lease.set_worker_id(worker_id);
+  lease.set_slot(slot_index);
+  writes.PutLease(lease);
+
+  kiln::v1::AcquireJobResponse response;
+  kiln::v1::Assignment* assignment = response.mutable_assignment();
+  *assignment->mutable_job() = active.job;
+  assignment->set_attempt(attempt->number());
+  *assignment->mutable_lease_deadline() = ToProtoTime(active.lease_deadline);
+  CommitLocked(std::move(writes), {active.job.id()},
+               [response = std::move(response), done = std::move(done)](absl::Status s) {
+                 if (!s.ok()) {
+                   done(s);
+                 } else {
+                   done(response);
+                 }
+               });
+  return true;
+}
+
+uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
+                               Callback<kiln::v1::AcquireJobResponse> done) {
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(request.worker_id());
+    if (worker == workers_.end()) {
+      error = absl::FailedPreconditionError(
+          absl::StrCat("worker_id: worker \"", request.worker_id().substr(0, 128),
+                       "\" is not registered; call RegisterWorker first"));
+    } else if (request.slot() < 0 ||
+               request.slot() >= worker->second.info.capabilities().slots_size()) {
+      error = absl::InvalidArgumentError(
+          absl::StrCat("slot: ", request.slot(), " is not a slot of worker ", request.worker_id()));
+    } else {
+      const absl::Time now = clock_->Now();
+      worker->second.last_seen = now;
+      if (reload_needed_) {
+        error = absl::UnavailableError("scheduler is recovering from a store error");
+      } else if (TryAssignLocked(request.worker_id(), request.slot(), done)) {
+        return 0;
+      } else {
+        const absl::Duration wait =
+            std::clamp(FromProtoDuration(request.wait()), absl::ZeroDuration(),
+                       options_.max_acquire_wait);
+        if (wait > absl::ZeroDuration()) {
+          const uint64_t id = next_waiter_id_++;
+          waiters_[id] = Waiter{request.worker_id(), request.slot(), now + wait, std::move(done)};
+          return id;
+        }
+      }
+    }
+  }
+  if (error.ok()) {
+    done(kiln::v1::AcquireJobResponse());
+  } else {
+    done(error);
+  }
+  return 0;
+}
+
+void Scheduler::CancelAcquire(uint64_t waiter_id) {
+  Callback<kiln::v1::AcquireJobResponse> done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = waiters_.find(waiter_id);
+    if (it == waiters_.end()) return;
+    done = std::move(it->second.done);
+    waiters_.erase(it);
+  }
+  done(absl::CancelledError("acquire cancelled by the client"));
+}
+
+void Scheduler::DispatchLocked() {
+  for (auto it = waiters_.begin(); it != waiters_.end() && queue_.size() > 0;) {
+    if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done)) {
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::StatusOr<kiln::v1::HeartbeatResponse> Scheduler::Heartbeat(
+    const kiln::v1::HeartbeatRequest& request) {
+  absl::MutexLock lock(&mu_);
+  kiln::v1::HeartbeatResponse response;
+  auto worker = workers_.find(request.worker_id());
+  if (worker == workers_.end()) {
+    response.set_reregister(true);
+    for (const auto& lease : request.leases()) *response.add_abandon() = lease;
+    return response;
+  }
+  const absl::Time now = clock_->Now();
+  worker->second.last_seen = now;
+  for (const kiln::v1::HeldLease& held : request.leases()) {
+    absl::StatusOr<ActiveJob*> active =
+        FindLeasedLocked(request.worker_id(), held.job_id(), held.attempt());
+    if (active.ok()) {
+      SetLeaseLocked(**active, now + options_.lease_duration);
+    } else {
+      *response.add_abandon() = held;
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<Scheduler::ActiveJob*> Scheduler::FindLeasedLocked(const std::string& worker_id,
+                                                                  const std::string& job_id,
+                                                                  int attempt) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    KILN_RETURN_IF_ERROR(ValidJobId(job_id, "job_id"));
+    KILN_ASSIGN_OR_RETURN(std::optional<Job> stored, store_->GetJob(job_id));
+    if (!stored.has_value()) {
+      return absl::NotFoundError(absl::StrCat("job_id: job ", job_id, " not found"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt: job ", job_id, " already finished as ", StateName(stored->state()),
+                     "; report for attempt ", attempt, " is stale"));
+  }
+  ActiveJob& active = it->second;
+  const Job& job = active.job;
+  if (!IsLeased(job.state()) || job.attempts().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("attempt: job ", job_id, " is ",
+                                                      StateName(job.state()), "; attempt ",
+                                                      attempt, " is no longer current"));
+  }
+  const kiln::v1::Attempt& current = *job.attempts().rbegin();
+  if (current.number() != attempt || current.worker_id() != worker_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "attempt: job ", job_id, " is at attempt ", current.number(), " on worker ",
+        current.worker_id(), "; report for attempt ", attempt, " from ", worker_id, " is stale"));
+  }
+  return &active;
+}
+
+void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
+                               std::function<void(absl::Status)> done) {
+  if (!(request.progress() >= 0.0 && request.progress() <= 1.0)) {
+    done(absl::InvalidArgumentError("progress: must be within 0..1"));
+    return;
+  }
+  std::optional<Job> publish;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<ActiveJob*> found =
+        FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
+    if (!found.ok()) {
+      status = found.status();
+    } else {
+      ActiveJob& active = **found;
+      const absl::Time now = clock_->Now();
+      SetLeaseLocked(active, now + options_.lease_duration);
+      active.job.set_progress(request.progress());
+      active.job.set_progress_message(request.message().substr(0, 256));
+      TouchLocked(active);
+      if (active.job.state() == kiln::v1::JOB_STATE_ASSIGNED) {
+        // The start of the run is a state change: durable before it is acknowledged.
+        active.job.set_state(kiln::v1::JOB_STATE_RUNNING);
+        active.job.set_status_message("running");
+        *active.job.mutable_attempts(active.job.attempts_size() - 1)->mutable_started_at() =
+            ToProtoTime(now);
+        store::WriteSet writes;
+        writes.PutJob(active.job);
+        CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
+        return;
+      }
+      // Plain progress is not stored: losing it in a crash costs nothing.
+      publish = active.job;
+    }
+  }
+  if (publish.has_value()) watch_hub_.Publish(*publish);
+  done(status);
+}
+
+void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
+                            std::function<void(absl::Status)> done) {
+  std::vector<kiln::v1::BlobRef> outputs(request.outputs().begin(), request.outputs().end());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const std::string field = absl::StrCat("outputs[", i, "]");
+    if (!IsSafeName(outputs[i].name(), 128)) {
+      done(absl::InvalidArgumentError(field + ".name: must be 1..128 characters of [A-Za-z0-9._-]"));
+      return;
+    }
+    absl::StatusOr<kiln::v1::StoredBlob> blob = GetBlob(outputs[i].sha256());
+    if (!blob.ok()) {
+      done(absl::Status(blob.status().code() == absl::StatusCode::kNotFound
+                            ? absl::StatusCode::kFailedPrecondition
+                            : blob.status().code(),
+                        absl::StrCat(field, ".sha256: ", blob.status().message())));
+      return;
+    }
+    outputs[i].set_size_bytes(blob->size_bytes());
+  }
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    // A worker retries a completion whose answer it lost: accept it once more.
+    auto is_same_completion = [&](const Job& job) {
+      return job.state() == kiln::v1::JOB_STATE_SUCCEEDED && !job.attempts().empty() &&
+             job.attempts().rbegin()->number() == request.attempt() &&
+             job.attempts().rbegin()->worker_id() == request.worker_id();
+    };
+    std::optional<Job> finished;
+    if (auto it = jobs_.find(request.job_id()); it != jobs_.end()) {
+      finished = it->second.job;
+    } else if (absl::StatusOr<std::optional<Job>> stored = store_->GetJob(request.job_id());
+               stored.ok()) {
+      finished = *stored;
+    }
+    if (finished.has_value() && is_same_completion(*finished)) {
+      status = absl::OkStatus();
+    } else if (absl::StatusOr<ActiveJob*> found =
+                   FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
+               !found.ok()) {
+      status = found.status();
+    } else {
+      ActiveJob& active = **found;
+      const absl::Time now = clock_->Now();
+      kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
+      *attempt->mutable_ended_at() = ToProtoTime(now);
+      attempt->set_exit_reason(kiln::v1::EXIT_REASON_SUCCEEDED);
+      if (!attempt->has_started_at()) *attempt->mutable_started_at() = ToProtoTime(now);
+      active.job.set_state(kiln::v1::JOB_STATE_SUCCEEDED);
+      active.job.set_progress(1.0);
+      active.job.set_status_message("succeeded");
+      active.job.clear_outputs();
+      for (auto& output : outputs) *active.job.add_outputs() = std::move(output);
+      *active.job.mutable_result() = request.result();
+      *active.job.mutable_finished_at() = ToProtoTime(now);
+      TouchLocked(active);
+      ClearLeaseLocked(active);
+      store::WriteSet writes;
+      writes.PutJob(active.job);
+      writes.DeleteLease(active.job.id());
+      ++stats_.jobs_succeeded;
+      CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
+      return;
+    }
+  }
+  done(status);
+}
+
+void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitReason reason,
+                                            const std::string& message, bool permanent,
+                                            store::WriteSet& writes) {
+  const absl::Time now = clock_->Now();
+  Job& job = active.job;
+  kiln::v1::Attempt* attempt = job.mutable_attempts(job.attempts_size() - 1);
+  *attempt->mutable_ended_at() = ToProtoTime(now);
+  attempt->set_exit_reason(reason);
+  attempt->set_message(message.substr(0, 4096));
+  ClearLeaseLocked(active);
+  writes.DeleteLease(job.id());
+  const int attempts = job.attempts_size();
+  if (permanent || attempts >= job.spec().max_attempts()) {
+    job.set_state(kiln::v1::JOB_STATE_FAILED);
+    *job.mutable_finished_at() = ToProtoTime(now);
+    job.set_status_message(permanent ? absl::StrCat("failed: ", message)
+                                     : absl::StrCat("failed after ", attempts,
+                                                    " attempts: ", message));
+    ++stats_.jobs_failed;
+  } else {
+    absl::Duration backoff = options_.retry_backoff_initial;
+    for (int i = 1; i < attempts && backoff < options_.retry_backoff_max; ++i) backoff *= 2;
+    backoff = std::min(backoff, options_.retry_backoff_max);
+    job.set_state(kiln::v1::JOB_STATE_QUEUED);
+    *job.mutable_not_before() = ToProtoTime(now + backoff);
+    job.set_status_message(absl::StrCat("attempt ", attempts, " failed (", message,
+                                        "); retry in ", absl::FormatDuration(backoff)));
+    writes.MarkQueued(job.id());
+    EnqueueLocked(active);
+    ++stats_.attempts_retried;
+  }
+  TouchLocked(active);
+  writes.PutJob(job);
+}
+
+void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
+                        Callback<kiln::v1::FailJobResponse> done) {
+  if (!kiln::v1::ExitReason_IsValid(request.reason()) ||
+      request.reason() == kiln::v1::EXIT_REASON_UNSPECIFIED ||
+      request.reason() == kiln::v1::EXIT_REASON_SUCCEEDED) {
+    done(absl::InvalidArgumentError("reason: must name a failure"));
+    return;
+  }
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<ActiveJob*> found =
+        FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
+    if (!found.ok()) {
+      status = found.status();
+    } else {
+      ActiveJob& active = **found;
+      store::WriteSet writes;
+      EndAttemptWithFailureLocked(active, request.reason(), request.message(), request.permanent(),
+                                  writes);
+      kiln::v1::FailJobResponse response;
+      response.set_state(active.job.state());
+      if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
+      CommitLocked(std::move(writes), {active.job.id()},
+                   [response = std::move(response), done = std::move(done)](absl::Status s) {
+                     if (!s.ok()) {
+                       done(s);
+                     } else {
+                       done(response);
+                     }
+                   });
+      return;
+    }
+  }
+  done(status);
+}
+
+// ---------------------------------------------------------------------------
+// Time-driven work
+
+void Scheduler::Tick() {
+  std::vector<Callback<kiln::v1::AcquireJobResponse>> expired_waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    if (reload_needed_) {
+      // A write failed after memory moved on; the store is the truth. Parked
+      // long-polls are answered empty and workers simply ask again.
+      for (auto& [id, waiter] : waiters_) expired_waiters.push_back(std::move(waiter.done));
+      waiters_.clear();
+      if (absl::Status s = RecoverLocked(); !s.ok()) {
+        std::fprintf(stderr, "kiln-scheduler: reload from store failed: %s\n",
+                     std::string(s.message()).c_str());
+      }
+    }
+    // Retries whose backoff ended.
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      const std::string id = delayed_.begin()->second;
+      delayed_.erase(delayed_.begin());
+      auto it = jobs_.find(id);
+      if (it != jobs_.end() && it->second.job.state() == kiln::v1::JOB_STATE_QUEUED) {
+        queue_.Push(it->second.job.spec(), it->second.seq, id);
+      }
+    }
+    // Lapsed leases.
+    store::WriteSet writes;
+    std::vector<std::string> changed;
+    while (!leases_.empty() && leases_.begin()->first < now) {
+      const std::string id = leases_.begin()->second;
+      ActiveJob& active = jobs_.at(id);
+      const std::string& worker = active.job.attempts().rbegin()->worker_id();
+      EndAttemptWithFailureLocked(
+          active, kiln::v1::EXIT_REASON_LEASE_EXPIRED,
+          absl::StrCat("lease expired: worker ", worker, " sent no heartbeat for ",
+                       absl::FormatDuration(options_.lease_duration)),
+          /*permanent=*/false, writes);
+      changed.push_back(id);
+      ++stats_.leases_expired;
+    }
+    if (!changed.empty()) CommitLocked(std::move(writes), std::move(changed), [](absl::Status) {});
+    // Long-polls whose wait ended.
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.deadline <= now) {
+        expired_waiters.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    DispatchLocked();
+  }
+  for (auto& done : expired_waiters) done(kiln::v1::AcquireJobResponse());
+}
+
+void Scheduler::RunTicker() {
+  while (!stop_.WaitForNotificationWithTimeout(options_.tick_interval)) Tick();
+}
+
+SchedulerStats Scheduler::Stats() const {
+  absl::MutexLock lock(&mu_);
+  SchedulerStats stats = stats_;
+  stats.queued = queue_.size() + delayed_.size();
+  stats.leased = leases_.size();
+  stats.parked_acquires = waiters_.size();
+  stats.workers = workers_.size();
+  return stats;
+}
+
+}  // namespace kiln::core

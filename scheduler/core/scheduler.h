@@ -1,0 +1,198 @@
+// Scheduler: the farm's state machine. It owns the in-memory view of every
+// non-terminal job (queue, leases, parked long-polls, workers) and turns each
+// request into a decision plus a WriteSet. Decisions are taken under one lock and
+// handed to the GroupCommitter in decision order; callers are answered from the
+// commit callback, i.e. only once the change is durable (sync WAL).
+//
+// Job life: QUEUED -> ASSIGNED (AcquireJob) -> RUNNING (first progress report) ->
+// SUCCEEDED | FAILED | CANCELLED. A failed attempt, a lapsed lease (no heartbeat)
+// or a lost executor requeues the job with backoff until max_attempts. Every
+// assignment carries an attempt number; reports quoting another attempt or worker
+// are rejected (fencing), so a job completes exactly once.
+//
+// Ownership: borrows the Store and the GroupCommitter (both must outlive it).
+// Threads: every public method may be called from any thread; completion
+// callbacks run on the committer thread (or inline for errors found before any
+// write) and must not block. Tick() runs leases, retries and long-poll
+// deadlines; a "kiln-tick" thread calls it unless options.run_ticker is false
+// (tests drive it with a FakeClock).
+#ifndef KILN_SCHEDULER_CORE_SCHEDULER_H_
+#define KILN_SCHEDULER_CORE_SCHEDULER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "kiln/v1/job_service.pb.h"
+#include "kiln/v1/worker_service.pb.h"
+#include "scheduler/core/job_queue.h"
+#include "scheduler/core/job_validation.h"
+#include "scheduler/core/watch_hub.h"
+#include "scheduler/store/group_committer.h"
+#include "scheduler/store/store.h"
+
+namespace kiln::core {
+
+struct SchedulerOptions {
+  absl::Duration lease_duration = absl::Seconds(30);
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+  absl::Duration max_acquire_wait = absl::Seconds(60);
+  // A worker not heard from for this long is shown as lost.
+  absl::Duration worker_lost_after = absl::Seconds(60);
+  int default_max_attempts = 3;
+  absl::Duration retry_backoff_initial = absl::Seconds(1);
+  absl::Duration retry_backoff_max = absl::Seconds(60);
+  JobLimits limits;
+  int max_slots_per_worker = 256;
+  // Jobs examined per ListJobs call before it returns a partial page.
+  int max_list_scan = 20000;
+  Clock* clock = Clock::Real();
+  bool run_ticker = true;
+  absl::Duration tick_interval = absl::Milliseconds(50);
+};
+
+// Counters and gauges for metrics and tests.
+struct SchedulerStats {
+  uint64_t jobs_submitted = 0;
+  uint64_t jobs_succeeded = 0;
+  uint64_t jobs_failed = 0;
+  uint64_t jobs_cancelled = 0;
+  uint64_t attempts_retried = 0;
+  uint64_t leases_expired = 0;
+  size_t queued = 0;          // ready and waiting for backoff
+  size_t leased = 0;          // ASSIGNED or RUNNING
+  size_t parked_acquires = 0;
+  size_t workers = 0;
+};
+
+class Scheduler {
+ public:
+  template <typename T>
+  using Callback = std::function<void(absl::StatusOr<T>)>;
+
+  // Rebuilds the in-memory state from the store (queue, leases, workers).
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(const SchedulerOptions& options,
+                                                           store::Store* store,
+                                                           store::GroupCommitter* committer);
+  // Stops the ticker and answers parked long-polls with Unavailable.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // --- JobService ---
+  // All specs are validated first; then they are stored in one durable write.
+  // `field` names the request field in errors ("spec" or "specs").
+  void Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
+              Callback<std::vector<kiln::v1::SubmitJobResponse>> done);
+  absl::StatusOr<kiln::v1::Job> GetJob(const std::string& job_id) const;
+  absl::StatusOr<kiln::v1::ListJobsResponse> ListJobs(const kiln::v1::ListJobsRequest& request) const;
+  void Cancel(const std::string& job_id, const std::string& reason, Callback<kiln::v1::Job> done);
+  // Records an uploaded blob's metadata durably.
+  void PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done);
+  absl::StatusOr<kiln::v1::StoredBlob> GetBlob(const std::string& sha256) const;
+  std::vector<kiln::v1::WorkerInfo> ListWorkers() const;
+  WatchHub& watch_hub() { return watch_hub_; }
+
+  // --- WorkerService ---
+  void RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
+                      Callback<kiln::v1::RegisterWorkerResponse> done);
+  // Answers at once with a job, or parks until one fits or the wait ends.
+  // Returns an id for CancelAcquire (0 when answered at once).
+  uint64_t AcquireJob(const kiln::v1::AcquireJobRequest& request,
+                      Callback<kiln::v1::AcquireJobResponse> done);
+  // The client went away: drop the parked call (answered with Cancelled).
+  void CancelAcquire(uint64_t waiter_id);
+  absl::StatusOr<kiln::v1::HeartbeatResponse> Heartbeat(const kiln::v1::HeartbeatRequest& request);
+  void ReportProgress(const kiln::v1::ReportProgressRequest& request,
+                      std::function<void(absl::Status)> done);
+  void CompleteJob(const kiln::v1::CompleteJobRequest& request,
+                   std::function<void(absl::Status)> done);
+  void FailJob(const kiln::v1::FailJobRequest& request, Callback<kiln::v1::FailJobResponse> done);
+
+  // Expires leases and long-polls, releases retries whose backoff ended.
+  void Tick();
+  SchedulerStats Stats() const;
+
+ private:
+  struct ActiveJob {
+    kiln::v1::Job job;
+    uint64_t seq = 0;
+    absl::Time lease_deadline = absl::InfinitePast();
+    int commits_in_flight = 0;  // a terminal job stays visible here until 0
+  };
+  struct WorkerState {
+    kiln::v1::WorkerInfo info;
+    absl::Time last_seen;
+  };
+  struct Waiter {
+    std::string worker_id;
+    int slot = 0;
+    absl::Time deadline;
+    Callback<kiln::v1::AcquireJobResponse> done;
+  };
+
+  Scheduler(const SchedulerOptions& options, store::Store* store,
+            store::GroupCommitter* committer);
+  absl::Status RecoverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Persists `writes`; once durable, publishes the current snapshots of
+  // `job_ids` to watchers and runs `then`.
+  void CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
+                    std::function<void(absl::Status)> then) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TouchLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnqueueLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetLeaseLocked(ActiveJob& active, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearLeaseLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the current attempt; requeues with backoff or fails the job.
+  void EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitReason reason,
+                                   const std::string& message, bool permanent,
+                                   store::WriteSet& writes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finds the fencing target of a worker report, or why it is stale.
+  absl::StatusOr<ActiveJob*> FindLeasedLocked(const std::string& worker_id,
+                                              const std::string& job_id, int attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tries to give `waiter` a job; true when one was assigned (done will run).
+  bool TryAssignLocked(const std::string& worker_id, int slot,
+                       Callback<kiln::v1::AcquireJobResponse>& done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunTicker();
+
+  const SchedulerOptions options_;
+  Clock* const clock_;
+  store::Store* const store_;
+  store::GroupCommitter* const committer_;
+  WatchHub watch_hub_;
+
+  mutable absl::Mutex mu_;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<std::string, ActiveJob> jobs_ ABSL_GUARDED_BY(mu_);
+  JobQueue queue_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<absl::Time, std::string>> delayed_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<absl::Time, std::string>> leases_ ABSL_GUARDED_BY(mu_);
+  // Request ids whose submit is not durable yet (the store knows the others).
+  absl::flat_hash_map<std::string, std::string> pending_requests_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);  // FIFO by id
+  uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool reload_needed_ ABSL_GUARDED_BY(mu_) = false;
+  SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
+
+  absl::Notification stop_;
+  std::thread ticker_;
+};
+
+}  // namespace kiln::core
+
+#endif  // KILN_SCHEDULER_CORE_SCHEDULER_H_

@@ -1,0 +1,432 @@
+#include "scheduler/core/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+
+#include "absl/synchronization/notification.h"
+#include "common/proto_time.h"
+#include "common/testing/scoped_temp_dir.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace kiln::core {
+namespace {
+
+using kiln::v1::JobState;
+
+// Waits for a callback-style result (callbacks run on the committer thread).
+template <typename T>
+class Result {
+ public:
+  Scheduler::Callback<T> callback() {
+    return [this](absl::StatusOr<T> v) {
+      value_ = std::move(v);
+      done_.Notify();
+    };
+  }
+  absl::StatusOr<T>& Get() {
+    EXPECT_TRUE(done_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    return *value_;
+  }
+  bool ready() const { return done_.HasBeenNotified(); }
+
+ private:
+  absl::Notification done_;
+  std::optional<absl::StatusOr<T>> value_;
+};
+
+class StatusResult {
+ public:
+  std::function<void(absl::Status)> callback() {
+    return [this](absl::Status s) {
+      status_ = s;
+      done_.Notify();
+    };
+  }
+  absl::Status Get() {
+    EXPECT_TRUE(done_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    return status_;
+  }
+
+ private:
+  absl::Notification done_;
+  absl::Status status_;
+};
+
+kiln::v1::JobSpec MeshSpec(int max_attempts = 3) {
+  kiln::v1::JobSpec spec;
+  spec.set_task("mesh.extract");
+  spec.set_max_attempts(max_attempts);
+  google::protobuf::util::JsonStringToMessage(
+      R"({"shape":{"type":"sphere","radius":1},"resolution":16})", spec.mutable_parameters());
+  return spec;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    scheduler_.reset();
+    committer_.reset();
+    store_.reset();
+    store_ = *store::Store::Open({.path = dir_.Sub("db")});
+    committer_ = std::make_unique<store::GroupCommitter>(store_.get());
+    SchedulerOptions options;
+    options.clock = &clock_;
+    options.run_ticker = false;
+    options.lease_duration = absl::Seconds(30);
+    options.retry_backoff_initial = absl::Seconds(1);
+    auto scheduler = Scheduler::Create(options, store_.get(), committer_.get());
+    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+    scheduler_ = *std::move(scheduler);
+  }
+
+  void Register(const std::string& worker, int compute_capability = 0) {
+    kiln::v1::RegisterWorkerRequest request;
+    request.set_worker_id(worker);
+    auto* device = request.mutable_capabilities()->add_devices();
+    device->set_id(compute_capability ? "cuda:0" : "cpu");
+    device->set_compute_capability(compute_capability);
+    device->set_total_memory_bytes(int64_t{16} << 30);
+    device->set_runnable(true);
+    auto* slot = request.mutable_capabilities()->add_slots();
+    slot->set_index(0);
+    slot->set_device_id(device->id());
+    slot->add_tasks("mesh.extract");
+    slot->add_tasks("debug.sleep");
+    Result<kiln::v1::RegisterWorkerResponse> result;
+    scheduler_->RegisterWorker(request, result.callback());
+    ASSERT_TRUE(result.Get().ok()) << result.Get().status();
+  }
+
+  kiln::v1::Job Submit(const kiln::v1::JobSpec& spec) {
+    Result<std::vector<kiln::v1::SubmitJobResponse>> result;
+    scheduler_->Submit({spec}, false, result.callback());
+    EXPECT_TRUE(result.Get().ok()) << result.Get().status();
+    return result.Get()->front().job();
+  }
+
+  // Acquire without waiting; nullopt when no job fits.
+  std::optional<kiln::v1::Assignment> Acquire(const std::string& worker) {
+    kiln::v1::AcquireJobRequest request;
+    request.set_worker_id(worker);
+    Result<kiln::v1::AcquireJobResponse> result;
+    scheduler_->AcquireJob(request, result.callback());
+    EXPECT_TRUE(result.Get().ok()) << result.Get().status();
+    if (!result.Get()->has_assignment()) return std::nullopt;
+    return result.Get()->assignment();
+  }
+
+  absl::Status Progress(const std::string& worker, const std::string& job_id, int attempt) {
+    kiln::v1::ReportProgressRequest request;
+    request.set_worker_id(worker);
+    request.set_job_id(job_id);
+    request.set_attempt(attempt);
+    request.set_progress(0.5);
+    StatusResult result;
+    scheduler_->ReportProgress(request, result.callback());
+    return result.Get();
+  }
+
+  absl::Status Complete(const std::string& worker, const std::string& job_id, int attempt) {
+    kiln::v1::CompleteJobRequest request;
+    request.set_worker_id(worker);
+    request.set_job_id(job_id);
+    request.set_attempt(attempt);
+    StatusResult result;
+    scheduler_->CompleteJob(request, result.callback());
+    return result.Get();
+  }
+
+  absl::StatusOr<kiln::v1::FailJobResponse> Fail(const std::string& worker,
+                                                 const std::string& job_id, int attempt,
+                                                 bool permanent = false) {
+    kiln::v1::FailJobRequest request;
+    request.set_worker_id(worker);
+    request.set_job_id(job_id);
+    request.set_attempt(attempt);
+    request.set_reason(kiln::v1::EXIT_REASON_EXECUTOR_CRASH);
+    request.set_message("executor killed by signal 9 (SIGKILL)");
+    request.set_permanent(permanent);
+    Result<kiln::v1::FailJobResponse> result;
+    scheduler_->FailJob(request, result.callback());
+    return result.Get();
+  }
+
+  JobState StateOf(const std::string& job_id) { return scheduler_->GetJob(job_id)->state(); }
+
+  kiln::testing::ScopedTempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::GroupCommitter> committer_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerTest, JobRunsThroughItsLifeAndKeepsItsHistory) {
+  Register("w1");
+  kiln::v1::Job job = Submit(MeshSpec());
+  EXPECT_EQ(job.state(), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(job.id().substr(0, 2), "j-");
+
+  auto assignment = Acquire("w1");
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_EQ(assignment->job().id(), job.id());
+  EXPECT_EQ(assignment->attempt(), 1);
+  EXPECT_EQ(StateOf(job.id()), kiln::v1::JOB_STATE_ASSIGNED);
+  EXPECT_FALSE(Acquire("w1").has_value());
+
+  ASSERT_TRUE(Progress("w1", job.id(), 1).ok());
+  EXPECT_EQ(StateOf(job.id()), kiln::v1::JOB_STATE_RUNNING);
+  ASSERT_TRUE(Complete("w1", job.id(), 1).ok());
+  // A retried completion of the same attempt is accepted, not doubled.
+  ASSERT_TRUE(Complete("w1", job.id(), 1).ok());
+
+  kiln::v1::Job done = *scheduler_->GetJob(job.id());
+  EXPECT_EQ(done.state(), kiln::v1::JOB_STATE_SUCCEEDED);
+  ASSERT_EQ(done.attempts_size(), 1);
+  EXPECT_EQ(done.attempts(0).worker_id(), "w1");
+  EXPECT_EQ(done.attempts(0).exit_reason(), kiln::v1::EXIT_REASON_SUCCEEDED);
+  EXPECT_TRUE(done.has_finished_at());
+  EXPECT_EQ(scheduler_->Stats().jobs_succeeded, 1u);
+}
+
+TEST_F(SchedulerTest, SameRequestIdGivesOneJobAlsoAfterRestart) {
+  kiln::v1::JobSpec spec = MeshSpec();
+  spec.set_client_request_id("req-42");
+  Result<std::vector<kiln::v1::SubmitJobResponse>> first;
+  scheduler_->Submit({spec}, false, first.callback());
+  Result<std::vector<kiln::v1::SubmitJobResponse>> second;
+  scheduler_->Submit({spec}, false, second.callback());
+  ASSERT_TRUE(first.Get().ok());
+  ASSERT_TRUE(second.Get().ok());
+  EXPECT_FALSE(first.Get()->front().deduplicated());
+  EXPECT_TRUE(second.Get()->front().deduplicated());
+  EXPECT_EQ(first.Get()->front().job().id(), second.Get()->front().job().id());
+
+  Open();
+  Result<std::vector<kiln::v1::SubmitJobResponse>> third;
+  scheduler_->Submit({spec}, false, third.callback());
+  ASSERT_TRUE(third.Get().ok());
+  EXPECT_TRUE(third.Get()->front().deduplicated());
+  EXPECT_EQ(third.Get()->front().job().id(), first.Get()->front().job().id());
+  EXPECT_EQ(scheduler_->ListJobs({})->jobs_size(), 1);
+}
+
+TEST_F(SchedulerTest, LapsedLeaseRequeuesAndFencesTheOldAttempt) {
+  Register("w1");
+  Register("w2");
+  kiln::v1::Job job = Submit(MeshSpec());
+  ASSERT_TRUE(Acquire("w1").has_value());
+  ASSERT_TRUE(Progress("w1", job.id(), 1).ok());
+
+  clock_.Advance(absl::Seconds(29));
+  scheduler_->Tick();
+  EXPECT_EQ(StateOf(job.id()), kiln::v1::JOB_STATE_RUNNING);
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  kiln::v1::Job requeued = *scheduler_->GetJob(job.id());
+  EXPECT_EQ(requeued.state(), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(requeued.attempts(0).exit_reason(), kiln::v1::EXIT_REASON_LEASE_EXPIRED);
+
+  // Backoff: not placed before it ends.
+  EXPECT_FALSE(Acquire("w2").has_value());
+  clock_.Advance(absl::Seconds(1));
+  scheduler_->Tick();
+  auto second = Acquire("w2");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->attempt(), 2);
+
+  // The first worker wakes up and reports: rejected, and nothing changes.
+  absl::Status stale = Complete("w1", job.id(), 1);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(stale.message().find("attempt"), std::string::npos);
+  EXPECT_EQ(Progress("w1", job.id(), 1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StateOf(job.id()), kiln::v1::JOB_STATE_ASSIGNED);
+  ASSERT_TRUE(Complete("w2", job.id(), 2).ok());
+  EXPECT_EQ(StateOf(job.id()), kiln::v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST_F(SchedulerTest, HeartbeatKeepsLeasesAndAbandonsCancelledJobs) {
+  Register("w1");
+  kiln::v1::Job a = Submit(MeshSpec());
+  kiln::v1::Job b = Submit(MeshSpec());
+  ASSERT_TRUE(Acquire("w1").has_value());
+  ASSERT_TRUE(Acquire("w1").has_value());
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(absl::Seconds(20));
+    kiln::v1::HeartbeatRequest heartbeat;
+    heartbeat.set_worker_id("w1");
+    for (const auto* job : {&a, &b}) {
+      auto* lease = heartbeat.add_leases();
+      lease->set_job_id(job->id());
+      lease->set_attempt(1);
+    }
+    auto response = scheduler_->Heartbeat(heartbeat);
+    ASSERT_TRUE(response.ok());
+    EXPECT_EQ(response->abandon_size(), i < 2 ? 0 : 1);
+    scheduler_->Tick();
+    if (i == 1) {
+      Result<kiln::v1::Job> cancelled;
+      scheduler_->Cancel(b.id(), "not needed", cancelled.callback());
+      ASSERT_TRUE(cancelled.Get().ok());
+      EXPECT_EQ(cancelled.Get()->state(), kiln::v1::JOB_STATE_CANCELLED);
+    }
+  }
+  EXPECT_EQ(StateOf(a.id()), kiln::v1::JOB_STATE_ASSIGNED);  // 80 s, lease is 30 s
+  kiln::v1::Job cancelled = *scheduler_->GetJob(b.id());
+  EXPECT_EQ(cancelled.attempts(0).exit_reason(), kiln::v1::EXIT_REASON_CANCELLED);
+  EXPECT_EQ(Complete("w1", b.id(), 1).code(), absl::StatusCode::kFailedPrecondition);
+
+  kiln::v1::HeartbeatRequest unknown;
+  unknown.set_worker_id("w-unknown");
+  EXPECT_TRUE(scheduler_->Heartbeat(unknown)->reregister());
+}
+
+TEST_F(SchedulerTest, FailuresRetryWithBackoffUntilMaxAttempts) {
+  Register("w1");
+  kiln::v1::Job job = Submit(MeshSpec(/*max_attempts=*/2));
+  ASSERT_TRUE(Acquire("w1").has_value());
+  auto first = Fail("w1", job.id(), 1);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->state(), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(FromProtoTime(first->retry_at()), clock_.Now() + absl::Seconds(1));
+  EXPECT_FALSE(Acquire("w1").has_value());
+  clock_.Advance(absl::Seconds(1));
+  scheduler_->Tick();
+  ASSERT_TRUE(Acquire("w1").has_value());
+  auto second = Fail("w1", job.id(), 2);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->state(), kiln::v1::JOB_STATE_FAILED);
+  kiln::v1::Job failed = *scheduler_->GetJob(job.id());
+  ASSERT_EQ(failed.attempts_size(), 2);
+  EXPECT_EQ(failed.attempts(1).message(), "executor killed by signal 9 (SIGKILL)");
+  EXPECT_EQ(scheduler_->Stats().attempts_retried, 1u);
+}
+
+TEST_F(SchedulerTest, PermanentFailureDoesNotRetry) {
+  Register("w1");
+  kiln::v1::Job job = Submit(MeshSpec(5));
+  ASSERT_TRUE(Acquire("w1").has_value());
+  ASSERT_EQ(Fail("w1", job.id(), 1, /*permanent=*/true)->state(), kiln::v1::JOB_STATE_FAILED);
+}
+
+TEST_F(SchedulerTest, RestartRebuildsQueueAndLeasesFromTheStore) {
+  Register("w1");
+  kiln::v1::Job leased = Submit(MeshSpec());
+  kiln::v1::Job queued1 = Submit(MeshSpec());
+  kiln::v1::Job queued2 = Submit(MeshSpec());
+  auto assignment = Acquire("w1");
+  ASSERT_TRUE(assignment.has_value());
+  ASSERT_EQ(assignment->job().id(), leased.id());
+
+  Open();  // as after kill -9: only what the store holds
+  EXPECT_EQ(StateOf(leased.id()), kiln::v1::JOB_STATE_ASSIGNED);
+  EXPECT_EQ(scheduler_->Stats().queued, 2u);
+  EXPECT_EQ(Acquire("w1")->job().id(), queued1.id());
+  EXPECT_EQ(Acquire("w1")->job().id(), queued2.id());
+  // The worker of the first lease never comes back: a full lease later it is requeued.
+  clock_.Advance(absl::Seconds(31));
+  scheduler_->Tick();
+  EXPECT_EQ(StateOf(leased.id()), kiln::v1::JOB_STATE_QUEUED);
+  // New ids continue after the old ones.
+  EXPECT_GT(Submit(MeshSpec()).id(), queued2.id());
+}
+
+TEST_F(SchedulerTest, ParkedAcquireGetsTheNextJobOrTimesOut) {
+  Register("w1");
+  kiln::v1::AcquireJobRequest request;
+  request.set_worker_id("w1");
+  *request.mutable_wait() = ToProtoDuration(absl::Seconds(10));
+  Result<kiln::v1::AcquireJobResponse> parked;
+  EXPECT_NE(scheduler_->AcquireJob(request, parked.callback()), 0u);
+  EXPECT_FALSE(parked.ready());
+  kiln::v1::Job job = Submit(MeshSpec());
+  ASSERT_TRUE(parked.Get().ok());
+  EXPECT_EQ(parked.Get()->assignment().job().id(), job.id());
+
+  Result<kiln::v1::AcquireJobResponse> empty;
+  scheduler_->AcquireJob(request, empty.callback());
+  clock_.Advance(absl::Seconds(9));
+  scheduler_->Tick();
+  EXPECT_FALSE(empty.ready());
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  ASSERT_TRUE(empty.Get().ok());
+  EXPECT_FALSE(empty.Get()->has_assignment());
+
+  Result<kiln::v1::AcquireJobResponse> cancelled;
+  const uint64_t id = scheduler_->AcquireJob(request, cancelled.callback());
+  scheduler_->CancelAcquire(id);
+  EXPECT_EQ(cancelled.Get().status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST_F(SchedulerTest, GpuJobIsNeverGivenToACpuSlot) {
+  Register("cpu-worker", 0);
+  Register("gpu-worker", 90);
+  kiln::v1::JobSpec spec = MeshSpec();
+  spec.mutable_requirements()->set_accelerator(kiln::v1::ACCELERATOR_GPU);
+  spec.mutable_requirements()->set_min_compute_capability(80);
+  kiln::v1::Job job = Submit(spec);
+  EXPECT_FALSE(Acquire("cpu-worker").has_value());
+  auto assignment = Acquire("gpu-worker");
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_EQ(assignment->job().id(), job.id());
+  EXPECT_EQ(assignment->job().attempts(0).device(), "cuda:0");
+}
+
+TEST_F(SchedulerTest, BadSubmitsChangeNothing) {
+  kiln::v1::JobSpec spec = MeshSpec();
+  auto* input = spec.add_inputs();
+  input->set_name("in.bin");
+  input->set_sha256(std::string(64, 'a'));
+  Result<std::vector<kiln::v1::SubmitJobResponse>> missing_blob;
+  scheduler_->Submit({spec}, false, missing_blob.callback());
+  EXPECT_EQ(missing_blob.Get().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(missing_blob.Get().status().message().find("spec.inputs[0].sha256"),
+            std::string::npos);
+
+  // One bad spec in a batch refuses the whole batch.
+  kiln::v1::JobSpec bad = MeshSpec();
+  bad.set_task("mesh.nope");
+  Result<std::vector<kiln::v1::SubmitJobResponse>> batch;
+  scheduler_->Submit({MeshSpec(), bad}, true, batch.callback());
+  EXPECT_EQ(batch.Get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(batch.Get().status().message().substr(0, 13), "specs[1].task");
+
+  EXPECT_EQ(scheduler_->ListJobs({})->jobs_size(), 0);
+  EXPECT_EQ(scheduler_->Stats().queued, 0u);
+  EXPECT_EQ(scheduler_->GetJob("j-0000000000000001").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(scheduler_->GetJob("nope").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SchedulerTest, ListFiltersByStateAndLabelAndPages) {
+  for (int i = 0; i < 5; ++i) {
+    kiln::v1::JobSpec spec = MeshSpec();
+    (*spec.mutable_labels())["team"] = i % 2 == 0 ? "even" : "odd";
+    Submit(spec);
+  }
+  kiln::v1::ListJobsRequest request;
+  (*request.mutable_labels())["team"] = "even";
+  EXPECT_EQ(scheduler_->ListJobs(request)->jobs_size(), 3);
+  request.clear_labels();
+  request.set_page_size(2);
+  auto page1 = scheduler_->ListJobs(request);
+  ASSERT_EQ(page1->jobs_size(), 2);
+  EXPECT_GT(page1->jobs(0).id(), page1->jobs(1).id());  // newest first
+  request.set_page_token(page1->next_page_token());
+  auto page2 = scheduler_->ListJobs(request);
+  ASSERT_EQ(page2->jobs_size(), 2);
+  EXPECT_LT(page2->jobs(0).id(), page1->jobs(1).id());
+  request.set_page_token(page2->next_page_token());
+  EXPECT_EQ(scheduler_->ListJobs(request)->jobs_size(), 1);
+  request.clear_page_token();
+  request.set_page_size(0);
+  request.set_state(kiln::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(scheduler_->ListJobs(request)->jobs_size(), 0);
+}
+
+}  // namespace
+}  // namespace kiln::core

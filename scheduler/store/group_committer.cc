@@ -1,0 +1,71 @@
+#include "scheduler/store/group_committer.h"
+
+#include <pthread.h>
+
+namespace kiln::store {
+
+GroupCommitter::GroupCommitter(Store* store, const GroupCommitterOptions& options)
+    : store_(store), options_(options) {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "kiln-commit");
+    Run();
+  });
+}
+
+GroupCommitter::~GroupCommitter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void GroupCommitter::Commit(WriteSet writes, Done done) {
+  absl::MutexLock lock(&mu_);
+  pending_.push_back(Pending{std::move(writes), std::move(done)});
+}
+
+GroupCommitter::Stats GroupCommitter::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void GroupCommitter::Run() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](GroupCommitter* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return self->stopping_ || !self->pending_.empty();
+          },
+          this));
+      if (pending_.empty() && stopping_) return;
+      batch.swap(pending_);
+    }
+    // Split the backlog into groups of bounded size, in order.
+    size_t begin = 0;
+    while (begin < batch.size()) {
+      WriteSet merged;
+      size_t end = begin;
+      while (end < batch.size() &&
+             (end == begin || merged.ByteSize() + batch[end].writes.ByteSize() <=
+                                  options_.max_group_bytes)) {
+        merged.Append(std::move(batch[end].writes));
+        ++end;
+      }
+      absl::Status status = store_->Write(merged);
+      {
+        absl::MutexLock lock(&mu_);
+        stats_.commits += end - begin;
+        ++stats_.groups;
+        if (!status.ok()) ++stats_.failed_groups;
+      }
+      for (size_t i = begin; i < end; ++i) batch[i].done(status);
+      begin = end;
+    }
+    batch.clear();
+  }
+}
+
+}  // namespace kiln::store

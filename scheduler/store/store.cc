@@ -1,0 +1,201 @@
+#include "scheduler/store/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace kiln::store {
+namespace {
+
+constexpr const char* kFamilyNames[] = {
+    "default", "jobs", "queue", "leases", "workers", "blobs",
+    "requests"};
+static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
+              static_cast<size_t>(Family::kCount));
+
+// rocksdb::Status -> absl::Status: the only translation point.
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  // I/O errors, no space, busy: the caller may retry once the condition clears.
+  return absl::UnavailableError(message);
+}
+
+template <typename Proto>
+absl::StatusOr<Proto> Parse(const rocksdb::Slice& value, absl::string_view what) {
+  Proto proto;
+  if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(absl::StrCat("corrupt record in ", what));
+  }
+  return proto;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
+  bool sync = true;
+
+  rocksdb::ColumnFamilyHandle* cf(Family f) const { return families[static_cast<size_t>(f)]; }
+
+  absl::StatusOr<std::optional<std::string>> Get(Family f, const std::string& key) const {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf(f), key, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return FromRocks(s, "read");
+    return value;
+  }
+
+  ~Impl() {
+    for (auto* handle : families) {
+      if (handle != nullptr) db->DestroyColumnFamilyHandle(handle);
+    }
+    if (db) db->Close().PermitUncheckedError();
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // A few background threads: the scheduler shares two cores with its workers.
+  db_options.IncreaseParallelism(2);
+  db_options.max_total_wal_size = 64 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kFamilyNames) {
+    rocksdb::ColumnFamilyOptions cf_options;
+    cf_options.OptimizeForPointLookup(64);
+    descriptors.emplace_back(name, cf_options);
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->sync = options.sync;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &impl->families, &db);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.path));
+  impl->db.reset(db);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+absl::Status Store::Write(const WriteSet& writes) {
+  if (writes.empty()) return absl::OkStatus();
+  rocksdb::WriteBatch batch(writes.ByteSize() + 64 * writes.ops().size());
+  for (const WriteSet::Op& op : writes.ops()) {
+    rocksdb::Status s = op.is_delete ? batch.Delete(impl_->cf(op.family), op.key)
+                                     : batch.Put(impl_->cf(op.family), op.key, op.value);
+    if (!s.ok()) return FromRocks(s, "batch");
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = impl_->sync;
+  return FromRocks(impl_->db->Write(write_options, &batch), "write");
+}
+
+absl::StatusOr<std::optional<kiln::v1::Job>> Store::GetJob(const std::string& job_id) const {
+  auto value = impl_->Get(Family::kJobs, job_id);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::nullopt;
+  auto job = Parse<kiln::v1::Job>(**value, "jobs");
+  if (!job.ok()) return job.status();
+  return *std::move(job);
+}
+
+absl::StatusOr<std::optional<std::string>> Store::GetRequestJobId(
+    const std::string& request_id) const {
+  return impl_->Get(Family::kRequests, request_id);
+}
+
+absl::StatusOr<std::optional<kiln::v1::StoredBlob>> Store::GetBlob(
+    const std::string& sha256) const {
+  auto value = impl_->Get(Family::kBlobs, sha256);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::nullopt;
+  auto blob = Parse<kiln::v1::StoredBlob>(**value, "blobs");
+  if (!blob.ok()) return blob.status();
+  return *std::move(blob);
+}
+
+absl::StatusOr<std::optional<std::string>> Store::GetMeta(const std::string& key) const {
+  return impl_->Get(Family::kDefault, key);
+}
+
+namespace {
+
+template <typename Fn>
+absl::Status Scan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, Fn&& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::StatusOr<bool> more = fn(it->key(), it->value());
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+}  // namespace
+
+absl::Status Store::ForEachQueued(const std::function<bool(const std::string&)>& fn) const {
+  return Scan(impl_->db.get(), impl_->cf(Family::kQueue),
+              [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> absl::StatusOr<bool> {
+                return fn(key.ToString());
+              });
+}
+
+absl::Status Store::ForEachLease(
+    const std::function<bool(const kiln::v1::StoredLease&)>& fn) const {
+  return Scan(impl_->db.get(), impl_->cf(Family::kLeases),
+              [&](const rocksdb::Slice&, const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+                auto lease = Parse<kiln::v1::StoredLease>(value, "leases");
+                if (!lease.ok()) return lease.status();
+                return fn(*lease);
+              });
+}
+
+absl::Status Store::ForEachWorker(
+    const std::function<bool(const kiln::v1::WorkerInfo&)>& fn) const {
+  return Scan(impl_->db.get(), impl_->cf(Family::kWorkers),
+              [&](const rocksdb::Slice&, const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+                auto worker = Parse<kiln::v1::WorkerInfo>(value, "workers");
+                if (!worker.ok()) return worker.status();
+                return fn(*worker);
+              });
+}
+
+absl::Status Store::ForEachJobNewestFirst(
+    const std::string& before_id, const std::function<bool(const kiln::v1::Job&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(Family::kJobs)));
+  if (before_id.empty()) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(before_id);
+    if (it->Valid() && it->key() == rocksdb::Slice(before_id)) it->Prev();
+  }
+  for (; it->Valid(); it->Prev()) {
+    auto job = Parse<kiln::v1::Job>(it->value(), "jobs");
+    if (!job.ok()) return job.status();
+    if (!fn(*job)) break;
+  }
+  return FromRocks(it->status(), "scan jobs");
+}
+
+uint64_t Store::ApproximateSizeBytes() const {
+  uint64_t sst = 0;
+  impl_->db->GetIntProperty(impl_->cf(Family::kJobs), rocksdb::DB::Properties::kTotalSstFilesSize,
+                            &sst);
+  return sst;
+}
+
+}  // namespace kiln::store

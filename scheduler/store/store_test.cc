@@ -1,0 +1,106 @@
+#include "scheduler/store/store.h"
+
+#include <gtest/gtest.h>
+
+#include "common/testing/scoped_temp_dir.h"
+
+namespace kiln::store {
+namespace {
+
+kiln::v1::Job MakeJob(const std::string& id, kiln::v1::JobState state) {
+  kiln::v1::Job job;
+  job.set_id(id);
+  job.set_state(state);
+  job.mutable_spec()->set_task("mesh.extract");
+  return job;
+}
+
+TEST(StoreTest, WritesSurviveReopen) {
+  kiln::testing::ScopedTempDir dir;
+  {
+    auto store = Store::Open({.path = dir.Sub("db")});
+    ASSERT_TRUE(store.ok()) << store.status();
+    WriteSet writes;
+    writes.PutJob(MakeJob("j-1", kiln::v1::JOB_STATE_QUEUED));
+    writes.MarkQueued("j-1");
+    writes.PutRequestId("req-a", "j-1");
+    kiln::v1::StoredLease lease;
+    lease.set_job_id("j-2");
+    lease.set_attempt(3);
+    lease.set_worker_id("w");
+    writes.PutJob(MakeJob("j-2", kiln::v1::JOB_STATE_RUNNING));
+    writes.PutLease(lease);
+    writes.PutMeta("next", "7");
+    ASSERT_TRUE((*store)->Write(writes).ok());
+  }
+  auto store = Store::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto job = (*store)->GetJob("j-1");
+  ASSERT_TRUE(job.ok());
+  ASSERT_TRUE(job->has_value());
+  EXPECT_EQ((*job)->state(), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(*(*store)->GetRequestJobId("req-a").value(), "j-1");
+  EXPECT_FALSE((*store)->GetRequestJobId("req-b").value().has_value());
+  EXPECT_EQ(*(*store)->GetMeta("next").value(), "7");
+
+  std::vector<std::string> queued;
+  ASSERT_TRUE((*store)->ForEachQueued([&](const std::string& id) {
+    queued.push_back(id);
+    return true;
+  }).ok());
+  EXPECT_EQ(queued, std::vector<std::string>{"j-1"});
+  std::vector<int> attempts;
+  ASSERT_TRUE((*store)->ForEachLease([&](const kiln::v1::StoredLease& l) {
+    attempts.push_back(l.attempt());
+    return true;
+  }).ok());
+  EXPECT_EQ(attempts, std::vector<int>{3});
+}
+
+TEST(StoreTest, DeletesAreAppliedInOrderWithinOneSet) {
+  kiln::testing::ScopedTempDir dir;
+  auto store = Store::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(store.ok());
+  WriteSet writes;
+  writes.MarkQueued("j-1");
+  writes.UnmarkQueued("j-1");
+  writes.MarkQueued("j-2");
+  ASSERT_TRUE((*store)->Write(writes).ok());
+  std::vector<std::string> queued;
+  ASSERT_TRUE((*store)->ForEachQueued([&](const std::string& id) {
+    queued.push_back(id);
+    return true;
+  }).ok());
+  EXPECT_EQ(queued, std::vector<std::string>{"j-2"});
+}
+
+TEST(StoreTest, ListsJobsNewestFirstFromAnyPoint) {
+  kiln::testing::ScopedTempDir dir;
+  auto store = Store::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(store.ok());
+  WriteSet writes;
+  for (const char* id : {"j-01", "j-02", "j-03", "j-04"}) {
+    writes.PutJob(MakeJob(id, kiln::v1::JOB_STATE_SUCCEEDED));
+  }
+  ASSERT_TRUE((*store)->Write(writes).ok());
+  auto collect = [&](const std::string& before) {
+    std::vector<std::string> ids;
+    EXPECT_TRUE((*store)->ForEachJobNewestFirst(before, [&](const kiln::v1::Job& job) {
+      ids.push_back(job.id());
+      return ids.size() < 2;
+    }).ok());
+    return ids;
+  };
+  EXPECT_EQ(collect(""), (std::vector<std::string>{"j-04", "j-03"}));
+  EXPECT_EQ(collect("j-03"), (std::vector<std::string>{"j-02", "j-01"}));
+  EXPECT_EQ(collect("j-015"), (std::vector<std::string>{"j-01"}));
+  EXPECT_TRUE(collect("j-01").empty());
+}
+
+TEST(StoreTest, OpenFailsOnUnusablePath) {
+  auto store = Store::Open({.path = "/proc/kiln-cannot-create-here"});
+  EXPECT_FALSE(store.ok());
+}
+
+}  // namespace
+}  // namespace kiln::store
