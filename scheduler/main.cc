@@ -1,0 +1,106 @@
+// kiln-scheduler: the farm's scheduler process. Flags only here; everything
+// else is SchedulerServer and its Options.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "scheduler/metrics/scheduler_metrics.h"
+#include "scheduler/rpc/scheduler_server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address to listen on (port 0: any free)");
+ABSL_FLAG(std::string, data_dir, "", "Directory for the RocksDB store and blob files (required)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port for Prometheus /metrics (empty: no metrics endpoint)");
+ABSL_FLAG(std::string, port_file, "",
+          "Write the bound port here once serving (for scripts and tests using port 0)");
+ABSL_FLAG(absl::Duration, lease_duration, absl::Seconds(30),
+          "How long a lease lasts without a heartbeat");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5), "How often workers heartbeat");
+ABSL_FLAG(absl::Duration, retry_backoff, absl::Seconds(1), "First retry backoff (doubles)");
+ABSL_FLAG(absl::Duration, retry_backoff_max, absl::Seconds(60), "Largest retry backoff");
+ABSL_FLAG(int, default_max_attempts, 3, "Attempts of a job that does not say");
+ABSL_FLAG(int64_t, max_blob_bytes, int64_t{2} << 30, "Largest blob PutBlob accepts");
+ABSL_FLAG(int, max_mesh_resolution, 512, "Largest mesh.extract resolution accepted at submit");
+
+namespace {
+
+// SIGTERM/SIGINT: shut the server down from a thread, not from the handler.
+void WaitForSignalThenShutdown(kiln::rpc::SchedulerServer* server) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  std::fprintf(stderr, "kiln-scheduler: signal %d, shutting down\n", signal);
+  server->Shutdown();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("kiln-scheduler --data-dir=DIR [--listen=HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+  // Block the signals in every thread; one thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  kiln::rpc::SchedulerServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.scheduler.lease_duration = absl::GetFlag(FLAGS_lease_duration);
+  options.scheduler.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.scheduler.retry_backoff_initial = absl::GetFlag(FLAGS_retry_backoff);
+  options.scheduler.retry_backoff_max = absl::GetFlag(FLAGS_retry_backoff_max);
+  options.scheduler.default_max_attempts = absl::GetFlag(FLAGS_default_max_attempts);
+  options.scheduler.limits.tasks.max_mesh_resolution = absl::GetFlag(FLAGS_max_mesh_resolution);
+  options.jobs.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
+  if (options.data_dir.empty()) {
+    std::fprintf(stderr, "kiln-scheduler: --data-dir is required\n");
+    return 2;
+  }
+  auto server = kiln::rpc::SchedulerServer::Create(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "kiln-scheduler: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<kiln::metrics::SchedulerMetrics> metrics;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    auto created = kiln::metrics::SchedulerMetrics::Create(
+        absl::GetFlag(FLAGS_metrics_listen), &(*server)->scheduler(), &(*server)->store());
+    if (!created.ok()) {
+      std::fprintf(stderr, "kiln-scheduler: %s\n", created.status().ToString().c_str());
+      return 1;
+    }
+    metrics = *std::move(created);
+  }
+  const int port = (*server)->port();
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    const std::string path = absl::GetFlag(FLAGS_port_file);
+    {
+      std::ofstream out(path + ".tmp");
+      out << port << "\n";
+    }
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+  std::fprintf(stderr, "kiln-scheduler: serving on port %d, data in %s\n", port,
+               options.data_dir.c_str());
+  std::thread signals(WaitForSignalThenShutdown, server->get());
+  signals.detach();
+  (*server)->Wait();
+  metrics.reset();
+  server->reset();
+  std::fprintf(stderr, "kiln-scheduler: stopped\n");
+  return 0;
+}

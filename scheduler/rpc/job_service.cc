@@ -1,0 +1,338 @@
+#include "scheduler/rpc/job_service.h"
+
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/sha256.h"
+#include "scheduler/rpc/grpc_status.h"
+
+namespace kiln::rpc {
+namespace {
+
+using grpc::CallbackServerContext;
+using grpc::ServerUnaryReactor;
+
+bool IsTerminal(kiln::v1::JobState state) {
+  return state == kiln::v1::JOB_STATE_SUCCEEDED || state == kiln::v1::JOB_STATE_FAILED ||
+         state == kiln::v1::JOB_STATE_CANCELLED;
+}
+
+// Streams a job's snapshots: the current one first, then each newer revision,
+// and finishes after the first terminal state.
+class WatchReactor final : public grpc::ServerWriteReactor<kiln::v1::WatchJobResponse>,
+                           public core::JobObserver {
+ public:
+  WatchReactor(core::Scheduler* scheduler, std::string job_id)
+      : scheduler_(scheduler), job_id_(std::move(job_id)) {
+    // Subscribe before reading the current state so that no change falls between.
+    scheduler_->watch_hub().Subscribe(job_id_, this);
+    absl::StatusOr<kiln::v1::Job> job = scheduler_->GetJob(job_id_);
+    if (!job.ok()) {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(ToGrpcStatus(job.status()));
+      return;
+    }
+    OnJobChanged(*job);
+  }
+
+  void OnJobChanged(const kiln::v1::Job& job) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || job.revision() <= last_revision_) return;
+    last_revision_ = job.revision();
+    pending_.push_back(job);
+    if (!writing_) WriteNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok || cancelled_) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch stream closed"));
+    } else if (terminal_sent_) {
+      FinishLocked(grpc::Status::OK);
+    } else {
+      WriteNextLocked();
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (!writing_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+  }
+
+  void OnDone() override {
+    scheduler_->watch_hub().Unsubscribe(job_id_, this);
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (pending_.empty() || finished_) return;
+    *current_.mutable_job() = std::move(pending_.front());
+    pending_.pop_front();
+    terminal_sent_ = IsTerminal(current_.job().state());
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  core::Scheduler* const scheduler_;
+  const std::string job_id_;
+  absl::Mutex mu_;
+  std::deque<kiln::v1::Job> pending_ ABSL_GUARDED_BY(mu_);
+  kiln::v1::WatchJobResponse current_ ABSL_GUARDED_BY(mu_);
+  int64_t last_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool terminal_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Receives a blob: header first, then chunks, hashed and written as they come.
+// File writes happen on the reaction thread: they go to the page cache and the
+// one fsync is at the end, which keeps this simple at the cost of a short block.
+class PutBlobReactor final : public grpc::ServerReadReactor<kiln::v1::PutBlobRequest> {
+ public:
+  PutBlobReactor(const JobServiceOptions& options, core::Scheduler* scheduler,
+                 store::BlobStore* blobs, kiln::v1::PutBlobResponse* response)
+      : options_(options), scheduler_(scheduler), blobs_(blobs), response_(response) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      FinishUpload();
+      return;
+    }
+    if (writer_ == nullptr) {
+      if (absl::Status s = StartUpload(); !s.ok()) {
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+    } else if (request_.has_header()) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError("header: only the first message carries it")));
+      return;
+    }
+    if (static_cast<int64_t>(request_.data().size()) > options_.blob_chunk_bytes) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("data: chunk of ", request_.data().size(), " bytes exceeds the limit of ",
+                       options_.blob_chunk_bytes))));
+      return;
+    }
+    if (absl::Status s = writer_->Append(request_.data()); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status StartUpload() {
+    if (!request_.has_header()) {
+      return absl::InvalidArgumentError("header: required in the first message");
+    }
+    header_ = request_.header();
+    if (header_.size_bytes() < 0) {
+      return absl::InvalidArgumentError("header.size_bytes: must not be negative");
+    }
+    if (header_.size_bytes() > options_.max_blob_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat("header.size_bytes: ", header_.size_bytes(),
+                                                       " exceeds the blob size limit of ",
+                                                       options_.max_blob_bytes, " bytes"));
+    }
+    if (!header_.sha256().empty() && !IsSha256Hex(header_.sha256())) {
+      return absl::InvalidArgumentError("header.sha256: must be 64 lower-case hex digits");
+    }
+    absl::StatusOr<std::unique_ptr<store::BlobStore::Writer>> writer =
+        blobs_->NewWriter(header_.size_bytes());
+    if (!writer.ok()) return writer.status();
+    writer_ = *std::move(writer);
+    return absl::OkStatus();
+  }
+
+  void FinishUpload() {
+    if (writer_ == nullptr) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError("header: required in the first message")));
+      return;
+    }
+    absl::StatusOr<kiln::v1::StoredBlob> blob =
+        writer_->Finish(header_.size_bytes(), header_.sha256());
+    writer_.reset();
+    if (!blob.ok()) {
+      Finish(ToGrpcStatus(blob.status()));
+      return;
+    }
+    response_->set_sha256(blob->sha256());
+    response_->set_size_bytes(blob->size_bytes());
+    scheduler_->PutBlob(*blob, [this](absl::Status s) { Finish(ToGrpcStatus(s)); });
+  }
+
+  const JobServiceOptions& options_;
+  core::Scheduler* const scheduler_;
+  store::BlobStore* const blobs_;
+  kiln::v1::PutBlobResponse* const response_;
+  kiln::v1::PutBlobRequest request_;
+  kiln::v1::BlobHeader header_;
+  std::unique_ptr<store::BlobStore::Writer> writer_;
+};
+
+// Sends a blob in chunks, one write in flight at a time.
+class GetBlobReactor final : public grpc::ServerWriteReactor<kiln::v1::GetBlobResponse> {
+ public:
+  GetBlobReactor(const JobServiceOptions& options, core::Scheduler* scheduler,
+                 store::BlobStore* blobs, const std::string& sha256)
+      : chunk_bytes_(options.blob_chunk_bytes) {
+    absl::StatusOr<kiln::v1::StoredBlob> blob = scheduler->GetBlob(sha256);
+    if (!blob.ok()) {
+      Finish(ToGrpcStatus(blob.status()));
+      return;
+    }
+    remaining_ = blob->size_bytes();
+    in_.open(blobs->PathFor(sha256), std::ios::binary);
+    if (!in_) {
+      Finish(ToGrpcStatus(absl::DataLossError(absl::StrCat("blob ", sha256, " has no data file"))));
+      return;
+    }
+    response_.set_size_bytes(remaining_);
+    WriteNext(/*first=*/true);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "download cancelled"));
+      return;
+    }
+    if (remaining_ == 0) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    WriteNext(/*first=*/false);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext(bool first) {
+    if (!first) response_.clear_size_bytes();
+    const int64_t n = std::min(remaining_, chunk_bytes_);
+    std::string* data = response_.mutable_data();
+    data->resize(static_cast<size_t>(n));
+    in_.read(data->data(), n);
+    if (in_.gcount() != n) {
+      Finish(ToGrpcStatus(absl::DataLossError("blob data file is shorter than recorded")));
+      return;
+    }
+    remaining_ -= n;
+    StartWrite(&response_);
+  }
+
+  const int64_t chunk_bytes_;
+  std::ifstream in_;
+  int64_t remaining_ = 0;
+  kiln::v1::GetBlobResponse response_;
+};
+
+}  // namespace
+
+JobServiceImpl::JobServiceImpl(const JobServiceOptions& options, core::Scheduler* scheduler,
+                               store::BlobStore* blobs)
+    : options_(options), scheduler_(scheduler), blobs_(blobs) {}
+
+ServerUnaryReactor* JobServiceImpl::SubmitJob(CallbackServerContext* context,
+                                              const kiln::v1::SubmitJobRequest* request,
+                                              kiln::v1::SubmitJobResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!request->has_spec()) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("spec: required")));
+    return reactor;
+  }
+  scheduler_->Submit({request->spec()}, /*batch=*/false,
+                     [reactor, response](auto results) {
+                       if (results.ok()) *response = std::move(results->front());
+                       reactor->Finish(ToGrpcStatus(results.status()));
+                     });
+  return reactor;
+}
+
+ServerUnaryReactor* JobServiceImpl::SubmitJobs(CallbackServerContext* context,
+                                               const kiln::v1::SubmitJobsRequest* request,
+                                               kiln::v1::SubmitJobsResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::vector<kiln::v1::JobSpec> specs(request->specs().begin(), request->specs().end());
+  scheduler_->Submit(std::move(specs), /*batch=*/true, [reactor, response](auto results) {
+    if (results.ok()) {
+      for (auto& result : *results) *response->add_results() = std::move(result);
+    }
+    reactor->Finish(ToGrpcStatus(results.status()));
+  });
+  return reactor;
+}
+
+ServerUnaryReactor* JobServiceImpl::GetJob(CallbackServerContext* context,
+                                           const kiln::v1::GetJobRequest* request,
+                                           kiln::v1::GetJobResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<kiln::v1::Job> job = scheduler_->GetJob(request->job_id());
+  if (job.ok()) *response->mutable_job() = *std::move(job);
+  reactor->Finish(ToGrpcStatus(job.status()));
+  return reactor;
+}
+
+ServerUnaryReactor* JobServiceImpl::ListJobs(CallbackServerContext* context,
+                                             const kiln::v1::ListJobsRequest* request,
+                                             kiln::v1::ListJobsResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<kiln::v1::ListJobsResponse> result = scheduler_->ListJobs(*request);
+  if (result.ok()) *response = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+ServerUnaryReactor* JobServiceImpl::CancelJob(CallbackServerContext* context,
+                                              const kiln::v1::CancelJobRequest* request,
+                                              kiln::v1::CancelJobResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_->Cancel(request->job_id(), request->reason(), [reactor, response](auto job) {
+    if (job.ok()) *response->mutable_job() = *std::move(job);
+    reactor->Finish(ToGrpcStatus(job.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<kiln::v1::WatchJobResponse>* JobServiceImpl::WatchJob(
+    CallbackServerContext* context, const kiln::v1::WatchJobRequest* request) {
+  return new WatchReactor(scheduler_, request->job_id());
+}
+
+grpc::ServerReadReactor<kiln::v1::PutBlobRequest>* JobServiceImpl::PutBlob(
+    CallbackServerContext* context, kiln::v1::PutBlobResponse* response) {
+  return new PutBlobReactor(options_, scheduler_, blobs_, response);
+}
+
+grpc::ServerWriteReactor<kiln::v1::GetBlobResponse>* JobServiceImpl::GetBlob(
+    CallbackServerContext* context, const kiln::v1::GetBlobRequest* request) {
+  return new GetBlobReactor(options_, scheduler_, blobs_, request->sha256());
+}
+
+ServerUnaryReactor* JobServiceImpl::ListWorkers(CallbackServerContext* context,
+                                                const kiln::v1::ListWorkersRequest* request,
+                                                kiln::v1::ListWorkersResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  for (auto& worker : scheduler_->ListWorkers()) *response->add_workers() = std::move(worker);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace kiln::rpc

@@ -1,0 +1,64 @@
+// JobServiceImpl: kiln.v1.JobService on gRPC's callback API. Unary calls hand
+// the request to core::Scheduler and finish from its completion callback (after
+// the durable write), so no gRPC thread waits on an fsync. WatchJob, PutBlob and
+// GetBlob are reactors; blob bytes go through store::BlobStore.
+// Thread-safety: gRPC calls these from its own threads; all state is in the
+// Scheduler and the reactors.
+#ifndef KILN_SCHEDULER_RPC_JOB_SERVICE_H_
+#define KILN_SCHEDULER_RPC_JOB_SERVICE_H_
+
+#include <cstdint>
+
+#include "kiln/v1/job_service.grpc.pb.h"
+#include "scheduler/core/scheduler.h"
+#include "scheduler/store/blob_store.h"
+
+namespace kiln::rpc {
+
+struct JobServiceOptions {
+  // Largest blob PutBlob accepts.
+  int64_t max_blob_bytes = int64_t{2} << 30;
+  // Largest chunk GetBlob sends and PutBlob accepts per message.
+  int64_t blob_chunk_bytes = 1 << 20;
+};
+
+class JobServiceImpl final : public kiln::v1::JobService::CallbackService {
+ public:
+  // Borrows both; they must outlive the server.
+  JobServiceImpl(const JobServiceOptions& options, core::Scheduler* scheduler,
+                 store::BlobStore* blobs);
+
+  grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
+                                      const kiln::v1::SubmitJobRequest* request,
+                                      kiln::v1::SubmitJobResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitJobs(grpc::CallbackServerContext* context,
+                                       const kiln::v1::SubmitJobsRequest* request,
+                                       kiln::v1::SubmitJobsResponse* response) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
+                                   const kiln::v1::GetJobRequest* request,
+                                   kiln::v1::GetJobResponse* response) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
+                                     const kiln::v1::ListJobsRequest* request,
+                                     kiln::v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
+                                      const kiln::v1::CancelJobRequest* request,
+                                      kiln::v1::CancelJobResponse* response) override;
+  grpc::ServerWriteReactor<kiln::v1::WatchJobResponse>* WatchJob(
+      grpc::CallbackServerContext* context, const kiln::v1::WatchJobRequest* request) override;
+  grpc::ServerReadReactor<kiln::v1::PutBlobRequest>* PutBlob(
+      grpc::CallbackServerContext* context, kiln::v1::PutBlobResponse* response) override;
+  grpc::ServerWriteReactor<kiln::v1::GetBlobResponse>* GetBlob(
+      grpc::CallbackServerContext* context, const kiln::v1::GetBlobRequest* request) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
+                                        const kiln::v1::ListWorkersRequest* request,
+                                        kiln::v1::ListWorkersResponse* response) override;
+
+ private:
+  const JobServiceOptions options_;
+  core::Scheduler* const scheduler_;
+  store::BlobStore* const blobs_;
+};
+
+}  // namespace kiln::rpc
+
+#endif  // KILN_SCHEDULER_RPC_JOB_SERVICE_H_

@@ -1,0 +1,58 @@
+#include "scheduler/rpc/scheduler_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace kiln::rpc {
+
+absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
+    const SchedulerServerOptions& options) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir: required");
+  std::unique_ptr<SchedulerServer> server(new SchedulerServer());
+  KILN_ASSIGN_OR_RETURN(server->store_, store::Store::Open({.path = options.data_dir + "/db"}));
+  KILN_ASSIGN_OR_RETURN(server->blobs_, store::BlobStore::Create(options.data_dir + "/blobs"));
+  server->committer_ = std::make_unique<store::GroupCommitter>(server->store_.get());
+  KILN_ASSIGN_OR_RETURN(server->scheduler_,
+                        core::Scheduler::Create(options.scheduler, server->store_.get(),
+                                                server->committer_.get()));
+  server->job_service_ = std::make_unique<JobServiceImpl>(options.jobs, server->scheduler_.get(),
+                                                          server->blobs_.get());
+  server->worker_service_ = std::make_unique<WorkerServiceImpl>(server->scheduler_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Plaintext for now; TLS and tokens are the security issue's work.
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(server->job_service_.get());
+  builder.RegisterService(server->worker_service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  return server;
+}
+
+SchedulerServer::~SchedulerServer() {
+  Shutdown();
+  // Order matters: no RPC may reach the scheduler once it is gone, and the
+  // committer must drain (running callbacks into the scheduler) before that.
+  server_.reset();
+  scheduler_.reset();
+  committer_.reset();
+}
+
+void SchedulerServer::Wait() { server_->Wait(); }
+
+void SchedulerServer::Shutdown() {
+  if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+}
+
+}  // namespace kiln::rpc

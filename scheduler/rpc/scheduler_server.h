@@ -1,0 +1,62 @@
+// SchedulerServer: the whole scheduler process minus flags: opens the store,
+// recovers the scheduler, and serves JobService, WorkerService, gRPC health
+// checking and server reflection on one port, plus Prometheus metrics when asked.
+// Owns everything it creates. Create, then Wait from the main thread; Shutdown
+// from any other thread (e.g. a signal watcher).
+#ifndef KILN_SCHEDULER_RPC_SCHEDULER_SERVER_H_
+#define KILN_SCHEDULER_RPC_SCHEDULER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "scheduler/core/scheduler.h"
+#include "scheduler/rpc/job_service.h"
+#include "scheduler/rpc/worker_service.h"
+#include "scheduler/store/blob_store.h"
+#include "scheduler/store/group_committer.h"
+#include "scheduler/store/store.h"
+
+namespace kiln::rpc {
+
+struct SchedulerServerOptions {
+  // host:port to listen on; port 0 picks a free one (see port()).
+  std::string listen = "127.0.0.1:7070";
+  // Directory for RocksDB (db/) and blob files (blobs/).
+  std::string data_dir;
+  // Max gRPC message size in bytes (blobs travel in 1 MiB chunks).
+  int max_message_bytes = 8 << 20;
+  core::SchedulerOptions scheduler;
+  JobServiceOptions jobs;
+};
+
+class SchedulerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<SchedulerServer>> Create(
+      const SchedulerServerOptions& options);
+  ~SchedulerServer();
+
+  int port() const { return port_; }
+  core::Scheduler& scheduler() { return *scheduler_; }
+  store::Store& store() { return *store_; }
+  void Wait();
+  void Shutdown();
+
+ private:
+  SchedulerServer() = default;
+
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::BlobStore> blobs_;
+  std::unique_ptr<store::GroupCommitter> committer_;
+  std::unique_ptr<core::Scheduler> scheduler_;
+  std::unique_ptr<JobServiceImpl> job_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace kiln::rpc
+
+#endif  // KILN_SCHEDULER_RPC_SCHEDULER_SERVER_H_
