@@ -57,8 +57,8 @@ std::string RequirementClassKey(const kiln::v1::JobSpec& spec) {
   const kiln::v1::Requirements& req = spec.requirements();
   std::vector<std::string> archs(req.architectures().begin(), req.architectures().end());
   std::sort(archs.begin(), archs.end());
-  return absl::StrCat(spec.task(), "|", spec.model(), "|", static_cast<int>(req.accelerator()),
-                      "|", req.min_compute_capability(), "|", req.max_compute_capability(), "|",
+  return absl::StrCat(spec.task(), "|", spec.model(), "|", static_cast<int>(req.accelerator()), "|",
+                      req.min_compute_capability(), "|", req.max_compute_capability(), "|",
                       absl::StrJoin(archs, ","), "|", req.min_device_memory_bytes());
 }
 

@@ -1,0 +1,206 @@
+#include "common/task_catalog.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+namespace kiln {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+constexpr size_t kMaxFailMessageLength = 4096;
+constexpr size_t kMaxOutputNameLength = 128;
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("parameters.", field, ": ", what));
+}
+
+// Rejects keys outside `known` (sorted), reporting the first in sorted order.
+absl::Status CheckKeys(const Struct& s, absl::string_view prefix,
+                       const std::vector<absl::string_view>& known) {
+  std::vector<std::string> keys;
+  for (const auto& [key, unused] : s.fields()) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return Invalid(absl::StrCat(prefix, key),
+                     absl::StrCat("unknown field (known: ", absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+const Value* Find(const Struct& s, absl::string_view key) {
+  auto it = s.fields().find(std::string(key));
+  return it == s.fields().end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<double> FiniteNumber(const Value& v, absl::string_view field) {
+  if (v.kind_case() != Value::kNumberValue || !std::isfinite(v.number_value())) {
+    return Invalid(field, "must be a finite number");
+  }
+  return v.number_value();
+}
+
+absl::StatusOr<Vec3> Point(const Value& v, absl::string_view field) {
+  if (v.kind_case() != Value::kListValue || v.list_value().values_size() != 3) {
+    return Invalid(field, "must be a list of 3 numbers");
+  }
+  Vec3 p;
+  for (int i = 0; i < 3; ++i) {
+    const std::string item = absl::StrCat(field, "[", i, "]");
+    KILN_ASSIGN_OR_RETURN(p[i], FiniteNumber(v.list_value().values(i), item));
+    if (std::abs(p[i]) > kSdfMaxMagnitude) {
+      return Invalid(item, absl::StrCat("magnitude must be <= ", kSdfMaxMagnitude));
+    }
+  }
+  return p;
+}
+
+bool IsValidOutputName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxOutputNameLength) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return absl::EndsWith(name, ".ply");
+}
+
+absl::StatusOr<Aabb> ParseBounds(const Value& v) {
+  if (v.kind_case() != Value::kStructValue) {
+    return Invalid("bounds", "must be an object {\"min\":[x,y,z], \"max\":[x,y,z]}");
+  }
+  const Struct& s = v.struct_value();
+  KILN_RETURN_IF_ERROR(CheckKeys(s, "bounds.", {"max", "min"}));
+  Aabb box;
+  for (const auto& [key, point] : {std::pair<const char*, Vec3*>{"min", &box.min},
+                                   std::pair<const char*, Vec3*>{"max", &box.max}}) {
+    const Value* p = Find(s, key);
+    if (p == nullptr) return Invalid(absl::StrCat("bounds.", key), "required");
+    KILN_ASSIGN_OR_RETURN(*point, Point(*p, absl::StrCat("bounds.", key)));
+  }
+  for (int a = 0; a < 3; ++a) {
+    if (!(box.min[a] < box.max[a])) {
+      return Invalid("bounds", "min must be < max on every axis");
+    }
+  }
+  return box;
+}
+
+// The shape's box padded by 5% of its extent (and by iso when the level set grows),
+// then by 2 cells, where the cell is chosen so that the longest axis has exactly
+// `resolution` cells.
+Aabb DefaultBounds(const Aabb& shape, int resolution, double iso) {
+  Aabb box;
+  double longest = 0;
+  for (int a = 0; a < 3; ++a) {
+    const double pad = 0.05 * (shape.max[a] - shape.min[a]) + std::max(iso, 0.0);
+    box.min[a] = shape.min[a] - pad;
+    box.max[a] = shape.max[a] + pad;
+    longest = std::max(longest, box.max[a] - box.min[a]);
+  }
+  const double cell = longest / (resolution - 4);
+  for (int a = 0; a < 3; ++a) {
+    box.min[a] -= 2 * cell;
+    box.max[a] += 2 * cell;
+  }
+  return box;
+}
+
+}  // namespace
+
+bool IsKnownTask(std::string_view task) {
+  return task == kMeshExtractTask || task == kDebugSleepTask;
+}
+
+std::vector<std::string> KnownTasks() {
+  std::vector<std::string> tasks = {std::string(kDebugSleepTask), std::string(kMeshExtractTask)};
+  std::sort(tasks.begin(), tasks.end());
+  return tasks;
+}
+
+absl::Status ValidateTaskParameters(std::string_view task, const Struct& parameters,
+                                    const TaskLimits& limits) {
+  if (task == kMeshExtractTask) return ParseMeshExtractParams(parameters, limits).status();
+  if (task == kDebugSleepTask) return ParseDebugSleepParams(parameters, limits).status();
+  return absl::InvalidArgumentError(
+      absl::StrCat("task: unknown task kind \"", absl::string_view(task.data(), task.size()),
+                   "\" (known: ", absl::StrJoin(KnownTasks(), ", "), ")"));
+}
+
+absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameters,
+                                                         const TaskLimits& limits) {
+  KILN_RETURN_IF_ERROR(
+      CheckKeys(parameters, "", {"bounds", "iso", "normals", "output", "resolution", "shape"}));
+  const Value* shape = Find(parameters, "shape");
+  if (shape == nullptr) return Invalid("shape", "required");
+  KILN_ASSIGN_OR_RETURN(SdfScene scene, SdfScene::Parse(*shape, "parameters.shape"));
+  MeshExtractParams params{.shape = std::move(scene)};
+
+  if (const Value* v = Find(parameters, "resolution")) {
+    const int max = std::max(limits.max_mesh_resolution, kMinMeshResolution);
+    const double r = v->number_value();
+    if (v->kind_case() != Value::kNumberValue || r != std::floor(r) || r < kMinMeshResolution ||
+        r > max) {
+      return Invalid("resolution",
+                     absl::StrCat("must be an integer from ", kMinMeshResolution, " to ", max));
+    }
+    params.resolution = static_cast<int>(r);
+  }
+  if (const Value* v = Find(parameters, "iso")) {
+    KILN_ASSIGN_OR_RETURN(params.iso, FiniteNumber(*v, "iso"));
+    if (std::abs(params.iso) > kSdfMaxMagnitude) {
+      return Invalid("iso", absl::StrCat("magnitude must be <= ", kSdfMaxMagnitude));
+    }
+  }
+  if (const Value* v = Find(parameters, "output")) {
+    if (v->kind_case() != Value::kStringValue || !IsValidOutputName(v->string_value())) {
+      return Invalid("output", absl::StrCat("must be 1 to ", kMaxOutputNameLength,
+                                            " characters of [A-Za-z0-9._-] ending in \".ply\""));
+    }
+    params.output = v->string_value();
+  }
+  if (const Value* v = Find(parameters, "normals")) {
+    if (v->kind_case() != Value::kBoolValue) return Invalid("normals", "must be a bool");
+    params.normals = v->bool_value();
+  }
+  if (const Value* v = Find(parameters, "bounds")) {
+    KILN_ASSIGN_OR_RETURN(params.bounds, ParseBounds(*v));
+  } else {
+    params.bounds = DefaultBounds(params.shape.bounds(), params.resolution, params.iso);
+  }
+  return params;
+}
+
+absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const Struct& parameters,
+                                                       const TaskLimits& limits) {
+  KILN_RETURN_IF_ERROR(CheckKeys(parameters, "", {"fail_message", "seconds"}));
+  DebugSleepParams params;
+  const Value* seconds = Find(parameters, "seconds");
+  if (seconds == nullptr) return Invalid("seconds", "required");
+  if (seconds->kind_case() != Value::kNumberValue || !(seconds->number_value() >= 0) ||
+      !(seconds->number_value() <= limits.max_sleep_seconds)) {
+    return Invalid("seconds",
+                   absl::StrCat("must be a number from 0 to ", limits.max_sleep_seconds));
+  }
+  params.seconds = seconds->number_value();
+  if (const Value* v = Find(parameters, "fail_message")) {
+    if (v->kind_case() != Value::kStringValue || v->string_value().empty() ||
+        v->string_value().size() > kMaxFailMessageLength) {
+      return Invalid("fail_message", absl::StrCat("must be a non-empty string of at most ",
+                                                  kMaxFailMessageLength, " bytes"));
+    }
+    params.fail_message = v->string_value();
+  }
+  return params;
+}
+
+}  // namespace kiln

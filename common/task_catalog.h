@@ -1,0 +1,80 @@
+// The task kinds the farm knows and how their parameters are validated, without any
+// execution: the scheduler links this to reject bad jobs at submit time, and the
+// executor's tasks use the same parsers so both sides agree on what a job means.
+// Pure functions of their arguments; any thread may call them.
+#ifndef KILN_COMMON_TASK_CATALOG_H_
+#define KILN_COMMON_TASK_CATALOG_H_
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/sdf_scene.h"
+#include "google/protobuf/struct.pb.h"
+
+namespace kiln {
+
+inline constexpr std::string_view kMeshExtractTask = "mesh.extract";
+inline constexpr std::string_view kDebugSleepTask = "debug.sleep";
+
+// Operator-set bounds on what one job may ask for.
+struct TaskLimits {
+  // Largest mesh.extract resolution (cells along the longest axis).
+  int max_mesh_resolution = 512;
+  // Longest debug.sleep.
+  double max_sleep_seconds = 3600;
+};
+
+bool IsKnownTask(std::string_view task);
+// Sorted.
+std::vector<std::string> KnownTasks();
+
+// OK when `parameters` are valid for `task`. Errors are InvalidArgument whose message
+// starts with the offending field ("parameters.resolution: ..."); an unknown task gives
+// "task: unknown task kind \"x\" (known: ...)".
+absl::Status ValidateTaskParameters(std::string_view task,
+                                    const google::protobuf::Struct& parameters,
+                                    const TaskLimits& limits);
+
+// mesh.extract: marching cubes over the signed distance field `shape`, written as PLY.
+//   shape       (required) an SdfScene node, see common/sdf_scene.h
+//   resolution  cells along the longest axis of the bounds, integer 8..max (default 64)
+//   bounds      {"min":[x,y,z], "max":[x,y,z]}; default: the shape's bounding box padded
+//               by 5% of its extent (plus iso when positive) and 2 cells on each side
+//   iso         the level set to extract (default 0); inside is sdf < iso
+//   output      file name, [A-Za-z0-9._-]{1,128} ending in ".ply" (default "mesh.ply")
+//   normals     write per-vertex normals (default true)
+inline constexpr int kMinMeshResolution = 8;
+inline constexpr int kDefaultMeshResolution = 64;
+
+struct MeshExtractParams {
+  SdfScene shape;
+  int resolution = kDefaultMeshResolution;
+  // The region to sample: given or derived from the shape (always min < max).
+  Aabb bounds = {};
+  double iso = 0;
+  std::string output = "mesh.ply";
+  bool normals = true;
+};
+
+absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const google::protobuf::Struct& parameters,
+                                                         const TaskLimits& limits);
+
+// debug.sleep: sleeps, then succeeds or fails; exercises leases, retries and cancels.
+//   seconds       (required) number, 0..max_sleep_seconds
+//   fail_message  when set, the task fails with this message after sleeping
+struct DebugSleepParams {
+  double seconds = 0;
+  std::optional<std::string> fail_message;
+};
+
+absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const google::protobuf::Struct& parameters,
+                                                       const TaskLimits& limits);
+
+}  // namespace kiln
+
+#endif  // KILN_COMMON_TASK_CATALOG_H_

@@ -1,0 +1,178 @@
+#include "common/task_catalog.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::StartsWith;
+
+google::protobuf::Struct Params(const std::string& json) {
+  google::protobuf::Struct s;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
+  EXPECT_TRUE(status.ok()) << status << " in " << json;
+  return s;
+}
+
+constexpr char kSphere[] = R"("shape":{"type":"sphere","radius":1})";
+
+std::string MeshError(const std::string& fields, TaskLimits limits = {}) {
+  const absl::Status status =
+      ValidateTaskParameters("mesh.extract", Params("{" + fields + "}"), limits);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << fields;
+  return std::string(status.message());
+}
+
+std::string SleepError(const std::string& json, TaskLimits limits = {}) {
+  const absl::Status status = ValidateTaskParameters("debug.sleep", Params(json), limits);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
+  return std::string(status.message());
+}
+
+TEST(TaskCatalogTest, KnownTasks) {
+  EXPECT_THAT(KnownTasks(), ElementsAre("debug.sleep", "mesh.extract"));
+  EXPECT_TRUE(IsKnownTask("mesh.extract"));
+  EXPECT_TRUE(IsKnownTask("debug.sleep"));
+  EXPECT_FALSE(IsKnownTask("mesh"));
+  EXPECT_FALSE(IsKnownTask(""));
+}
+
+TEST(TaskCatalogTest, UnknownTask) {
+  const absl::Status status = ValidateTaskParameters("mesh.render", Params("{}"), {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "task: unknown task kind \"mesh.render\" (known: debug.sleep, mesh.extract)");
+}
+
+TEST(TaskCatalogTest, MeshExtractDefaults) {
+  auto params = ParseMeshExtractParams(Params(std::string("{") + kSphere + "}"), {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(params->resolution, 64);
+  EXPECT_EQ(params->iso, 0);
+  EXPECT_EQ(params->output, "mesh.ply");
+  EXPECT_TRUE(params->normals);
+  EXPECT_EQ(params->shape.node_count(), 1);
+  // The unit sphere's box [-1,1]^3 padded by 5% (0.1) is 2.2 wide; 2 cells of
+  // 2.2 / 60 on each side make exactly 64 cells of that size.
+  const double cell = 2.2 / 60;
+  for (int a = 0; a < 3; ++a) {
+    EXPECT_NEAR(params->bounds.min[a], -1.1 - 2 * cell, 1e-12);
+    EXPECT_NEAR(params->bounds.max[a], 1.1 + 2 * cell, 1e-12);
+  }
+  EXPECT_NEAR((params->bounds.max[0] - params->bounds.min[0]) / params->resolution, cell, 1e-12);
+}
+
+TEST(TaskCatalogTest, MeshExtractExplicitValues) {
+  auto params = ParseMeshExtractParams(
+      Params(std::string("{") + kSphere +
+             R"(,"resolution":128,"iso":0.25,"output":"out_1.v2-final.ply","normals":false,
+                 "bounds":{"min":[-2,-2,-1],"max":[2,2,1]}})"),
+      {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(params->resolution, 128);
+  EXPECT_EQ(params->iso, 0.25);
+  EXPECT_EQ(params->output, "out_1.v2-final.ply");
+  EXPECT_FALSE(params->normals);
+  EXPECT_EQ(params->bounds.min, (Vec3{-2, -2, -1}));
+  EXPECT_EQ(params->bounds.max, (Vec3{2, 2, 1}));
+}
+
+TEST(TaskCatalogTest, PositiveIsoGrowsDefaultBounds) {
+  auto params = ParseMeshExtractParams(Params(std::string("{") + kSphere + R"(,"iso":0.5})"), {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_LT(params->bounds.max[0], 1.6 + 2 * 3.2 / 60 + 1e-9);
+  EXPECT_GT(params->bounds.max[0], 1.5);  // The surface |p| = 1.5 stays inside.
+}
+
+TEST(TaskCatalogTest, MeshExtractErrors) {
+  EXPECT_EQ(MeshError(""), "parameters.shape: required");
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolutoin":64)"),
+            "parameters.resolutoin: unknown field (known: bounds, iso, normals, output, "
+            "resolution, shape)");
+  EXPECT_EQ(MeshError(R"("shape":{"type":"sphere","radius":0})"),
+            "parameters.shape.radius: must be > 0");
+  EXPECT_EQ(MeshError(R"("shape":{"type":"cone"})"),
+            "parameters.shape.type: unknown shape \"cone\" (known: box, difference, "
+            "intersection, sphere, torus, union)");
+  const std::string resolution_error = "parameters.resolution: must be an integer from 8 to 512";
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolution":7)"), resolution_error);
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolution":513)"), resolution_error);
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolution":64.5)"), resolution_error);
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolution":"64")"), resolution_error);
+  TaskLimits small;
+  small.max_mesh_resolution = 100;
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolution":101)", small),
+            "parameters.resolution: must be an integer from 8 to 100");
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"iso":"0")"),
+            "parameters.iso: must be a finite number");
+  EXPECT_THAT(MeshError(std::string(kSphere) + R"(,"iso":1e7)"),
+              StartsWith("parameters.iso: magnitude must be <= "));
+  const std::string output_error =
+      "parameters.output: must be 1 to 128 characters of [A-Za-z0-9._-] ending in \".ply\"";
+  for (const char* bad : {R"("")", R"("../mesh.ply")", R"("a/b.ply")", R"("mesh.obj")",
+                          R"("mesh ply.ply")", R"("mesh.ply ")", "1"}) {
+    EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"output":)" + bad), output_error) << bad;
+  }
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"output":")" + std::string(125, 'm') + R"(.ply")"),
+            output_error);
+  EXPECT_TRUE(ValidateTaskParameters("mesh.extract",
+                                     Params(std::string("{") + kSphere + R"(,"output":")" +
+                                            std::string(124, 'm') + R"(.ply"})"),
+                                     {})
+                  .ok());
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"normals":1)"),
+            "parameters.normals: must be a bool");
+  EXPECT_THAT(MeshError(std::string(kSphere) + R"(,"bounds":[0,1])"),
+              StartsWith("parameters.bounds: must be an object"));
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"bounds":{"min":[0,0,0]})"),
+            "parameters.bounds.max: required");
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"bounds":{"min":[0,0],"max":[1,1,1]})"),
+            "parameters.bounds.min: must be a list of 3 numbers");
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"bounds":{"min":[0,0,0],"max":[1,true,1]})"),
+            "parameters.bounds.max[1]: must be a finite number");
+  EXPECT_EQ(
+      MeshError(std::string(kSphere) + R"(,"bounds":{"min":[0,0,0],"max":[1,1,1],"size":[1,1,1]})"),
+      "parameters.bounds.size: unknown field (known: max, min)");
+  EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"bounds":{"min":[0,0,0],"max":[1,0,1]})"),
+            "parameters.bounds: min must be < max on every axis");
+  EXPECT_THAT(MeshError(std::string(kSphere) + R"(,"bounds":{"min":[0,0,-2e6],"max":[1,1,1]})"),
+              StartsWith("parameters.bounds.min[2]: magnitude must be <= "));
+}
+
+TEST(TaskCatalogTest, DebugSleep) {
+  auto params = ParseDebugSleepParams(Params(R"({"seconds":2.5})"), {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(params->seconds, 2.5);
+  EXPECT_FALSE(params->fail_message.has_value());
+  params = ParseDebugSleepParams(Params(R"({"seconds":0,"fail_message":"boom"})"), {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(params->fail_message, "boom");
+  EXPECT_TRUE(ValidateTaskParameters("debug.sleep", Params(R"({"seconds":3600})"), {}).ok());
+}
+
+TEST(TaskCatalogTest, DebugSleepErrors) {
+  EXPECT_EQ(SleepError("{}"), "parameters.seconds: required");
+  EXPECT_EQ(SleepError(R"({"seconds":-1})"), "parameters.seconds: must be a number from 0 to 3600");
+  EXPECT_EQ(SleepError(R"({"seconds":3601})"),
+            "parameters.seconds: must be a number from 0 to 3600");
+  EXPECT_EQ(SleepError(R"({"seconds":"1"})"),
+            "parameters.seconds: must be a number from 0 to 3600");
+  TaskLimits limits;
+  limits.max_sleep_seconds = 10;
+  EXPECT_EQ(SleepError(R"({"seconds":11})", limits),
+            "parameters.seconds: must be a number from 0 to 10");
+  EXPECT_THAT(SleepError(R"({"seconds":1,"fail_message":7})"),
+              StartsWith("parameters.fail_message: must be a non-empty string"));
+  EXPECT_THAT(SleepError(R"({"seconds":1,"fail_message":""})"),
+              StartsWith("parameters.fail_message: must be a non-empty string"));
+  EXPECT_EQ(SleepError(R"({"seconds":1,"fail":"x"})"),
+            "parameters.fail: unknown field (known: fail_message, seconds)");
+}
+
+}  // namespace
+}  // namespace kiln
