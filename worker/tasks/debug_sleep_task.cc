@@ -1,0 +1,52 @@
+#include "worker/tasks/debug_sleep_task.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+
+namespace kiln::tasks {
+
+absl::StatusOr<TaskOutput> DebugSleepTask::Run(const TaskContext& context) const {
+  if (context.request == nullptr) return absl::InvalidArgumentError("no request");
+  const kiln::v1::RunTaskRequest& request = *context.request;
+  KILN_ASSIGN_OR_RETURN(const DebugSleepParams params,
+                        ParseDebugSleepParams(request.parameters(), options_.limits));
+  if (request.output_dir().empty()) {
+    return absl::FailedPreconditionError("the request has no output_dir");
+  }
+  const absl::Duration total = absl::Seconds(params.seconds);
+  const absl::Time start = options_.clock->Now();
+  absl::Duration elapsed;
+  while ((elapsed = options_.clock->Now() - start) < total) {
+    if (context.report_progress) {
+      context.report_progress(
+          absl::FDivDuration(elapsed, total),
+          absl::StrFormat("slept %.1f of %.1f s", absl::ToDoubleSeconds(elapsed), params.seconds));
+    }
+    options_.sleep(std::min(options_.step, total - elapsed));
+  }
+  if (context.report_progress) context.report_progress(1.0, "done sleeping");
+  if (params.fail_message.has_value()) return absl::AbortedError(*params.fail_message);
+
+  std::error_code error;
+  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
+  if (error)
+    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
+  const std::string path = (dir / "sleep.txt").string();
+  std::ofstream out(path, std::ios::trunc);
+  out << absl::StrFormat("slept %.3f s\n", absl::ToDoubleSeconds(elapsed));
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+
+  TaskOutput output;
+  kiln::v1::LocalFile& file = output.outputs.emplace_back();
+  file.set_name("sleep.txt");
+  file.set_path(path);
+  (*output.summary.mutable_fields())["seconds"].set_number_value(absl::ToDoubleSeconds(elapsed));
+  return output;
+}
+
+}  // namespace kiln::tasks

@@ -1,0 +1,137 @@
+#include "worker/tasks/mesh_extract_task.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <new>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "worker/tasks/mesh_stats.h"
+#include "worker/tasks/ply.h"
+
+namespace kiln::tasks {
+namespace {
+
+using google::protobuf::Value;
+
+Value NumberList(const auto& values) {
+  Value v;
+  for (const auto x : values) v.mutable_list_value()->add_values()->set_number_value(x);
+  return v;
+}
+
+}  // namespace
+
+GridSpec MeshExtractGrid(const MeshExtractParams& params) {
+  const Aabb& b = params.bounds;
+  double longest = 0;
+  for (int a = 0; a < 3; ++a) longest = std::max(longest, b.max[a] - b.min[a]);
+  const double cell = longest / params.resolution;
+  GridSpec grid;
+  for (int a = 0; a < 3; ++a) {
+    const double extent = b.max[a] - b.min[a];
+    // The epsilon keeps an axis that is an exact multiple of the cell from growing.
+    grid.cells[a] = std::max(1, static_cast<int>(std::ceil(extent / cell - 1e-9)));
+    grid.cells[a] = std::min(grid.cells[a], params.resolution);
+    grid.spacing[a] = cell;
+    grid.origin[a] = (b.min[a] + b.max[a]) / 2 - grid.cells[a] * cell / 2;
+  }
+  return grid;
+}
+
+absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
+                                 const std::function<void(double fraction)>& progress) {
+  const GridSpec grid = MeshExtractGrid(params);
+  const SdfScene& shape = params.shape;
+  const int sx = grid.cells[0] + 1;
+  SliceSampler sample = [&](int k, std::span<float> values) {
+    Vec3 p;
+    p[2] = grid.origin[2] + grid.spacing[2] * k;
+    for (size_t s = 0; s < values.size(); ++s) {
+      p[0] = grid.origin[0] + grid.spacing[0] * static_cast<double>(s % sx);
+      p[1] = grid.origin[1] + grid.spacing[1] * static_cast<double>(s / sx);
+      values[s] = static_cast<float>(shape.Distance(p));
+    }
+  };
+  MarchingCubesOptions options;
+  options.iso = params.iso;
+  if (params.normals) {
+    // Central differences; a tenth of a cell is well inside the features the grid
+    // resolves and far above double rounding.
+    const double h = grid.spacing[0] / 10;
+    options.gradient = [&shape, h](const std::array<double, 3>& p) {
+      std::array<double, 3> g;
+      for (int a = 0; a < 3; ++a) {
+        Vec3 plus = p, minus = p;
+        plus[a] += h;
+        minus[a] -= h;
+        g[a] = shape.Distance(plus) - shape.Distance(minus);
+      }
+      return g;
+    };
+  }
+  if (progress) {
+    options.progress = [&progress](int done, int total) { progress(double(done) / total); };
+  }
+  return ExtractIsosurface(grid, sample, options);
+}
+
+absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) const {
+  const absl::Time start = absl::Now();
+  if (context.request == nullptr) return absl::InvalidArgumentError("no request");
+  const kiln::v1::RunTaskRequest& request = *context.request;
+  auto report = [&](double fraction, std::string_view message) {
+    if (context.report_progress) context.report_progress(fraction, message);
+  };
+  KILN_ASSIGN_OR_RETURN(const MeshExtractParams params,
+                        ParseMeshExtractParams(request.parameters(), limits_));
+  if (request.output_dir().empty()) {
+    return absl::FailedPreconditionError("the request has no output_dir");
+  }
+  const GridSpec grid = MeshExtractGrid(params);
+
+  // Sampling and extraction take about 95% of the time, writing the rest.
+  absl::StatusOr<Mesh> mesh;
+  try {
+    mesh = ExtractMesh(params, [&](double fraction) {
+      report(0.95 * fraction,
+             absl::StrFormat("marching cubes: %.0f%% of %d slabs", 100 * fraction, grid.cells[2]));
+    });
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while extracting the mesh");
+  }
+  if (!mesh.ok()) return mesh.status();
+  const MeshStats stats = ComputeMeshStats(*mesh);
+
+  report(0.95, absl::StrCat("writing ", params.output));
+  std::error_code error;
+  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
+  if (error)
+    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
+  const std::string path = (dir / params.output).string();
+  KILN_RETURN_IF_ERROR(WritePly(*mesh, path));
+
+  TaskOutput output;
+  kiln::v1::LocalFile& file = output.outputs.emplace_back();
+  file.set_name(params.output);
+  file.set_path(path);
+  auto& fields = *output.summary.mutable_fields();
+  fields["vertices"].set_number_value(static_cast<double>(stats.vertices));
+  fields["faces"].set_number_value(static_cast<double>(stats.faces));
+  fields["components"].set_number_value(static_cast<double>(stats.components));
+  fields["watertight"].set_bool_value(stats.watertight);
+  fields["resolution"].set_number_value(params.resolution);
+  fields["grid"] = NumberList(grid.cells);
+  fields["cell_size"].set_number_value(grid.spacing[0]);
+  fields["bbox_min"] = NumberList(stats.bbox_min);
+  fields["bbox_max"] = NumberList(stats.bbox_max);
+  fields["seconds"].set_number_value(absl::ToDoubleSeconds(absl::Now() - start));
+  report(1.0, absl::StrCat(stats.vertices, " vertices, ", stats.faces, " faces"));
+  return output;
+}
+
+}  // namespace kiln::tasks

@@ -1,0 +1,33 @@
+#include <memory>
+
+#include "common/task_catalog.h"
+#include "gtest/gtest.h"
+#include "worker/tasks/debug_sleep_task.h"
+#include "worker/tasks/task.h"
+
+namespace kiln::tasks {
+namespace {
+
+TEST(TaskRegistryTest, BuiltinRunsEveryTaskTheCatalogKnows) {
+  const TaskRegistry& registry = TaskRegistry::Builtin();
+  EXPECT_EQ(registry.Kinds(), KnownTasks());
+  for (const std::string& kind : KnownTasks()) {
+    const Task* task = registry.Find(kind);
+    ASSERT_NE(task, nullptr) << kind;
+    EXPECT_EQ(task->kind(), kind);
+  }
+  EXPECT_EQ(registry.Find("mesh.render"), nullptr);
+}
+
+TEST(TaskRegistryTest, AddReplacesTheSameKind) {
+  TaskRegistry registry;
+  registry.Add(std::make_unique<DebugSleepTask>());
+  auto second = std::make_unique<DebugSleepTask>();
+  const Task* expected = second.get();
+  registry.Add(std::move(second));
+  EXPECT_EQ(registry.Kinds(), std::vector<std::string>{"debug.sleep"});
+  EXPECT_EQ(registry.Find("debug.sleep"), expected);
+}
+
+}  // namespace
+}  // namespace kiln::tasks
