@@ -1,0 +1,730 @@
+#include "worker/agent/worker_agent.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/proto_time.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+#include "grpcpp/grpcpp.h"
+#include "worker/agent/host_info.h"
+
+namespace kiln::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using kiln::v1::Assignment;
+using kiln::v1::BlobRef;
+using kiln::v1::ExitReason;
+
+constexpr size_t kBlobChunkBytes = size_t{1} << 20;
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+void NameThisThread(const std::string& name) {
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
+// The scheduler no longer wants this attempt (cancelled, reassigned, stale).
+bool IsRejectedAttempt(const absl::Status& status) {
+  return absl::IsFailedPrecondition(status) || absl::IsNotFound(status);
+}
+
+}  // namespace
+
+// One execution slot. The slot thread owns the executor calls; mu guards what the
+// heartbeat thread and Shutdown() look at.
+struct WorkerAgent::Slot {
+  int index = 0;
+  std::unique_ptr<ExecutorSupervisor> executor;
+
+  absl::Mutex mu;
+  // The attempt this slot holds, from assignment until its report is done.
+  std::optional<Lease> lease ABSL_GUARDED_BY(mu);
+  // Set when the scheduler told us to abandon the attempt: do not report it.
+  bool abandoned ABSL_GUARDED_BY(mu) = false;
+  // True while the executor runs the lease's task (so a kill reaches only that task).
+  bool running ABSL_GUARDED_BY(mu) = false;
+  // The slot's in-flight long call (acquire, blob transfer), cancelled by Shutdown().
+  grpc::ClientContext* active_call ABSL_GUARDED_BY(mu) = nullptr;
+  // Last progress forwarded, for rate limiting (slot thread only).
+  absl::Time last_progress = absl::InfinitePast();
+};
+
+struct WorkerAgent::Outcome {
+  enum Kind { kComplete, kFail, kDrop } kind = kDrop;
+  // kFail:
+  ExitReason reason = kiln::v1::EXIT_REASON_UNSPECIFIED;
+  std::string message;
+  bool permanent = false;
+  // kComplete:
+  std::vector<BlobRef> outputs;
+  google::protobuf::Struct result;
+
+  static Outcome Fail(ExitReason reason, std::string message, bool permanent = false) {
+    Outcome o;
+    o.kind = kFail;
+    o.reason = reason;
+    o.message = std::move(message);
+    o.permanent = permanent;
+    return o;
+  }
+  static Outcome Drop(std::string why) {
+    Outcome o;
+    o.message = std::move(why);
+    return o;
+  }
+};
+
+bool IsSafeName(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+std::string DefaultWorkerId(std::string_view absolute_work_dir) {
+  std::string host = HostName().substr(0, 100);
+  for (char& c : host) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      c = '-';
+    }
+  }
+  return absl::StrCat(
+      host, "-",
+      Sha256Hex(absl::string_view(absolute_work_dir.data(), absolute_work_dir.size()))
+          .substr(0, 8));
+}
+
+std::string DefaultExecPath() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "kiln-exec";
+  return (self.parent_path() / "kiln-exec").string();
+}
+
+WorkerAgent::WorkerAgent(const WorkerAgentOptions& options)
+    : options_(options), heartbeat_interval_(options.heartbeat_interval) {}
+
+absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
+    const WorkerAgentOptions& options) {
+  if (options.scheduler_address.empty()) {
+    return absl::InvalidArgumentError("scheduler_address is empty");
+  }
+  if (options.work_dir.empty()) return absl::InvalidArgumentError("work_dir is empty");
+  if (!IsSafeName(options.worker_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker id \"", options.worker_id, "\" is not [A-Za-z0-9._-]{1,128}"));
+  }
+  if (options.slots < 1 || options.slots > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("slots must be 1..1024, not ", options.slots));
+  }
+  std::error_code ec;
+  const fs::path jobs_dir = fs::path(options.work_dir) / "jobs";
+  fs::create_directories(jobs_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", jobs_dir.string(), ": ", ec.message()));
+  }
+  // Leftovers of attempts a previous run did not finish; their leases are gone.
+  for (const auto& entry : fs::directory_iterator(jobs_dir, ec)) fs::remove_all(entry.path(), ec);
+
+  std::unique_ptr<WorkerAgent> agent(new WorkerAgent(options));
+  kiln::v1::WorkerCapabilities& caps = agent->capabilities_;
+  *caps.add_devices() = ProbeCpuDevice();
+  caps.set_hostname(HostName());
+  caps.set_version(options.version);
+  for (int i = 0; i < options.slots; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->index = i;
+    ExecutorSupervisorOptions exec_options;
+    exec_options.exec_path = options.exec_path;
+    exec_options.slot = i;
+    exec_options.log_path =
+        (fs::path(options.work_dir) / absl::StrCat("slot-", i, ".log")).string();
+    exec_options.env = {{"CUDA_VISIBLE_DEVICES", ""}};  // CPU slots.
+    exec_options.ready_timeout = options.executor_ready_timeout;
+    KILN_ASSIGN_OR_RETURN(slot->executor, ExecutorSupervisor::Create(exec_options));
+    kiln::v1::Slot* advertised = caps.add_slots();
+    advertised->set_index(i);
+    advertised->set_device_id("cpu");
+    for (const std::string& task : slot->executor->tasks()) advertised->add_tasks(task);
+    agent->slots_.push_back(std::move(slot));
+  }
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  // gRPC's own reconnect backoff grows to 120 s; a restarted scheduler must see its
+  // workers again within seconds.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  agent->channel_ = grpc::CreateCustomChannel(options.scheduler_address,
+                                              grpc::InsecureChannelCredentials(), args);
+  agent->workers_ = kiln::v1::WorkerService::NewStub(agent->channel_);
+  agent->jobs_ = kiln::v1::JobService::NewStub(agent->channel_);
+  return agent;
+}
+
+WorkerAgent::~WorkerAgent() {
+  Shutdown();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+bool WorkerAgent::ShuttingDown() const {
+  absl::MutexLock lock(&mu_);
+  return shutdown_;
+}
+
+bool WorkerAgent::SleepUnlessShutdown(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&shutdown_), d);
+  return !shutdown_;
+}
+
+void WorkerAgent::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return;
+    shutdown_ = true;
+    if (running_) KILN_LOG(INFO) << "worker " << options_.worker_id << " shutting down";
+  }
+  for (auto& slot : slots_) {
+    absl::MutexLock lock(&slot->mu);
+    if (slot->active_call != nullptr) slot->active_call->TryCancel();
+    if (slot->running) slot->executor->Kill();
+  }
+}
+
+absl::Status WorkerAgent::RegisterOnce() {
+  kiln::v1::RegisterWorkerRequest request;
+  request.set_worker_id(options_.worker_id);
+  *request.mutable_capabilities() = capabilities_;
+  kiln::v1::RegisterWorkerResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, options_.rpc_timeout);
+  KILN_RETURN_IF_ERROR(FromGrpc(workers_->RegisterWorker(&context, request, &response)));
+  absl::MutexLock lock(&mu_);
+  if (response.has_heartbeat_interval()) {
+    const absl::Duration interval = FromProtoDuration(response.heartbeat_interval());
+    if (interval > absl::ZeroDuration()) heartbeat_interval_ = interval;
+  }
+  need_register_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status WorkerAgent::Run() {
+  absl::Duration backoff = options_.register_backoff_initial;
+  for (;;) {
+    if (ShuttingDown()) return absl::OkStatus();
+    const absl::Status status = RegisterOnce();
+    if (status.ok()) break;
+    KILN_LOG(WARNING) << "cannot register with " << options_.scheduler_address << ": " << status
+                      << "; retrying in " << absl::FormatDuration(backoff);
+    if (!SleepUnlessShutdown(backoff)) return absl::OkStatus();
+    backoff = std::min(backoff * 2, options_.register_backoff_max);
+  }
+  std::fprintf(stderr, "kiln-worker %s registered with %s, %d slots\n", options_.worker_id.c_str(),
+               options_.scheduler_address.c_str(), options_.slots);
+  std::fflush(stderr);
+  {
+    absl::MutexLock lock(&mu_);
+    running_ = true;
+  }
+
+  threads_.emplace_back([this] { HeartbeatLoop(); });
+  for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { SlotLoop(*s); });
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&shutdown_));
+  }
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  KILN_LOG(INFO) << "worker " << options_.worker_id << " stopped";
+  return absl::OkStatus();
+}
+
+void WorkerAgent::HeartbeatLoop() {
+  NameThisThread("heartbeat");
+  for (;;) {
+    absl::Duration interval;
+    {
+      absl::MutexLock lock(&mu_);
+      interval = heartbeat_interval_;
+    }
+    if (!SleepUnlessShutdown(interval)) return;
+    HeartbeatOnce();
+  }
+}
+
+void WorkerAgent::HeartbeatOnce() {
+  bool need_register;
+  {
+    absl::MutexLock lock(&mu_);
+    need_register = need_register_;
+  }
+  if (need_register) {
+    const absl::Status status = RegisterOnce();
+    if (!status.ok()) {
+      KILN_LOG(WARNING) << "re-register failed: " << status;
+      return;
+    }
+    KILN_LOG(INFO) << "re-registered with " << options_.scheduler_address;
+  }
+
+  kiln::v1::HeartbeatRequest request;
+  request.set_worker_id(options_.worker_id);
+  for (auto& slot : slots_) {
+    absl::MutexLock lock(&slot->mu);
+    if (slot->lease && !slot->abandoned) {
+      kiln::v1::HeldLease* held = request.add_leases();
+      held->set_job_id(slot->lease->job_id);
+      held->set_attempt(slot->lease->attempt);
+    }
+  }
+  kiln::v1::HeartbeatResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, options_.rpc_timeout);
+  const absl::Status status = FromGrpc(workers_->Heartbeat(&context, request, &response));
+  if (!status.ok()) {
+    KILN_LOG(WARNING) << "heartbeat failed: " << status;
+    return;
+  }
+  for (const kiln::v1::HeldLease& abandon : response.abandon()) {
+    for (auto& slot : slots_) {
+      absl::MutexLock lock(&slot->mu);
+      if (!slot->lease || slot->lease->job_id != abandon.job_id() ||
+          slot->lease->attempt != abandon.attempt()) {
+        continue;
+      }
+      KILN_LOG(INFO) << "slot " << slot->index << ": abandoning job " << abandon.job_id()
+                     << " attempt " << abandon.attempt();
+      slot->abandoned = true;
+      if (slot->active_call != nullptr) slot->active_call->TryCancel();
+      if (slot->running) slot->executor->Kill();
+    }
+  }
+  if (response.reregister()) {
+    absl::MutexLock lock(&mu_);
+    need_register_ = true;
+  }
+}
+
+void WorkerAgent::SlotLoop(Slot& slot) {
+  NameThisThread(absl::StrCat("slot-", slot.index));
+  absl::Duration backoff = absl::Milliseconds(200);
+  std::string last_error;
+  while (!ShuttingDown()) {
+    absl::Status status = slot.executor->EnsureRunning();
+    if (absl::IsCancelled(status)) break;
+    if (status.ok()) {
+      kiln::v1::AcquireJobRequest request;
+      request.set_worker_id(options_.worker_id);
+      request.set_slot(slot.index);
+      *request.mutable_wait() = ToProtoDuration(options_.acquire_wait);
+      kiln::v1::AcquireJobResponse response;
+      grpc::ClientContext context;
+      SetDeadline(context, options_.acquire_wait + absl::Seconds(5));
+      {
+        absl::MutexLock lock(&slot.mu);
+        slot.active_call = &context;
+      }
+      if (ShuttingDown()) context.TryCancel();  // Shutdown() may have missed it.
+      status = FromGrpc(workers_->AcquireJob(&context, request, &response));
+      {
+        absl::MutexLock lock(&slot.mu);
+        slot.active_call = nullptr;
+      }
+      if (status.ok()) {
+        backoff = absl::Milliseconds(200);
+        last_error.clear();
+        if (response.has_assignment()) RunAssignment(slot, response.assignment());
+        continue;
+      }
+      if (ShuttingDown()) break;
+      if (IsRejectedAttempt(status)) {
+        // The scheduler does not know this worker (e.g. it lost its state).
+        absl::MutexLock lock(&mu_);
+        need_register_ = true;
+      }
+    }
+    // Log a repeated error once, not every retry.
+    if (status.ToString() != last_error) {
+      KILN_LOG(WARNING) << "slot " << slot.index << ": " << status << "; retrying";
+      last_error = status.ToString();
+    }
+    if (!SleepUnlessShutdown(backoff)) break;
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
+  const kiln::v1::Job& job = assignment.job();
+  const Lease lease{job.id(), assignment.attempt()};
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.lease = lease;
+    slot.abandoned = false;
+  }
+  KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
+                 << lease.attempt << ": task " << job.spec().task();
+
+  Outcome outcome;
+  std::string dir;
+  if (!IsSafeName(lease.job_id)) {
+    outcome = Outcome::Fail(kiln::v1::EXIT_REASON_WORKER_ERROR,
+                            absl::StrCat("job id \"", lease.job_id, "\" is not a safe file name"));
+  } else {
+    dir = (fs::path(options_.work_dir) / "jobs" / absl::StrCat(lease.job_id, "-", lease.attempt))
+              .string();
+    outcome = Execute(slot, assignment, dir);
+  }
+  {
+    absl::MutexLock lock(&slot.mu);
+    if (slot.abandoned) outcome = Outcome::Drop("abandoned by the scheduler");
+  }
+
+  absl::Status status;
+  if (outcome.kind == Outcome::kComplete) {
+    kiln::v1::CompleteJobRequest request;
+    request.set_worker_id(options_.worker_id);
+    request.set_job_id(lease.job_id);
+    request.set_attempt(lease.attempt);
+    for (BlobRef& ref : outcome.outputs) *request.add_outputs() = std::move(ref);
+    *request.mutable_result() = std::move(outcome.result);
+    kiln::v1::CompleteJobResponse response;
+    status = Report("CompleteJob", request, &response, &kiln::v1::WorkerService::Stub::CompleteJob);
+    if (status.ok()) {
+      KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
+                     << lease.attempt << " succeeded";
+    }
+  } else if (outcome.kind == Outcome::kFail) {
+    KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
+                   << lease.attempt << " failed (" << ExitReason_Name(outcome.reason)
+                   << (outcome.permanent ? ", permanent" : "") << "): " << outcome.message;
+    kiln::v1::FailJobRequest request;
+    request.set_worker_id(options_.worker_id);
+    request.set_job_id(lease.job_id);
+    request.set_attempt(lease.attempt);
+    request.set_reason(outcome.reason);
+    request.set_message(outcome.message);
+    request.set_permanent(outcome.permanent);
+    kiln::v1::FailJobResponse response;
+    status = Report("FailJob", request, &response, &kiln::v1::WorkerService::Stub::FailJob);
+  } else {
+    KILN_LOG(INFO) << "slot " << slot.index << ": dropping job " << lease.job_id << " attempt "
+                   << lease.attempt << ": " << outcome.message;
+  }
+  if (IsRejectedAttempt(status)) {
+    KILN_LOG(INFO) << "slot " << slot.index << ": scheduler rejected the report for job "
+                   << lease.job_id << " attempt " << lease.attempt << " (" << status
+                   << "); dropped";
+  } else if (!status.ok()) {
+    // The lease lapses and the scheduler requeues the job.
+    KILN_LOG(ERROR) << "slot " << slot.index << ": could not report job " << lease.job_id
+                    << " attempt " << lease.attempt << ": " << status;
+  }
+
+  if (!dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) KILN_LOG(WARNING) << "cannot remove " << dir << ": " << ec.message();
+  }
+  absl::MutexLock lock(&slot.mu);
+  slot.lease.reset();
+  slot.abandoned = false;
+}
+
+WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignment,
+                                          const std::string& dir) {
+  const kiln::v1::Job& job = assignment.job();
+  const Lease lease{job.id(), assignment.attempt()};
+  const auto worker_error = [](std::string message) {
+    return Outcome::Fail(kiln::v1::EXIT_REASON_WORKER_ERROR, std::move(message));
+  };
+  const fs::path in_dir = fs::path(dir) / "in";
+  const fs::path out_dir = fs::path(dir) / "out";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(in_dir, ec);
+  if (!ec) fs::create_directories(out_dir, ec);
+  if (ec) return worker_error(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+
+  // Stage inputs.
+  kiln::v1::RunTaskRequest run;
+  run.set_job_id(lease.job_id);
+  run.set_attempt(lease.attempt);
+  run.set_task(job.spec().task());
+  run.set_model(job.spec().model());
+  *run.mutable_parameters() = job.spec().parameters();
+  run.set_output_dir(out_dir.string());
+  for (const BlobRef& ref : job.spec().inputs()) {
+    if (!IsSafeName(ref.name())) {
+      return worker_error(absl::StrCat("input name \"", ref.name(), "\" is not a safe file name"));
+    }
+    const std::string path = (in_dir / ref.name()).string();
+    if (fs::exists(path)) return worker_error(absl::StrCat("duplicate input name ", ref.name()));
+    const absl::Status status = DownloadBlob(slot, ref, path);
+    if (!status.ok()) {
+      if (ShuttingDown()) return worker_error("worker shutting down");
+      return worker_error(absl::StrCat("staging input ", ref.name(), ": ", status.ToString()));
+    }
+    kiln::v1::LocalFile* file = run.add_inputs();
+    file->set_name(ref.name());
+    file->set_path(path);
+  }
+
+  // Tell the scheduler the attempt started: this moves the job to RUNNING.
+  {
+    kiln::v1::ReportProgressRequest request;
+    request.set_worker_id(options_.worker_id);
+    request.set_job_id(lease.job_id);
+    request.set_attempt(lease.attempt);
+    request.set_progress(0);
+    request.set_message("started");
+    kiln::v1::ReportProgressResponse response;
+    const absl::Status status = Report("ReportProgress", request, &response,
+                                       &kiln::v1::WorkerService::Stub::ReportProgress);
+    if (IsRejectedAttempt(status)) return Outcome::Drop(status.ToString());
+    // Otherwise run anyway: heartbeats keep the lease, and the end report decides.
+    if (!status.ok()) KILN_LOG(WARNING) << "start report failed: " << status;
+  }
+
+  {
+    absl::MutexLock lock(&slot.mu);
+    if (slot.abandoned) return Outcome::Drop("abandoned by the scheduler");
+    if (ShuttingDown()) return worker_error("worker shutting down");
+    slot.running = true;
+  }
+  const absl::Time deadline =
+      job.spec().has_timeout() && FromProtoDuration(job.spec().timeout()) > absl::ZeroDuration()
+          ? absl::Now() + FromProtoDuration(job.spec().timeout())
+          : absl::InfiniteFuture();
+  slot.last_progress = absl::InfinitePast();
+  absl::StatusOr<kiln::v1::ExecResult> result = slot.executor->Run(
+      run, [&](const kiln::v1::ExecProgress& progress) { ForwardProgress(slot, lease, progress); },
+      deadline);
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.running = false;
+    if (slot.abandoned) return Outcome::Drop("abandoned by the scheduler");
+  }
+  if (!result.ok()) {
+    if (ShuttingDown()) return worker_error("worker shutting down");
+    if (absl::IsDeadlineExceeded(result.status())) {
+      return Outcome::Fail(
+          kiln::v1::EXIT_REASON_TIMEOUT,
+          absl::StrCat("job ran past its timeout of ",
+                       absl::FormatDuration(FromProtoDuration(job.spec().timeout())),
+                       "; executor killed"));
+    }
+    if (absl::IsAborted(result.status())) {
+      return Outcome::Fail(kiln::v1::EXIT_REASON_EXECUTOR_CRASH,
+                           std::string(result.status().message()));
+    }
+    return worker_error(absl::StrCat("executor: ", result.status().message()));
+  }
+  if (!result->ok()) {
+    return Outcome::Fail(kiln::v1::EXIT_REASON_TASK_ERROR, result->error(), result->permanent());
+  }
+
+  // Upload outputs; they must lie inside the output directory.
+  if (ShuttingDown()) return worker_error("worker shutting down");
+  Outcome outcome;
+  outcome.kind = Outcome::kComplete;
+  const fs::path out_root = fs::weakly_canonical(out_dir, ec);
+  for (const kiln::v1::LocalFile& file : result->outputs()) {
+    if (!IsSafeName(file.name())) {
+      return worker_error(absl::StrCat("output name \"", file.name(), "\" is not a safe name"));
+    }
+    const fs::path path = fs::weakly_canonical(out_dir / file.path(), ec);
+    const auto [root_end, unused] =
+        std::mismatch(out_root.begin(), out_root.end(), path.begin(), path.end());
+    if (ec || root_end != out_root.end()) {
+      return worker_error(absl::StrCat("output ", file.name(), " (", file.path(),
+                                       ") is not inside the output directory"));
+    }
+    absl::StatusOr<BlobRef> ref = UploadBlob(slot, file.name(), path.string());
+    if (!ref.ok()) {
+      if (ShuttingDown()) return worker_error("worker shutting down");
+      return worker_error(
+          absl::StrCat("uploading output ", file.name(), ": ", ref.status().ToString()));
+    }
+    outcome.outputs.push_back(*std::move(ref));
+  }
+  outcome.result = std::move(*result->mutable_summary());
+  return outcome;
+}
+
+void WorkerAgent::ForwardProgress(Slot& slot, const Lease& lease,
+                                  const kiln::v1::ExecProgress& progress) {
+  const absl::Time now = absl::Now();
+  if (now - slot.last_progress < options_.progress_interval) return;
+  slot.last_progress = now;
+  kiln::v1::ReportProgressRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_job_id(lease.job_id);
+  request.set_attempt(lease.attempt);
+  request.set_progress(std::clamp(progress.fraction(), 0.0, 1.0));
+  request.set_message(progress.message());
+  kiln::v1::ReportProgressResponse response;
+  grpc::ClientContext context;  // Best effort: one try, short deadline.
+  SetDeadline(context, std::min(options_.rpc_timeout, absl::Seconds(5)));
+  const absl::Status status = FromGrpc(workers_->ReportProgress(&context, request, &response));
+  if (IsRejectedAttempt(status)) {
+    // Cancelled or reassigned: stop the task now rather than at the next heartbeat.
+    KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
+                   << lease.attempt << " rejected by the scheduler (" << status << ")";
+    absl::MutexLock lock(&slot.mu);
+    slot.abandoned = true;
+    slot.executor->Kill();
+  } else if (!status.ok()) {
+    KILN_LOG(WARNING) << "slot " << slot.index << ": progress report failed: " << status;
+  }
+}
+
+template <typename Request, typename Response>
+absl::Status WorkerAgent::Report(std::string_view what, const Request& request, Response* response,
+                                 grpc::Status (kiln::v1::WorkerService::Stub::*method)(
+                                     grpc::ClientContext*, const Request&, Response*)) {
+  // When shutting down, one try: the scheduler requeues on lease expiry anyway.
+  const int attempts = ShuttingDown() ? 1 : std::max(1, options_.report_attempts);
+  absl::Duration backoff = options_.report_backoff_initial;
+  absl::Status status;
+  for (int i = 0; i < attempts; ++i) {
+    if (i > 0) {
+      KILN_LOG(WARNING) << what << " for job " << request.job_id() << ": " << status
+                        << "; retrying in " << absl::FormatDuration(backoff);
+      if (!SleepUnlessShutdown(backoff)) break;
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+    grpc::ClientContext context;
+    SetDeadline(context, options_.rpc_timeout);
+    status = FromGrpc((workers_.get()->*method)(&context, request, response));
+    if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) return status;
+  }
+  return status;
+}
+
+absl::Status WorkerAgent::DownloadBlob(Slot& slot, const BlobRef& ref, const std::string& path) {
+  if (!IsSha256Hex(ref.sha256())) {
+    return absl::InvalidArgumentError(absl::StrCat("bad sha256 \"", ref.sha256(), "\""));
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::InternalError(absl::StrCat("cannot create ", path));
+  grpc::ClientContext context;
+  SetDeadline(context, options_.blob_timeout);
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.active_call = &context;
+  }
+  if (ShuttingDown()) context.TryCancel();
+  kiln::v1::GetBlobRequest request;
+  request.set_sha256(ref.sha256());
+  std::unique_ptr<grpc::ClientReader<kiln::v1::GetBlobResponse>> reader =
+      jobs_->GetBlob(&context, request);
+  Sha256 hash;
+  int64_t received = 0;
+  int64_t expected = -1;
+  kiln::v1::GetBlobResponse chunk;
+  while (reader->Read(&chunk)) {
+    if (expected < 0) expected = chunk.size_bytes();
+    hash.Update(chunk.data());
+    out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    received += static_cast<int64_t>(chunk.data().size());
+  }
+  const absl::Status status = FromGrpc(reader->Finish());
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.active_call = nullptr;
+  }
+  KILN_RETURN_IF_ERROR(status);
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  if (expected >= 0 && received != expected) {
+    return absl::DataLossError(
+        absl::StrCat("blob ", ref.sha256(), ": got ", received, " of ", expected, " bytes"));
+  }
+  const std::string digest = hash.FinishHex();
+  if (digest != ref.sha256()) {
+    return absl::DataLossError(
+        absl::StrCat("blob ", ref.sha256(), " arrived with sha256 ", digest));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BlobRef> WorkerAgent::UploadBlob(Slot& slot, const std::string& name,
+                                                const std::string& path) {
+  KILN_ASSIGN_OR_RETURN(const std::string digest, Sha256OfFile(path));
+  std::error_code ec;
+  const auto size = static_cast<int64_t>(fs::file_size(path, ec));
+  if (ec) return absl::InternalError(absl::StrCat("cannot stat ", path, ": ", ec.message()));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InternalError(absl::StrCat("cannot open ", path));
+
+  grpc::ClientContext context;
+  SetDeadline(context, options_.blob_timeout);
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.active_call = &context;
+  }
+  if (ShuttingDown()) context.TryCancel();
+  kiln::v1::PutBlobResponse response;
+  std::unique_ptr<grpc::ClientWriter<kiln::v1::PutBlobRequest>> writer =
+      jobs_->PutBlob(&context, &response);
+  kiln::v1::PutBlobRequest request;
+  request.mutable_header()->set_size_bytes(size);
+  request.mutable_header()->set_sha256(digest);
+  std::string buffer(kBlobChunkBytes, '\0');
+  int64_t sent = 0;
+  bool first = true;
+  bool stream_ok = true;
+  while (stream_ok && (first || sent < size)) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    if (n == 0 && !first) break;  // File shrank; the server rejects the size mismatch.
+    request.set_data(buffer.data(), n);
+    stream_ok = writer->Write(request);
+    request.clear_header();
+    sent += static_cast<int64_t>(n);
+    first = false;
+  }
+  if (stream_ok) writer->WritesDone();
+  const absl::Status status = FromGrpc(writer->Finish());
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.active_call = nullptr;
+  }
+  KILN_RETURN_IF_ERROR(status);
+  if (response.sha256() != digest) {
+    return absl::DataLossError(
+        absl::StrCat("scheduler stored sha256 ", response.sha256(), ", expected ", digest));
+  }
+  BlobRef ref;
+  ref.set_name(name);
+  ref.set_sha256(digest);
+  ref.set_size_bytes(size);
+  return ref;
+}
+
+}  // namespace kiln::agent

@@ -1,0 +1,152 @@
+// WorkerAgent: the body of kiln-worker. It registers the host's CPU slots with the
+// scheduler (kiln.v1.WorkerService), then each slot long-polls AcquireJob, stages the
+// job's input blobs (JobService.GetBlob), runs the task on its slot's kiln-exec child
+// (ExecutorSupervisor), uploads the outputs (JobService.PutBlob) and reports the end of
+// the attempt (CompleteJob / FailJob). The scheduler never dials the worker.
+//
+// Ownership: the agent owns one ExecutorSupervisor per slot, the gRPC channel and its
+// threads; job files live under <work_dir>/jobs/<job_id>-<attempt>/{in,out} and are
+// removed when the attempt ends.
+//
+// Threads: the thread that calls Create() starts the first executors, which die with it
+// (PR_SET_PDEATHSIG), so it must outlive the agent; Run() is called once and starts
+//   slot-N     one per slot: acquire, stage, run, upload, report;
+//   heartbeat  extends the held leases every heartbeat_interval, kills the executors of
+//              abandoned (cancelled/reassigned) attempts, re-registers when told to;
+// and returns when Shutdown() was called and they are joined. Shutdown() may be called
+// from any thread (kiln-worker's signal thread calls it); it stops acquiring, kills the
+// executors of running jobs, and the slot threads FailJob those attempts with
+// EXIT_REASON_WORKER_ERROR "worker shutting down" so they requeue at once.
+#ifndef KILN_WORKER_AGENT_WORKER_AGENT_H_
+#define KILN_WORKER_AGENT_WORKER_AGENT_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "kiln/v1/job_service.grpc.pb.h"
+#include "kiln/v1/worker_service.grpc.pb.h"
+#include "worker/agent/executor_supervisor.h"
+
+namespace kiln::agent {
+
+struct WorkerAgentOptions {
+  // Scheduler address, host:port.
+  std::string scheduler_address;
+  // Directory for job files and executor logs; created if missing.
+  std::string work_dir;
+  // Worker id ([A-Za-z0-9._-], at most 128); see DefaultWorkerId().
+  std::string worker_id;
+  // Number of CPU slots (one executor each).
+  int slots = 1;
+  // Path of the kiln-exec binary; see DefaultExecPath().
+  std::string exec_path;
+  // Long-poll wait of one AcquireJob (its gRPC deadline is this plus 5 s).
+  absl::Duration acquire_wait = absl::Seconds(10);
+  // Deadline of unary calls (register, heartbeat, progress, complete, fail).
+  absl::Duration rpc_timeout = absl::Seconds(10);
+  // Deadline of one blob download or upload.
+  absl::Duration blob_timeout = absl::Minutes(10);
+  // Reports (start, complete, fail) are retried this many times in all while the
+  // scheduler is UNAVAILABLE, with backoff from report_backoff_initial.
+  int report_attempts = 6;
+  absl::Duration report_backoff_initial = absl::Milliseconds(200);
+  // Backoff between registration attempts while the scheduler is unreachable.
+  absl::Duration register_backoff_initial = absl::Milliseconds(200);
+  absl::Duration register_backoff_max = absl::Seconds(10);
+  // Task progress is forwarded to the scheduler at most this often.
+  absl::Duration progress_interval = absl::Milliseconds(500);
+  // Used until the scheduler says otherwise in RegisterWorkerResponse.
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+  // How long a starting executor may take to send ExecReady.
+  absl::Duration executor_ready_timeout = absl::Seconds(60);
+  // Version advertised in WorkerCapabilities.
+  std::string version = "0.1.0";
+};
+
+class WorkerAgent {
+ public:
+  // Checks the options, prepares work_dir (removing job directories a previous run left
+  // behind) and starts one executor per slot. Does not contact the scheduler.
+  static absl::StatusOr<std::unique_ptr<WorkerAgent>> Create(const WorkerAgentOptions& options);
+  // Shuts down (if Run() did not) and stops the executors.
+  ~WorkerAgent();
+  WorkerAgent(const WorkerAgent&) = delete;
+  WorkerAgent& operator=(const WorkerAgent&) = delete;
+
+  // Registers (retrying with capped backoff until the scheduler answers), prints
+  // "kiln-worker <id> registered with <addr>, N slots" to stderr, serves jobs until
+  // Shutdown(), and returns OK once every thread is joined.
+  absl::Status Run();
+  // Stops the agent; idempotent, any thread.
+  void Shutdown();
+
+  const std::string& worker_id() const { return options_.worker_id; }
+  // What the agent registers with.
+  const kiln::v1::WorkerCapabilities& capabilities() const { return capabilities_; }
+
+ private:
+  struct Slot;
+  struct Lease {
+    std::string job_id;
+    int attempt = 0;
+  };
+  // What became of an attempt; decides the report.
+  struct Outcome;
+
+  explicit WorkerAgent(const WorkerAgentOptions& options);
+
+  bool ShuttingDown() const;
+  // Waits up to `d` or until Shutdown(); false when shutting down.
+  bool SleepUnlessShutdown(absl::Duration d);
+  absl::Status RegisterOnce();
+  void SlotLoop(Slot& slot);
+  void HeartbeatLoop();
+  void HeartbeatOnce();
+  void RunAssignment(Slot& slot, const kiln::v1::Assignment& assignment);
+  Outcome Execute(Slot& slot, const kiln::v1::Assignment& assignment, const std::string& dir);
+  absl::Status DownloadBlob(Slot& slot, const kiln::v1::BlobRef& ref, const std::string& path);
+  absl::StatusOr<kiln::v1::BlobRef> UploadBlob(Slot& slot, const std::string& name,
+                                               const std::string& path);
+  void ForwardProgress(Slot& slot, const Lease& lease, const kiln::v1::ExecProgress& progress);
+  // Calls a unary report with retries on UNAVAILABLE/DEADLINE_EXCEEDED.
+  template <typename Request, typename Response>
+  absl::Status Report(std::string_view what, const Request& request, Response* response,
+                      grpc::Status (kiln::v1::WorkerService::Stub::*method)(grpc::ClientContext*,
+                                                                            const Request&,
+                                                                            Response*));
+
+  const WorkerAgentOptions options_;
+  kiln::v1::WorkerCapabilities capabilities_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<kiln::v1::WorkerService::Stub> workers_;
+  std::unique_ptr<kiln::v1::JobService::Stub> jobs_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::thread> threads_;  // Touched by Run() only.
+
+  mutable absl::Mutex mu_;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  bool need_register_ ABSL_GUARDED_BY(mu_) = false;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;  // Registered and serving.
+  absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_);
+};
+
+// hostname + "-" + 8 hex digits of sha256(absolute_work_dir): stable across restarts
+// of the same worker, distinct for two workers on one host.
+std::string DefaultWorkerId(std::string_view absolute_work_dir);
+// "kiln-exec" in the directory of the running binary (/proc/self/exe).
+std::string DefaultExecPath();
+// True for names usable as a file name and a worker or blob name: [A-Za-z0-9._-],
+// 1..128 characters, not "." or "..".
+bool IsSafeName(std::string_view name);
+
+}  // namespace kiln::agent
+
+#endif  // KILN_WORKER_AGENT_WORKER_AGENT_H_

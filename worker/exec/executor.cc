@@ -1,0 +1,125 @@
+#include "worker/exec/executor.h"
+
+#include <unistd.h>
+
+#include <exception>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "worker/exec/frame_io.h"
+
+namespace kiln::exec {
+
+using kiln::v1::ExecEvent;
+using kiln::v1::ExecProgress;
+using kiln::v1::ExecRequest;
+using kiln::v1::ExecResult;
+using kiln::v1::RunTaskRequest;
+
+bool IsPermanentTaskError(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
+         absl::IsFailedPrecondition(status) || absl::IsUnimplemented(status);
+}
+
+Executor::Executor(const ExecutorOptions& options)
+    : registry_(options.registry ? *options.registry : tasks::TaskRegistry::Builtin()),
+      progress_interval_(options.progress_interval),
+      clock_(options.clock ? *options.clock : *Clock::Real()) {}
+
+kiln::v1::ExecReady Executor::Ready() const {
+  kiln::v1::ExecReady ready;
+  for (const std::string& kind : registry_.Kinds()) ready.add_tasks(kind);
+  ready.set_pid(static_cast<int32_t>(::getpid()));
+  return ready;
+}
+
+ExecResult Executor::RunTask(const RunTaskRequest& request,
+                             const std::function<void(const ExecProgress&)>& on_progress) {
+  ExecResult result;
+  const tasks::Task* task = registry_.Find(request.task());
+  if (task == nullptr) {
+    result.set_error(absl::StrCat("unknown task \"", request.task(), "\""));
+    result.set_permanent(true);
+    return result;
+  }
+
+  // Rate limit: forward at once if the interval has passed, else keep the newest as
+  // pending and flush it before the result so the worker always sees the last one.
+  std::optional<absl::Time> last_sent;
+  std::optional<ExecProgress> pending;
+  tasks::TaskContext context;
+  context.request = &request;
+  context.report_progress = [&](double fraction, std::string_view message) {
+    ExecProgress progress;
+    progress.set_fraction(fraction);
+    progress.set_message(std::string(message));
+    const absl::Time now = clock_.Now();
+    if (!last_sent || now - *last_sent >= progress_interval_) {
+      last_sent = now;
+      pending.reset();
+      on_progress(progress);
+    } else {
+      pending = std::move(progress);
+    }
+  };
+
+  absl::StatusOr<tasks::TaskOutput> output;
+  try {
+    output = task->Run(context);
+  } catch (const std::exception& e) {
+    output = absl::InternalError(absl::StrCat("task threw an exception: ", e.what()));
+  } catch (...) {
+    output = absl::InternalError("task threw a non-standard exception");
+  }
+  if (pending) on_progress(*pending);
+
+  if (!output.ok()) {
+    result.set_error(std::string(output.status().ToString()));
+    result.set_permanent(IsPermanentTaskError(output.status()));
+    return result;
+  }
+  result.set_ok(true);
+  for (auto& file : output->outputs) *result.add_outputs() = std::move(file);
+  *result.mutable_summary() = std::move(output->summary);
+  return result;
+}
+
+absl::Status Executor::Serve(int in_fd, int out_fd) {
+  ExecEvent ready_event;
+  *ready_event.mutable_ready() = Ready();
+  KILN_RETURN_IF_ERROR(WriteFrame(out_fd, ready_event));
+
+  absl::Status write_status;
+  for (;;) {
+    ExecRequest request;
+    absl::Status status = ReadFrame(in_fd, &request);
+    if (IsEndOfStream(status)) return absl::OkStatus();
+    KILN_RETURN_IF_ERROR(status);
+    if (request.request_case() != ExecRequest::kRun) {
+      KILN_LOG(WARNING) << "ignoring an ExecRequest with no known request";
+      continue;
+    }
+    const RunTaskRequest& run = request.run();
+    KILN_LOG(INFO) << "job " << run.job_id() << " attempt " << run.attempt() << ": running task "
+                   << run.task();
+    const absl::Time start = clock_.Now();
+    ExecResult result = RunTask(run, [&](const ExecProgress& progress) {
+      if (!write_status.ok()) return;
+      ExecEvent event;
+      *event.mutable_progress() = progress;
+      write_status = WriteFrame(out_fd, event);
+    });
+    KILN_RETURN_IF_ERROR(write_status);
+    KILN_LOG(INFO) << "job " << run.job_id() << " attempt " << run.attempt() << ": "
+                   << (result.ok() ? "ok" : "failed: " + result.error()) << " after "
+                   << absl::FormatDuration(clock_.Now() - start);
+    ExecEvent event;
+    *event.mutable_result() = std::move(result);
+    KILN_RETURN_IF_ERROR(WriteFrame(out_fd, event));
+  }
+}
+
+}  // namespace kiln::exec
