@@ -1,0 +1,134 @@
+// kiln::Client: the C++ SDK of Kiln. It speaks kiln.v1.JobService to one scheduler:
+// submit jobs, follow them, cancel them, move blobs in and out, list workers.
+//
+// Example:
+//
+//   #include "client/kiln_client.h"
+//
+//   kiln::ClientOptions options;
+//   options.address = "127.0.0.1:7070";
+//   KILN_ASSIGN_OR_RETURN(std::unique_ptr<kiln::Client> client, kiln::Client::Create(options));
+//
+//   KILN_ASSIGN_OR_RETURN(kiln::v1::BlobRef image, client->UploadFile("chair.png", "input.png"));
+//   kiln::v1::JobSpec spec;
+//   spec.set_task("image_to_3d");
+//   spec.set_model("triposr");
+//   *spec.add_inputs() = image;
+//   spec.mutable_requirements()->set_accelerator(kiln::v1::ACCELERATOR_GPU);
+//   KILN_ASSIGN_OR_RETURN(kiln::v1::Job job, client->Submit(spec));
+//
+//   KILN_ASSIGN_OR_RETURN(job, client->Wait(job.id(), absl::Hours(1)));
+//   if (job.state() == kiln::v1::JOB_STATE_SUCCEEDED) {
+//     for (const kiln::v1::BlobRef& out : job.outputs()) {
+//       KILN_RETURN_IF_ERROR(client->DownloadBlob(out.sha256(), "/tmp/" + out.name()));
+//     }
+//   }
+//
+// Errors: every call returns absl::Status codes as the scheduler sent them (NOT_FOUND for
+// an unknown job, INVALID_ARGUMENT for a spec it rejects, FAILED_PRECONDITION for e.g.
+// cancelling a finished job); UNAVAILABLE means the scheduler could not be reached even
+// after the retries below; DEADLINE_EXCEEDED means a call (or Wait) ran out of time.
+//
+// Retries: a call that fails with UNAVAILABLE is retried with exponential backoff, at most
+// ClientOptions::max_retries times, and only when repeating it is harmless: reads, blob
+// transfers (blobs are content-addressed), Cancel, and Submit/SubmitMany, which fill in
+// JobSpec.client_request_id so that the scheduler folds a repeated submit into the first.
+// Every RPC carries a deadline.
+//
+// Threading: a Client is thread-safe; any number of threads may call it at once. It owns
+// its gRPC channel; blocking calls block only the calling thread.
+#ifndef KILN_CLIENT_KILN_CLIENT_H_
+#define KILN_CLIENT_KILN_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kiln/v1/job.pb.h"
+#include "kiln/v1/job_service.pb.h"
+#include "kiln/v1/worker.pb.h"
+
+namespace kiln {
+
+// How a Client reaches the scheduler and how patient it is.
+struct ClientOptions {
+  // Scheduler address, "host:port" (any gRPC target string works).
+  std::string address;
+  // Deadline of each unary RPC attempt.
+  absl::Duration default_deadline = absl::Seconds(30);
+  // Retries after the first attempt of an idempotent call that failed with UNAVAILABLE.
+  int max_retries = 5;
+  // Backoff before the first retry; it doubles (with jitter) up to max_backoff.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // Deadline of one blob upload or download (a whole stream).
+  absl::Duration transfer_deadline = absl::Minutes(30);
+  // Consecutive broken watch streams (UNAVAILABLE, nothing received) before Watch gives up;
+  // with the backoff above, 10 spans about 25 s: enough for a scheduler restart.
+  int max_watch_reconnects = 10;
+  // A watch stream is re-opened after this long, so that a scheduler that vanished
+  // without closing the connection is noticed; the reopen is invisible to the caller.
+  absl::Duration watch_stream_deadline = absl::Minutes(1);
+};
+
+class Client {
+ public:
+  // Creates a client; it connects lazily, so this fails only on bad options.
+  static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Submits one job and returns it as stored. An empty client_request_id is replaced by a
+  // random one, so a retry after a lost reply cannot create a second job.
+  absl::StatusOr<v1::Job> Submit(const v1::JobSpec& spec);
+  // Submits jobs in one durable write (all or none); the jobs come back in spec order.
+  // At most the scheduler's batch limit (1000 by default) per call.
+  absl::StatusOr<std::vector<v1::Job>> SubmitMany(const std::vector<v1::JobSpec>& specs);
+
+  absl::StatusOr<v1::Job> Get(const std::string& job_id);
+  // One page of jobs; follow response.next_page_token for more.
+  absl::StatusOr<v1::ListJobsResponse> List(const v1::ListJobsRequest& request);
+  // Cancels an unfinished job and returns it after the cancel.
+  absl::StatusOr<v1::Job> Cancel(const std::string& job_id, const std::string& reason);
+
+  // Calls on_change with the job's current state and then with every change, in order and
+  // each revision once, until the job is terminal (returns OK), on_change returns false
+  // (returns OK), `timeout` passes (DEADLINE_EXCEEDED) or the stream fails for good. A stream
+  // that breaks with UNAVAILABLE is re-opened, up to max_watch_reconnects times in a row.
+  absl::Status Watch(const std::string& job_id,
+                     const std::function<bool(const v1::Job&)>& on_change,
+                     absl::Duration timeout = absl::InfiniteDuration());
+  // Blocks until the job is terminal and returns it; DEADLINE_EXCEEDED after `timeout`.
+  absl::StatusOr<v1::Job> Wait(const std::string& job_id, absl::Duration timeout);
+
+  // Uploads a file in 1 MiB chunks and returns its reference, named `name` (the file's
+  // base name when empty). Size and sha256 are computed before the upload starts, so the
+  // scheduler rejects a file that changes while it is sent.
+  absl::StatusOr<v1::BlobRef> UploadFile(const std::string& path, std::string name = "");
+  // Downloads a blob to `path`: it streams into a temporary file next to it, checks the
+  // size and sha256, then renames it into place; `path` never holds a partial blob.
+  absl::Status DownloadBlob(const std::string& sha256, const std::string& path);
+
+  absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers();
+
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  struct Stub;
+  Client(const ClientOptions& options, std::unique_ptr<Stub> stub);
+
+  absl::StatusOr<v1::BlobRef> UploadOnce(const std::string& path, const v1::BlobRef& ref);
+  absl::Status DownloadOnce(const std::string& sha256, const std::string& path);
+
+  const ClientOptions options_;
+  const std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_CLIENT_KILN_CLIENT_H_

@@ -1,0 +1,534 @@
+// kilnctl: the command-line client of Kiln. Each verb is one function below; parsing lives
+// in kilnctl_args/job_spec_flags, printing and exit codes in kilnctl_format, RPCs in
+// kiln::Client. Single-threaded.
+//
+// Output is meant for scripts as much as for people: `submit` prints only the job id on
+// stdout (the job as JSON with -o json), `fetch` one path per line; progress and
+// diagnostics go to stderr.
+//
+// Exit codes (kilnctl_format.h):
+//   0  ok; for submit --wait, watch: the job succeeded
+//   1  error: an RPC or a local operation failed
+//   2  usage error: bad command line, or a request the scheduler rejected as invalid
+//   3  not found: no such job, blob or output
+//   4  the job failed
+//   5  the job was cancelled
+//   6  the scheduler is unavailable (unreachable, or no answer within --timeout)
+//   7  --wait-timeout passed before the job finished
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/job_spec_flags.h"
+#include "client/kiln_client.h"
+#include "client/kilnctl_args.h"
+#include "client/kilnctl_format.h"
+#include "common/status_macros.h"
+
+namespace kiln::kilnctl {
+namespace {
+
+constexpr char kDefaultAddress[] = "127.0.0.1:7070";
+
+const char kExitCodesHelp[] = R"(Exit codes:
+  0  ok; for submit --wait and watch: the job succeeded
+  1  error: an RPC or a local operation failed
+  2  usage error (bad flags, or a request the scheduler rejected as invalid)
+  3  not found (job, blob or output)
+  4  the job failed
+  5  the job was cancelled
+  6  scheduler unavailable (unreachable, or no answer within --timeout)
+  7  --wait-timeout passed before the job finished
+)";
+
+std::vector<FlagSpec> GlobalFlags() {
+  return {
+      {"addr", '\0', true, "HOST:PORT",
+       absl::StrCat("scheduler address (default: $KILN_ADDR, else ", kDefaultAddress, ")")},
+      {"output", 'o', true, "table|json", "output format (default table)"},
+      {"timeout", '\0', true, "DURATION", "deadline of each RPC (default 30s)"},
+      {"help", 'h', false, "", "show help"},
+  };
+}
+
+// Settings shared by all verbs, from the global flags.
+struct Globals {
+  bool json = false;
+  std::unique_ptr<Client> client;
+};
+
+using VerbFn = int (*)(Globals&, const ParsedArgs&);
+
+struct Verb {
+  std::string name;
+  std::string usage;    // After "kilnctl NAME ".
+  std::string summary;  // One line for the verb list.
+  std::string details;  // Free text with examples.
+  std::vector<FlagSpec> flags;
+  VerbFn run;
+};
+
+// Prints "kilnctl: message" and returns the exit code for it.
+int Fail(const absl::Status& status, int code) {
+  std::cerr << "kilnctl: " << status.message() << "\n";
+  return code;
+}
+int Fail(const absl::Status& status) { return Fail(status, ExitCodeForStatus(status)); }
+
+absl::Status ExpectPositional(const ParsedArgs& args, size_t count, absl::string_view what) {
+  if (args.positional().size() == count) return absl::OkStatus();
+  if (args.positional().size() < count) {
+    return absl::InvalidArgumentError(absl::StrCat("missing ", what));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unexpected argument \"", args.positional()[count], "\""));
+}
+
+absl::StatusOr<absl::Duration> DurationFlag(const ParsedArgs& args, absl::string_view name,
+                                            absl::Duration fallback) {
+  std::optional<std::string> text = args.Get(name);
+  if (!text) return fallback;
+  absl::Duration value;
+  if (!absl::ParseDuration(*text, &value) || value <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " \"", *text, "\": expected a positive duration, e.g. 30s, 1h"));
+  }
+  return value;
+}
+
+int TerminalWidth() {
+  struct winsize size {};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 100;
+}
+
+// Follows a job until it is terminal, showing progress on stderr: a bar redrawn in place on
+// a terminal, otherwise a line per change of state or message and per 10% of progress.
+absl::StatusOr<v1::Job> WaitWithProgress(Client& client, const std::string& job_id,
+                                         absl::Duration timeout) {
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  const int width = tty ? TerminalWidth() - 1 : 0;
+  v1::Job last;
+  std::string last_key;
+  const absl::Status status = client.Watch(
+      job_id,
+      [&](const v1::Job& job) {
+        last = job;
+        if (tty) {
+          std::cerr << "\r\033[K" << FormatProgressBar(job, width) << std::flush;
+          return true;
+        }
+        const std::string key =
+            absl::StrCat(job.state(), "/", static_cast<int>(job.progress() * 10), "/",
+                         job.progress_message(), "/", job.status_message());
+        if (key != last_key) std::cerr << FormatWatchLine(job, absl::LocalTimeZone()) << "\n";
+        last_key = key;
+        return true;
+      },
+      timeout);
+  if (tty) std::cerr << "\r\033[K" << std::flush;
+  KILN_RETURN_IF_ERROR(status);
+  return last;
+}
+
+// --- verbs -----------------------------------------------------------------------------
+
+int RunSubmit(Globals& g, const ParsedArgs& args) {
+  absl::StatusOr<SubmitPlan> plan = BuildSubmitPlan(args);
+  if (!plan.ok()) return Fail(plan.status());
+  absl::StatusOr<absl::Duration> wait_timeout =
+      DurationFlag(args, "wait-timeout", absl::InfiniteDuration());
+  if (!wait_timeout.ok()) return Fail(wait_timeout.status());
+  if (args.Has("wait-timeout") && !args.Switch("wait")) {
+    return Fail(absl::InvalidArgumentError("--wait-timeout needs --wait"));
+  }
+  for (const InputFile& input : plan->uploads) {
+    absl::StatusOr<v1::BlobRef> ref = g.client->UploadFile(input.path, input.name);
+    if (!ref.ok()) return Fail(ref.status());
+    *plan->spec.add_inputs() = *std::move(ref);
+  }
+  absl::StatusOr<v1::Job> job = g.client->Submit(plan->spec);
+  if (!job.ok()) return Fail(job.status());
+  if (!args.Switch("wait")) {
+    std::cout << (g.json ? ToJson(*job, true) : job->id()) << "\n";
+    return kExitOk;
+  }
+  // With --wait, stdout still gets only the id (first, so a script has it even if the
+  // wait fails) or, with -o json, only the final job.
+  if (!g.json) std::cout << job->id() << std::endl;
+  absl::StatusOr<v1::Job> final_job = WaitWithProgress(*g.client, job->id(), *wait_timeout);
+  if (!final_job.ok()) return Fail(final_job.status(), ExitCodeForWaitStatus(final_job.status()));
+  if (g.json) {
+    std::cout << ToJson(*final_job, true) << "\n";
+  } else {
+    std::cerr << FormatOutcome(*final_job) << "\n";
+  }
+  return ExitCodeForJobState(final_job->state());
+}
+
+int RunGet(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
+  absl::StatusOr<v1::Job> job = g.client->Get(args.positional()[0]);
+  if (!job.ok()) return Fail(job.status());
+  std::cout << (g.json ? ToJson(*job, true) + "\n" : FormatJobsTable({*job}, absl::Now()));
+  return kExitOk;
+}
+
+int RunList(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 0, ""); !s.ok()) return Fail(s);
+  v1::ListJobsRequest request;
+  if (std::optional<std::string> state = args.Get("state")) {
+    absl::StatusOr<v1::JobState> value = ParseJobState(*state);
+    if (!value.ok()) return Fail(value.status());
+    request.set_state(*value);
+  }
+  for (const std::string& label : args.GetAll("label")) {
+    absl::StatusOr<std::pair<std::string, std::string>> kv = ParseKeyValue(label, "--label");
+    if (!kv.ok()) return Fail(kv.status());
+    (*request.mutable_labels())[kv->first] = kv->second;
+  }
+  int limit = 0;
+  if (std::optional<std::string> text = args.Get("limit")) {
+    if (!absl::SimpleAtoi(*text, &limit) || limit < 1) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--limit \"", *text, "\": expected a positive integer")));
+    }
+    request.set_page_size(std::min(limit, 1000));
+  }
+  const bool all = args.Switch("all");
+  v1::ListJobsResponse merged;
+  while (true) {
+    absl::StatusOr<v1::ListJobsResponse> page = g.client->List(request);
+    if (!page.ok()) return Fail(page.status());
+    for (v1::Job& job : *page->mutable_jobs()) *merged.add_jobs() = std::move(job);
+    merged.set_next_page_token(page->next_page_token());
+    const bool want_more = all || (limit > 0 && merged.jobs_size() < limit);
+    if (page->next_page_token().empty() || !want_more) break;
+    request.set_page_token(page->next_page_token());
+  }
+  if (limit > 0 && merged.jobs_size() > limit) {
+    merged.mutable_jobs()->DeleteSubrange(limit, merged.jobs_size() - limit);
+  }
+  if (g.json) {
+    std::cout << ToJson(merged, true) << "\n";
+    return kExitOk;
+  }
+  std::cout << FormatJobsTable({merged.jobs().begin(), merged.jobs().end()}, absl::Now());
+  if (!merged.next_page_token().empty() && !all && limit == 0) {
+    std::cerr << "(more jobs: use --all or --limit N)\n";
+  }
+  return kExitOk;
+}
+
+int RunDescribe(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
+  absl::StatusOr<v1::Job> job = g.client->Get(args.positional()[0]);
+  if (!job.ok()) return Fail(job.status());
+  std::cout << (g.json ? ToJson(*job, true) + "\n"
+                       : DescribeJob(*job, absl::Now(), absl::LocalTimeZone()));
+  return kExitOk;
+}
+
+int RunWatch(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
+  absl::StatusOr<absl::Duration> timeout =
+      DurationFlag(args, "wait-timeout", absl::InfiniteDuration());
+  if (!timeout.ok()) return Fail(timeout.status());
+  v1::Job last;
+  const absl::Status status = g.client->Watch(
+      args.positional()[0],
+      [&](const v1::Job& job) {
+        last = job;
+        std::cout << (g.json ? ToJson(job, false) : FormatWatchLine(job, absl::LocalTimeZone()))
+                  << std::endl;
+        return true;
+      },
+      *timeout);
+  if (!status.ok()) return Fail(status, ExitCodeForWaitStatus(status));
+  return ExitCodeForJobState(last.state());
+}
+
+int RunCancel(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
+  absl::StatusOr<v1::Job> job = g.client->Cancel(args.positional()[0], args.GetOr("reason", ""));
+  if (!job.ok()) return Fail(job.status());
+  std::cout << (g.json ? ToJson(*job, true)
+                       : absl::StrCat(job->id(), " ", JobStateName(job->state())))
+            << "\n";
+  return kExitOk;
+}
+
+int RunFetch(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
+  absl::StatusOr<v1::Job> job = g.client->Get(args.positional()[0]);
+  if (!job.ok()) return Fail(job.status());
+  if (job->state() != v1::JOB_STATE_SUCCEEDED) {
+    const int code = IsTerminal(job->state()) ? ExitCodeForJobState(job->state()) : kExitError;
+    return Fail(
+        absl::FailedPreconditionError(absl::StrCat(
+            "job ", job->id(), " is ", JobStateName(job->state()),
+            "; only a succeeded job has outputs",
+            job->status_message().empty() ? "" : absl::StrCat(" (", job->status_message(), ")"))),
+        code);
+  }
+  std::vector<const v1::BlobRef*> selected;
+  const std::vector<std::string>& wanted = args.GetAll("output");
+  for (const std::string& name : wanted) {
+    const v1::BlobRef* found = nullptr;
+    for (const v1::BlobRef& out : job->outputs()) {
+      if (out.name() == name) found = &out;
+    }
+    if (found == nullptr) {
+      std::vector<std::string> names;
+      for (const v1::BlobRef& out : job->outputs()) names.push_back(out.name());
+      return Fail(
+          absl::NotFoundError(absl::StrCat("job ", job->id(), " has no output \"", name,
+                                           "\" (it has: ", absl::StrJoin(names, ", "), ")")));
+    }
+    selected.push_back(found);
+  }
+  if (wanted.empty()) {
+    for (const v1::BlobRef& out : job->outputs()) selected.push_back(&out);
+  }
+  const std::filesystem::path dir = args.GetOr("dir", ".");
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return Fail(absl::Status(absl::ErrnoToStatusCode(error.value()),
+                             absl::StrCat("cannot create ", dir.string(), ": ", error.message())));
+  }
+  for (const v1::BlobRef* out : selected) {
+    // Output names are plain file names; refuse anything that would leave --dir.
+    if (out->name().empty() || out->name() == "." || out->name() == ".." ||
+        out->name().find('/') != std::string::npos) {
+      return Fail(absl::InternalError(absl::StrCat("output name \"", out->name(), "\" is unsafe")));
+    }
+    const std::string path = (dir / out->name()).string();
+    if (absl::Status s = g.client->DownloadBlob(out->sha256(), path); !s.ok()) return Fail(s);
+    std::cout << path << "\n";
+  }
+  return kExitOk;
+}
+
+int RunWorkers(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 0, ""); !s.ok()) return Fail(s);
+  absl::StatusOr<std::vector<v1::WorkerInfo>> workers = g.client->ListWorkers();
+  if (!workers.ok()) return Fail(workers.status());
+  if (g.json) {
+    v1::ListWorkersResponse response;
+    for (v1::WorkerInfo& w : *workers) *response.add_workers() = std::move(w);
+    std::cout << ToJson(response, true) << "\n";
+  } else {
+    std::cout << FormatWorkersTable(*workers, absl::Now());
+  }
+  return kExitOk;
+}
+
+std::vector<Verb> Verbs() {
+  std::vector<FlagSpec> submit_flags = JobSpecFlags();
+  submit_flags.push_back({"wait", 'w', false, "", "wait for the job, showing progress on stderr"});
+  submit_flags.push_back(
+      {"wait-timeout", '\0', true, "DURATION", "with --wait: give up after this long (exit 7)"});
+  return {
+      {"submit", "TASK [flags]", "submit a job",
+       R"(Uploads the --input files, submits the job and prints its id (with -o json: the job).
+With --wait, follows the job (a progress bar on stderr) and exits with its outcome;
+stdout still holds only the id (with -o json: only the final job).
+
+Examples:
+  kilnctl submit mesh.extract --input volume.npy --param level=0.5 --wait
+  kilnctl submit image_to_3d --model triposr --input input.png=chair.png \
+      --accelerator gpu --min-cc 8.0 --min-memory 16GiB --label project=chairs
+  kilnctl submit -f spec.json --priority 10 --params '{"resolution": 256}'
+)",
+       submit_flags, RunSubmit},
+      {"get",
+       "JOB_ID",
+       "show one job as a table row (or JSON)",
+       "Example:\n  kilnctl get j-0123456789abcdef -o json\n",
+       {},
+       RunGet},
+      {"list",
+       "[flags]",
+       "list jobs, newest first",
+       R"(Without --all or --limit, shows one page (the scheduler's default page size).
+
+Examples:
+  kilnctl list --state running
+  kilnctl list --label project=chairs --all -o json
+)",
+       {{"state", '\0', true, "STATE", "queued|assigned|running|succeeded|failed|cancelled"},
+        {"label", 'l', true, "K=V", "only jobs with this label (repeat: all must match)"},
+        {"limit", '\0', true, "N", "show at most N jobs (fetching more pages as needed)"},
+        {"all", 'a', false, "", "follow page tokens to the last page"}},
+       RunList},
+      {"describe",
+       "JOB_ID",
+       "show everything about a job",
+       "Shows the spec, state, timestamps, every attempt, outputs and result.\n\n"
+       "Example:\n  kilnctl describe j-0123456789abcdef\n",
+       {},
+       RunDescribe},
+      {"watch",
+       "JOB_ID",
+       "print each change of a job until it finishes",
+       "One line per change (with -o json: one JSON job per line); exits with the outcome.\n\n"
+       "Example:\n  kilnctl watch j-0123456789abcdef\n",
+       {{"wait-timeout", '\0', true, "DURATION", "give up after this long (exit 7)"}},
+       RunWatch},
+      {"cancel",
+       "JOB_ID",
+       "cancel a job that has not finished",
+       "Prints the job id and its state after the cancel.\n\n"
+       "Example:\n  kilnctl cancel j-0123456789abcdef --reason 'wrong model'\n",
+       {{"reason", 'r', true, "TEXT", "why; recorded on the job"}},
+       RunCancel},
+      {"fetch",
+       "JOB_ID [flags]",
+       "download the outputs of a succeeded job",
+       "Downloads (and verifies) the outputs into --dir; prints one path per line.\n\n"
+       "Examples:\n  kilnctl fetch j-0123456789abcdef --dir out/\n"
+       "  kilnctl fetch j-0123456789abcdef --output mesh.glb\n",
+       {{"dir", 'd', true, "DIR", "where to put the files (default .; created if missing)"},
+        {"output", '\0', true, "NAME", "only this output (repeat)"}},
+       RunFetch},
+      {"workers",
+       "",
+       "list registered workers",
+       "Devices show as id(compute capability,memory); '!' marks a device that is not runnable.\n\n"
+       "Example:\n  kilnctl workers -o json\n",
+       {},
+       RunWorkers},
+  };
+}
+
+void PrintMainHelp(std::ostream& out) {
+  out << "kilnctl: submit and follow jobs on a Kiln render farm.\n\n"
+         "Usage: kilnctl [global flags] COMMAND [args] [flags]\n\nCommands:\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const Verb& verb : Verbs()) rows.push_back({verb.name, verb.summary});
+  std::string table = FormatTable({"", ""}, rows);
+  for (absl::string_view line : absl::StrSplit(absl::StripSuffix(table, "\n"), '\n')) {
+    if (!absl::StripAsciiWhitespace(line).empty()) out << "  " << line << "\n";
+  }
+  out << "  help       show help for a command\n\nGlobal flags:\n"
+      << FlagsHelp(GlobalFlags()) << "\n"
+      << kExitCodesHelp
+      << "\nExamples:\n"
+         "  id=$(kilnctl submit mesh.extract --input volume.npy --param level=0.5)\n"
+         "  kilnctl watch $id && kilnctl fetch $id --dir out/\n"
+         "  kilnctl --addr scheduler:7070 list --state queued\n\n"
+         "Run 'kilnctl COMMAND --help' for the flags of a command.\n";
+}
+
+void PrintVerbHelp(const Verb& verb, std::ostream& out) {
+  out << "Usage: kilnctl " << verb.name << (verb.usage.empty() ? "" : " ") << verb.usage << "\n\n"
+      << verb.summary << ".\n"
+      << verb.details;
+  if (!verb.flags.empty()) out << "\nFlags:\n" << FlagsHelp(verb.flags);
+  std::vector<FlagSpec> globals;
+  for (const FlagSpec& flag : GlobalFlags()) {
+    bool shadowed = false;
+    for (const FlagSpec& own : verb.flags) shadowed |= own.name == flag.name;
+    if (!shadowed) globals.push_back(flag);
+  }
+  out << "\nGlobal flags:\n" << FlagsHelp(globals) << "\n" << kExitCodesHelp;
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<std::string> all_args(argv + 1, argv + argc);
+  auto [verb_name, rest] = ExtractVerb(GlobalFlags(), all_args);
+  const std::vector<Verb> verbs = Verbs();
+
+  if (verb_name.empty() || verb_name == "help") {
+    absl::StatusOr<ParsedArgs> parsed = ParseArgs(GlobalFlags(), rest);
+    if (!parsed.ok()) return Fail(parsed.status(), kExitUsage);
+    if (verb_name == "help" && !parsed->positional().empty()) {
+      for (const Verb& verb : verbs) {
+        if (verb.name == parsed->positional()[0]) {
+          PrintVerbHelp(verb, std::cout);
+          return kExitOk;
+        }
+      }
+      return Fail(absl::InvalidArgumentError(
+                      absl::StrCat("unknown command \"", parsed->positional()[0], "\"")),
+                  kExitUsage);
+    }
+    if (verb_name.empty() && !parsed->Switch("help")) {
+      PrintMainHelp(std::cerr);
+      return kExitUsage;
+    }
+    PrintMainHelp(std::cout);
+    return kExitOk;
+  }
+
+  const Verb* verb = nullptr;
+  for (const Verb& v : verbs) {
+    if (v.name == verb_name) verb = &v;
+  }
+  if (verb == nullptr) {
+    std::cerr << "kilnctl: unknown command \"" << verb_name << "\"; run 'kilnctl --help'\n";
+    return kExitUsage;
+  }
+  // A verb's flag shadows a global flag of the same long name (fetch --output NAME).
+  auto verb_defines = [verb](absl::string_view name) {
+    for (const FlagSpec& flag : verb->flags) {
+      if (flag.name == name) return true;
+    }
+    return false;
+  };
+  std::vector<FlagSpec> flags = verb->flags;
+  for (const FlagSpec& flag : GlobalFlags()) {
+    if (!verb_defines(flag.name)) flags.push_back(flag);
+  }
+  absl::StatusOr<ParsedArgs> args = ParseArgs(flags, rest);
+  if (!args.ok()) {
+    std::cerr << "kilnctl " << verb->name << ": " << args.status().message() << "\nRun 'kilnctl "
+              << verb->name << " --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (args->Switch("help")) {
+    PrintVerbHelp(*verb, std::cout);
+    return kExitOk;
+  }
+
+  Globals globals;
+  const std::string output = verb_defines("output") ? "table" : args->GetOr("output", "table");
+  if (output != "table" && output != "json") {
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat("-o \"", output, "\": expected table or json")),
+        kExitUsage);
+  }
+  globals.json = output == "json";
+  ClientOptions options;
+  const char* env_addr = std::getenv("KILN_ADDR");
+  options.address =
+      args->GetOr("addr", env_addr != nullptr && *env_addr != '\0' ? env_addr : kDefaultAddress);
+  absl::StatusOr<absl::Duration> timeout = DurationFlag(*args, "timeout", options.default_deadline);
+  if (!timeout.ok()) return Fail(timeout.status(), kExitUsage);
+  options.default_deadline = *timeout;
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
+  if (!client.ok()) return Fail(client.status(), kExitUsage);
+  globals.client = *std::move(client);
+  return verb->run(globals, *args);
+}
+
+}  // namespace
+}  // namespace kiln::kilnctl
+
+int main(int argc, char** argv) { return kiln::kilnctl::Main(argc, argv); }
