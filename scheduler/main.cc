@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/flag_names.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/rpc/scheduler_server.h"
 
@@ -48,6 +49,7 @@ void WaitForSignalThenShutdown(kiln::rpc::SchedulerServer* server) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kiln-scheduler --data-dir=DIR [--listen=HOST:PORT]");
+  kiln::NormalizeFlagDashes(argc, argv);
   absl::ParseCommandLine(argc, argv);
   // Block the signals in every thread; one thread waits for them.
   sigset_t set;

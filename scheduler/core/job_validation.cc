@@ -62,8 +62,8 @@ absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& lim
     return Invalid(f + ".model", "must be 1..128 characters of [A-Za-z0-9._-]");
   }
   if (spec.parameters().ByteSizeLong() > limits.max_parameters_bytes) {
-    return Invalid(f + ".parameters",
-                   absl::StrCat("larger than the limit of ", limits.max_parameters_bytes, " bytes"));
+    return Invalid(f + ".parameters", absl::StrCat("larger than the limit of ",
+                                                   limits.max_parameters_bytes, " bytes"));
   }
   if (Depth(spec.parameters()) > limits.max_parameters_depth) {
     return Invalid(f + ".parameters",
@@ -113,15 +113,16 @@ absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& lim
     return Invalid(f + ".requirements.min_device_memory_bytes", "must not be negative");
   }
   if (spec.priority() < -limits.max_priority || spec.priority() > limits.max_priority) {
-    return Invalid(f + ".priority",
-                   absl::StrCat("must be within -", limits.max_priority, "..", limits.max_priority));
+    return Invalid(f + ".priority", absl::StrCat("must be within -", limits.max_priority, "..",
+                                                 limits.max_priority));
   }
   if (spec.max_attempts() < 0 || spec.max_attempts() > limits.max_attempts) {
     return Invalid(f + ".max_attempts", absl::StrCat("must be 0..", limits.max_attempts));
   }
   const absl::Duration timeout = FromProtoDuration(spec.timeout());
   if (timeout < absl::ZeroDuration() || timeout > limits.max_timeout) {
-    return Invalid(f + ".timeout", absl::StrCat("must be 0..", absl::FormatDuration(limits.max_timeout)));
+    return Invalid(f + ".timeout",
+                   absl::StrCat("must be 0..", absl::FormatDuration(limits.max_timeout)));
   }
   if (spec.labels_size() > limits.max_labels) {
     return Invalid(f + ".labels", absl::StrCat("more than the limit of ", limits.max_labels));

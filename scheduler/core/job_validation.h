@@ -6,8 +6,8 @@
 
 #include <string_view>
 
-#include "absl/strings/string_view.h"
 #include "absl//status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/task_catalog.h"
 #include "kiln/v1/job.pb.h"
@@ -15,15 +15,15 @@
 namespace kiln::core {
 
 struct JobLimits {
-  int max_batch_size = 1000;                 // specs per SubmitJobs
-  int max_labels = 32;                        // labels per job
-  size_t max_label_length = 63;               // of a key and of a value
-  int max_inputs = 64;                        // input blobs per job
-  size_t max_parameters_bytes = 64 << 10;     // serialized parameters
-  int max_parameters_depth = 32;              // nesting of structs and lists
+  int max_batch_size = 1000;               // specs per SubmitJobs
+  int max_labels = 32;                     // labels per job
+  size_t max_label_length = 63;            // of a key and of a value
+  int max_inputs = 64;                     // input blobs per job
+  size_t max_parameters_bytes = 64 << 10;  // serialized parameters
+  int max_parameters_depth = 32;           // nesting of structs and lists
   size_t max_request_id_length = 128;
   int max_attempts = 100;
-  int max_priority = 1000;                    // |priority|
+  int max_priority = 1000;  // |priority|
   absl::Duration max_timeout = absl::Hours(24 * 7);
   TaskLimits tasks;
 };

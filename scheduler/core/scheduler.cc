@@ -201,9 +201,8 @@ void Scheduler::TouchLocked(ActiveJob& active) {
 }
 
 void Scheduler::EnqueueLocked(ActiveJob& active) {
-  const absl::Time not_before = active.job.has_not_before()
-                                    ? FromProtoTime(active.job.not_before())
-                                    : absl::InfinitePast();
+  const absl::Time not_before =
+      active.job.has_not_before() ? FromProtoTime(active.job.not_before()) : absl::InfinitePast();
   if (not_before > clock_->Now()) {
     delayed_.emplace(not_before, active.job.id());
   } else {
@@ -228,8 +227,9 @@ void Scheduler::ClearLeaseLocked(ActiveJob& active) {
 void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
                        Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
   if (batch && static_cast<int>(specs.size()) > options_.limits.max_batch_size) {
-    done(absl::InvalidArgumentError(absl::StrCat(
-        "specs: ", specs.size(), " jobs exceed the batch limit of ", options_.limits.max_batch_size)));
+    done(absl::InvalidArgumentError(absl::StrCat("specs: ", specs.size(),
+                                                 " jobs exceed the batch limit of ",
+                                                 options_.limits.max_batch_size)));
     return;
   }
   if (batch && specs.empty()) {
@@ -251,9 +251,9 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
         return;
       }
       if (!blob->has_value()) {
-        done(absl::FailedPreconditionError(absl::StrCat(field, ".inputs[", j, "].sha256: blob ",
-                                                        input->sha256(),
-                                                        " not found; upload it with PutBlob first")));
+        done(absl::FailedPreconditionError(
+            absl::StrCat(field, ".inputs[", j, "].sha256: blob ", input->sha256(),
+                         " not found; upload it with PutBlob first")));
         return;
       }
       input->set_size_bytes((*blob)->size_bytes());
@@ -291,8 +291,8 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
                      job.ok() && job->has_value()) {
             *results[i].mutable_job() = **job;
           } else {
-            error = job.ok() ? absl::DataLossError(absl::StrCat("request id ", request_id,
-                                                                " names a missing job"))
+            error = job.ok() ? absl::DataLossError(
+                                   absl::StrCat("request id ", request_id, " names a missing job"))
                              : job.status();
           }
           continue;
@@ -372,7 +372,8 @@ absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
   if (request.page_size() < 0 || request.page_size() > 1000) {
     return absl::InvalidArgumentError("page_size: must be 0..1000");
   }
-  if (!request.page_token().empty()) KILN_RETURN_IF_ERROR(ValidJobId(request.page_token(), "page_token"));
+  if (!request.page_token().empty())
+    KILN_RETURN_IF_ERROR(ValidJobId(request.page_token(), "page_token"));
   if (!kiln::v1::JobState_IsValid(request.state())) {
     return absl::InvalidArgumentError("state: unknown value");
   }
@@ -405,8 +406,7 @@ absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
   return response;
 }
 
-void Scheduler::Cancel(const std::string& job_id, const std::string& reason,
-                       Callback<Job> done) {
+void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Callback<Job> done) {
   if (absl::Status s = ValidJobId(job_id, "job_id"); !s.ok()) {
     done(s);
     return;
@@ -527,10 +527,11 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
     return invalid("worker_id: must be 1..128 characters of [A-Za-z0-9._-]");
   }
   const kiln::v1::WorkerCapabilities& caps = request.capabilities();
-  if (caps.slots_size() == 0) return invalid("capabilities.slots: a worker needs at least one slot");
+  if (caps.slots_size() == 0)
+    return invalid("capabilities.slots: a worker needs at least one slot");
   if (caps.slots_size() > options_.max_slots_per_worker) {
-    return invalid(absl::StrCat("capabilities.slots: more than the limit of ",
-                                options_.max_slots_per_worker));
+    return invalid(
+        absl::StrCat("capabilities.slots: more than the limit of ", options_.max_slots_per_worker));
   }
   for (int i = 0; i < caps.slots_size(); ++i) {
     const kiln::v1::Slot& slot = caps.slots(i);
@@ -556,14 +557,13 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
   kiln::v1::RegisterWorkerResponse response;
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
   *response.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
-  CommitLocked(std::move(writes), {},
-               [response, done = std::move(done)](absl::Status s) {
-                 if (!s.ok()) {
-                   done(s);
-                 } else {
-                   done(response);
-                 }
-               });
+  CommitLocked(std::move(writes), {}, [response, done = std::move(done)](absl::Status s) {
+    if (!s.ok()) {
+      done(s);
+    } else {
+      done(response);
+    }
+  });
 }
 
 bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
@@ -578,9 +578,8 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
     if (d.id() == slot.device_id()) device = &d;
   }
   if (device == nullptr) return false;
-  std::optional<std::string> job_id = queue_.PopBest([&](const kiln::v1::JobSpec& spec) {
-    return WhyCannotRun(*device, slot, spec).empty();
-  });
+  std::optional<std::string> job_id = queue_.PopBest(
+      [&](const kiln::v1::JobSpec& spec) { return WhyCannotRun(*device, slot, spec).empty(); });
   if (!job_id.has_value()) return false;
 
   ActiveJob& active = jobs_.at(*job_id);
@@ -648,9 +647,8 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
       } else if (TryAssignLocked(request.worker_id(), request.slot(), done)) {
         return 0;
       } else {
-        const absl::Duration wait =
-            std::clamp(FromProtoDuration(request.wait()), absl::ZeroDuration(),
-                       options_.max_acquire_wait);
+        const absl::Duration wait = std::clamp(FromProtoDuration(request.wait()),
+                                               absl::ZeroDuration(), options_.max_acquire_wait);
         if (wait > absl::ZeroDuration()) {
           const uint64_t id = next_waiter_id_++;
           waiters_[id] = Waiter{request.worker_id(), request.slot(), now + wait, std::move(done)};
@@ -731,8 +729,8 @@ absl::StatusOr<Scheduler::ActiveJob*> Scheduler::FindLeasedLocked(const std::str
   const Job& job = active.job;
   if (!IsLeased(job.state()) || job.attempts().empty()) {
     return absl::FailedPreconditionError(absl::StrCat("attempt: job ", job_id, " is ",
-                                                      StateName(job.state()), "; attempt ",
-                                                      attempt, " is no longer current"));
+                                                      StateName(job.state()), "; attempt ", attempt,
+                                                      " is no longer current"));
   }
   const kiln::v1::Attempt& current = *job.attempts().rbegin();
   if (current.number() != attempt || current.worker_id() != worker_id) {
@@ -789,7 +787,8 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
   for (size_t i = 0; i < outputs.size(); ++i) {
     const std::string field = absl::StrCat("outputs[", i, "]");
     if (!IsSafeName(outputs[i].name(), 128)) {
-      done(absl::InvalidArgumentError(field + ".name: must be 1..128 characters of [A-Za-z0-9._-]"));
+      done(
+          absl::InvalidArgumentError(field + ".name: must be 1..128 characters of [A-Za-z0-9._-]"));
       return;
     }
     absl::StatusOr<kiln::v1::StoredBlob> blob = GetBlob(outputs[i].sha256());
@@ -866,9 +865,9 @@ void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitRea
   if (permanent || attempts >= job.spec().max_attempts()) {
     job.set_state(kiln::v1::JOB_STATE_FAILED);
     *job.mutable_finished_at() = ToProtoTime(now);
-    job.set_status_message(permanent ? absl::StrCat("failed: ", message)
-                                     : absl::StrCat("failed after ", attempts,
-                                                    " attempts: ", message));
+    job.set_status_message(permanent
+                               ? absl::StrCat("failed: ", message)
+                               : absl::StrCat("failed after ", attempts, " attempts: ", message));
     ++stats_.jobs_failed;
   } else {
     absl::Duration backoff = options_.retry_backoff_initial;
@@ -876,8 +875,8 @@ void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitRea
     backoff = std::min(backoff, options_.retry_backoff_max);
     job.set_state(kiln::v1::JOB_STATE_QUEUED);
     *job.mutable_not_before() = ToProtoTime(now + backoff);
-    job.set_status_message(absl::StrCat("attempt ", attempts, " failed (", message,
-                                        "); retry in ", absl::FormatDuration(backoff)));
+    job.set_status_message(absl::StrCat("attempt ", attempts, " failed (", message, "); retry in ",
+                                        absl::FormatDuration(backoff)));
     writes.MarkQueued(job.id());
     EnqueueLocked(active);
     ++stats_.attempts_retried;

@@ -71,8 +71,8 @@ struct SchedulerStats {
   uint64_t jobs_cancelled = 0;
   uint64_t attempts_retried = 0;
   uint64_t leases_expired = 0;
-  size_t queued = 0;          // ready and waiting for backoff
-  size_t leased = 0;          // ASSIGNED or RUNNING
+  size_t queued = 0;  // ready and waiting for backoff
+  size_t leased = 0;  // ASSIGNED or RUNNING
   size_t parked_acquires = 0;
   size_t workers = 0;
 };
@@ -97,7 +97,8 @@ class Scheduler {
   void Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
               Callback<std::vector<kiln::v1::SubmitJobResponse>> done);
   absl::StatusOr<kiln::v1::Job> GetJob(const std::string& job_id) const;
-  absl::StatusOr<kiln::v1::ListJobsResponse> ListJobs(const kiln::v1::ListJobsRequest& request) const;
+  absl::StatusOr<kiln::v1::ListJobsResponse> ListJobs(
+      const kiln::v1::ListJobsRequest& request) const;
   void Cancel(const std::string& job_id, const std::string& reason, Callback<kiln::v1::Job> done);
   // Records an uploaded blob's metadata durably.
   void PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done);
@@ -143,8 +144,7 @@ class Scheduler {
     Callback<kiln::v1::AcquireJobResponse> done;
   };
 
-  Scheduler(const SchedulerOptions& options, store::Store* store,
-            store::GroupCommitter* committer);
+  Scheduler(const SchedulerOptions& options, store::Store* store, store::GroupCommitter* committer);
   absl::Status RecoverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Persists `writes`; once durable, publishes the current snapshots of
   // `job_ids` to watchers and runs `then`.

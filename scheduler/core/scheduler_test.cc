@@ -384,8 +384,7 @@ TEST_F(SchedulerTest, BadSubmitsChangeNothing) {
   Result<std::vector<kiln::v1::SubmitJobResponse>> missing_blob;
   scheduler_->Submit({spec}, false, missing_blob.callback());
   EXPECT_EQ(missing_blob.Get().status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(missing_blob.Get().status().message().find("spec.inputs[0].sha256"),
-            std::string::npos);
+  EXPECT_NE(missing_blob.Get().status().message().find("spec.inputs[0].sha256"), std::string::npos);
 
   // One bad spec in a batch refuses the whole batch.
   kiln::v1::JobSpec bad = MeshSpec();
@@ -397,8 +396,7 @@ TEST_F(SchedulerTest, BadSubmitsChangeNothing) {
 
   EXPECT_EQ(scheduler_->ListJobs({})->jobs_size(), 0);
   EXPECT_EQ(scheduler_->Stats().queued, 0u);
-  EXPECT_EQ(scheduler_->GetJob("j-0000000000000001").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(scheduler_->GetJob("j-0000000000000001").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(scheduler_->GetJob("nope").status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -44,9 +44,9 @@ class SchedulerMetrics::Collector : public prometheus::Collectable {
     finished.name = "kiln_jobs_finished_total";
     finished.help = "Jobs that reached a terminal state, by state.";
     finished.type = MetricType::Counter;
-    for (auto [state, value] : {std::pair{"succeeded", stats.jobs_succeeded},
-                                std::pair{"failed", stats.jobs_failed},
-                                std::pair{"cancelled", stats.jobs_cancelled}}) {
+    for (auto [state, value] :
+         {std::pair{"succeeded", stats.jobs_succeeded}, std::pair{"failed", stats.jobs_failed},
+          std::pair{"cancelled", stats.jobs_cancelled}}) {
       prometheus::ClientMetric metric;
       metric.label.push_back({"state", state});
       metric.counter.value = static_cast<double>(value);

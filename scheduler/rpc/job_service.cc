@@ -258,11 +258,10 @@ ServerUnaryReactor* JobServiceImpl::SubmitJob(CallbackServerContext* context,
     reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("spec: required")));
     return reactor;
   }
-  scheduler_->Submit({request->spec()}, /*batch=*/false,
-                     [reactor, response](auto results) {
-                       if (results.ok()) *response = std::move(results->front());
-                       reactor->Finish(ToGrpcStatus(results.status()));
-                     });
+  scheduler_->Submit({request->spec()}, /*batch=*/false, [reactor, response](auto results) {
+    if (results.ok()) *response = std::move(results->front());
+    reactor->Finish(ToGrpcStatus(results.status()));
+  });
   return reactor;
 }
 

@@ -5,6 +5,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -13,13 +15,19 @@ namespace kiln::rpc {
 absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
     const SchedulerServerOptions& options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir: required");
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data_dir: cannot create ", options.data_dir, ": ", ec.message()));
+  }
   std::unique_ptr<SchedulerServer> server(new SchedulerServer());
   KILN_ASSIGN_OR_RETURN(server->store_, store::Store::Open({.path = options.data_dir + "/db"}));
   KILN_ASSIGN_OR_RETURN(server->blobs_, store::BlobStore::Create(options.data_dir + "/blobs"));
   server->committer_ = std::make_unique<store::GroupCommitter>(server->store_.get());
-  KILN_ASSIGN_OR_RETURN(server->scheduler_,
-                        core::Scheduler::Create(options.scheduler, server->store_.get(),
-                                                server->committer_.get()));
+  KILN_ASSIGN_OR_RETURN(
+      server->scheduler_,
+      core::Scheduler::Create(options.scheduler, server->store_.get(), server->committer_.get()));
   server->job_service_ = std::make_unique<JobServiceImpl>(options.jobs, server->scheduler_.get(),
                                                           server->blobs_.get());
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(server->scheduler_.get());

@@ -6,10 +6,10 @@
 #ifndef KILN_SCHEDULER_RPC_SCHEDULER_SERVER_H_
 #define KILN_SCHEDULER_RPC_SCHEDULER_SERVER_H_
 
+#include <grpcpp/server.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
 #include "scheduler/core/scheduler.h"

@@ -203,8 +203,8 @@ TEST_F(SchedulerServerTest, HealthServiceAnswers) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::CompletionQueue cq;
-  auto call = generic.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", request_buffer,
-                                       &cq);
+  auto call =
+      generic.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", request_buffer, &cq);
   call->StartCall();
   grpc::Status status;
   call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));

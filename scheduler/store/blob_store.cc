@@ -58,8 +58,7 @@ absl::StatusOr<std::unique_ptr<BlobStore::Writer>> BlobStore::NewWriter(int64_t 
   return std::unique_ptr<Writer>(new Writer(this, std::move(path), fd, max_bytes));
 }
 
-BlobStore::Writer::Writer(const BlobStore* owner, std::string temp_path, int fd,
-                          int64_t max_bytes)
+BlobStore::Writer::Writer(const BlobStore* owner, std::string temp_path, int fd, int64_t max_bytes)
     : owner_(owner), temp_path_(std::move(temp_path)), fd_(fd), max_bytes_(max_bytes) {}
 
 BlobStore::Writer::~Writer() {
@@ -86,7 +85,7 @@ absl::Status BlobStore::Writer::Append(absl::string_view data) {
 }
 
 absl::StatusOr<kiln::v1::StoredBlob> BlobStore::Writer::Finish(int64_t expected_size,
-                                                              absl::string_view expected_sha256) {
+                                                               absl::string_view expected_sha256) {
   if (expected_size >= 0 && expected_size != written_) {
     return absl::InvalidArgumentError(absl::StrCat("header.size_bytes: announced ", expected_size,
                                                    " bytes but received ", written_));
@@ -104,7 +103,8 @@ absl::StatusOr<kiln::v1::StoredBlob> BlobStore::Writer::Finish(int64_t expected_
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("create ", dir, ": ", ec.message()));
-  if (::rename(temp_path_.c_str(), final_path.c_str()) != 0) return ErrnoError("rename", final_path);
+  if (::rename(temp_path_.c_str(), final_path.c_str()) != 0)
+    return ErrnoError("rename", final_path);
   finished_ = true;
   KILN_RETURN_IF_ERROR(SyncDir(dir));
   kiln::v1::StoredBlob blob;

@@ -13,8 +13,8 @@
 #include <string>
 #include <string_view>
 
-#include "absl/strings/string_view.h"
 #include "absl//status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/sha256.h"
 #include "kiln/v1/store.pb.h"
 

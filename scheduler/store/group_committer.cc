@@ -49,8 +49,8 @@ void GroupCommitter::Run() {
       WriteSet merged;
       size_t end = begin;
       while (end < batch.size() &&
-             (end == begin || merged.ByteSize() + batch[end].writes.ByteSize() <=
-                                  options_.max_group_bytes)) {
+             (end == begin ||
+              merged.ByteSize() + batch[end].writes.ByteSize() <= options_.max_group_bytes)) {
         merged.Append(std::move(batch[end].writes));
         ++end;
       }

@@ -46,10 +46,12 @@ TEST(GroupCommitterTest, ConcurrentCommitsAreDurableAndShareWrites) {
   auto store = Store::Open({.path = dir.Sub("db")});
   ASSERT_TRUE(store.ok());
   int count = 0;
-  ASSERT_TRUE((*store)->ForEachQueued([&](const std::string&) {
-    ++count;
-    return true;
-  }).ok());
+  ASSERT_TRUE((*store)
+                  ->ForEachQueued([&](const std::string&) {
+                    ++count;
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(count, kThreads * kPerThread);
 }
 

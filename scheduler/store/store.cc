@@ -12,9 +12,8 @@
 namespace kiln::store {
 namespace {
 
-constexpr const char* kFamilyNames[] = {
-    "default", "jobs", "queue", "leases", "workers", "blobs",
-    "requests"};
+constexpr const char* kFamilyNames[] = {"default", "jobs",  "queue",   "leases",
+                                        "workers", "blobs", "requests"};
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 

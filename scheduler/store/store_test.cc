@@ -44,16 +44,20 @@ TEST(StoreTest, WritesSurviveReopen) {
   EXPECT_EQ(*(*store)->GetMeta("next").value(), "7");
 
   std::vector<std::string> queued;
-  ASSERT_TRUE((*store)->ForEachQueued([&](const std::string& id) {
-    queued.push_back(id);
-    return true;
-  }).ok());
+  ASSERT_TRUE((*store)
+                  ->ForEachQueued([&](const std::string& id) {
+                    queued.push_back(id);
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(queued, std::vector<std::string>{"j-1"});
   std::vector<int> attempts;
-  ASSERT_TRUE((*store)->ForEachLease([&](const kiln::v1::StoredLease& l) {
-    attempts.push_back(l.attempt());
-    return true;
-  }).ok());
+  ASSERT_TRUE((*store)
+                  ->ForEachLease([&](const kiln::v1::StoredLease& l) {
+                    attempts.push_back(l.attempt());
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(attempts, std::vector<int>{3});
 }
 
@@ -67,10 +71,12 @@ TEST(StoreTest, DeletesAreAppliedInOrderWithinOneSet) {
   writes.MarkQueued("j-2");
   ASSERT_TRUE((*store)->Write(writes).ok());
   std::vector<std::string> queued;
-  ASSERT_TRUE((*store)->ForEachQueued([&](const std::string& id) {
-    queued.push_back(id);
-    return true;
-  }).ok());
+  ASSERT_TRUE((*store)
+                  ->ForEachQueued([&](const std::string& id) {
+                    queued.push_back(id);
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(queued, std::vector<std::string>{"j-2"});
 }
 
@@ -85,10 +91,13 @@ TEST(StoreTest, ListsJobsNewestFirstFromAnyPoint) {
   ASSERT_TRUE((*store)->Write(writes).ok());
   auto collect = [&](const std::string& before) {
     std::vector<std::string> ids;
-    EXPECT_TRUE((*store)->ForEachJobNewestFirst(before, [&](const kiln::v1::Job& job) {
-      ids.push_back(job.id());
-      return ids.size() < 2;
-    }).ok());
+    EXPECT_TRUE((*store)
+                    ->ForEachJobNewestFirst(before,
+                                            [&](const kiln::v1::Job& job) {
+                                              ids.push_back(job.id());
+                                              return ids.size() < 2;
+                                            })
+                    .ok());
     return ids;
   };
   EXPECT_EQ(collect(""), (std::vector<std::string>{"j-04", "j-03"}));

@@ -6,9 +6,9 @@
 #define KILN_SCHEDULER_STORE_WRITE_SET_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "kiln/v1/job.pb.h"
 #include "kiln/v1/store.pb.h"
 #include "kiln/v1/worker.pb.h"
@@ -17,13 +17,13 @@ namespace kiln::store {
 
 // The column families of the store.
 enum class Family {
-  kDefault = 0,   // meta: counters such as the next job sequence number
-  kJobs,          // job id -> kiln.v1.Job
-  kQueue,         // job id -> "" for every QUEUED job (restart rebuilds from it)
-  kLeases,        // job id -> kiln.v1.StoredLease for every ASSIGNED/RUNNING job
-  kWorkers,       // worker id -> kiln.v1.WorkerInfo
-  kBlobs,         // sha256 -> kiln.v1.StoredBlob
-  kRequests,      // client request id -> job id (idempotent submits)
+  kDefault = 0,  // meta: counters such as the next job sequence number
+  kJobs,         // job id -> kiln.v1.Job
+  kQueue,        // job id -> "" for every QUEUED job (restart rebuilds from it)
+  kLeases,       // job id -> kiln.v1.StoredLease for every ASSIGNED/RUNNING job
+  kWorkers,      // worker id -> kiln.v1.WorkerInfo
+  kBlobs,        // sha256 -> kiln.v1.StoredBlob
+  kRequests,     // client request id -> job id (idempotent submits)
   kCount,
 };
 
