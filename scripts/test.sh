@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets everything up, builds, and runs every test (unit and end-to-end) with CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-debian.sh
+bash scripts/build.sh
+build_dir=${KILN_BUILD_DIR:-build}
+ctest --test-dir "$build_dir" --output-on-failure -j "${KILN_JOBS:-2}"
