@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/capability_match.h"
 #include "common/proto_time.h"
 #include "common/sha256.h"
@@ -64,6 +65,30 @@ bool LabelsMatch(const Job& job, const google::protobuf::Map<std::string, std::s
   return true;
 }
 
+// What a queued job waits for, in words, for `kilnctl describe` and watchers.
+std::string WaitingFor(const kiln::v1::JobSpec& spec) {
+  const kiln::v1::Requirements& req = spec.requirements();
+  std::string device = req.accelerator() == kiln::v1::ACCELERATOR_GPU   ? "a GPU"
+                       : req.accelerator() == kiln::v1::ACCELERATOR_CPU ? "a CPU"
+                                                                        : "any device";
+  std::string out = absl::StrCat("waiting for a free slot running ", spec.task(), " on ", device);
+  if (req.min_compute_capability() > 0) {
+    absl::StrAppend(&out, ", compute capability >= ", req.min_compute_capability() / 10, ".",
+                    req.min_compute_capability() % 10);
+  }
+  if (req.max_compute_capability() > 0) {
+    absl::StrAppend(&out, ", compute capability <= ", req.max_compute_capability() / 10, ".",
+                    req.max_compute_capability() % 10);
+  }
+  if (!req.architectures().empty()) {
+    absl::StrAppend(&out, ", architecture ", absl::StrJoin(req.architectures(), " or "));
+  }
+  if (req.min_device_memory_bytes() > 0) {
+    absl::StrAppend(&out, ", >= ", req.min_device_memory_bytes() >> 20, " MiB of memory");
+  }
+  return out;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const SchedulerOptions& options, store::Store* store,
@@ -91,6 +116,8 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOpti
 Scheduler::~Scheduler() {
   stop_.Notify();
   if (ticker_.joinable()) ticker_.join();
+  // Commit callbacks call into this object: let the ones in flight finish first.
+  committer_->Drain();
   std::vector<Callback<kiln::v1::AcquireJobResponse>> parked;
   {
     absl::MutexLock lock(&mu_);
@@ -308,7 +335,7 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
       *job.mutable_created_at() = ToProtoTime(now);
       *job.mutable_updated_at() = ToProtoTime(now);
       job.set_revision(1);
-      job.set_status_message("queued");
+      job.set_status_message(WaitingFor(job.spec()));
       writes.PutJob(job);
       writes.MarkQueued(job.id());
       if (!job.spec().client_request_id().empty()) {

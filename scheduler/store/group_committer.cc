@@ -42,6 +42,7 @@ void GroupCommitter::Run() {
           this));
       if (pending_.empty() && stopping_) return;
       batch.swap(pending_);
+      busy_ = true;
     }
     // Split the backlog into groups of bounded size, in order.
     size_t begin = 0;
@@ -65,7 +66,17 @@ void GroupCommitter::Run() {
       begin = end;
     }
     batch.clear();
+    absl::MutexLock lock(&mu_);
+    busy_ = false;
   }
+}
+
+void GroupCommitter::Drain() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](GroupCommitter* self)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->pending_.empty() && !self->busy_; },
+      this));
 }
 
 }  // namespace kiln::store

@@ -44,6 +44,10 @@ class GroupCommitter {
   // Unavailable, and nothing of that group was applied).
   void Commit(WriteSet writes, Done done);
 
+  // Blocks until every Commit called before has been written and its callback
+  // has run. Owners of callbacks call it before they go away.
+  void Drain();
+
   // Writes applied and fsyncs issued so far, for metrics and benchmarks.
   struct Stats {
     uint64_t commits = 0;
@@ -64,6 +68,7 @@ class GroupCommitter {
   mutable absl::Mutex mu_;
   std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a taken batch is being written or answered
   Stats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

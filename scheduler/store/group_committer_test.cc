@@ -81,5 +81,20 @@ TEST(GroupCommitterTest, CallbacksRunInCommitOrder) {
   EXPECT_EQ(*(*store)->GetMeta("k").value(), "99");
 }
 
+TEST(GroupCommitterTest, DrainWaitsForEveryCallback) {
+  kiln::testing::ScopedTempDir dir;
+  auto store = Store::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(store.ok());
+  GroupCommitter committer(store->get());
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 50; ++i) {
+    WriteSet writes;
+    writes.MarkQueued(absl::StrCat("j-", i));
+    committer.Commit(std::move(writes), [&](absl::Status) { answered.fetch_add(1); });
+  }
+  committer.Drain();
+  EXPECT_EQ(answered.load(), 50);
+}
+
 }  // namespace
 }  // namespace kiln::store
