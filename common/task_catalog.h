@@ -21,8 +21,15 @@ namespace kiln {
 inline constexpr std::string_view kMeshExtractTask = "mesh.extract";
 inline constexpr std::string_view kDebugSleepTask = "debug.sleep";
 
-// Operator-set bounds on what one job may ask for.
+// Operator-set bounds on what one job may ask for. The scheduler enforces the
+// operator's limits at submit; executors check against Ceiling(), the most any
+// scheduler may allow, so raising a scheduler's limit needs no executor change.
 struct TaskLimits {
+  // The hard upper bounds of this build.
+  static TaskLimits Ceiling() {
+    return TaskLimits{.max_mesh_resolution = 1024, .max_sleep_seconds = 86400};
+  }
+
   // Largest mesh.extract resolution (cells along the longest axis).
   int max_mesh_resolution = 512;
   // Longest debug.sleep.

@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/flag_names.h"
+#include "common/task_catalog.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/rpc/scheduler_server.h"
 
@@ -68,6 +69,12 @@ int main(int argc, char** argv) {
   options.scheduler.default_max_attempts = absl::GetFlag(FLAGS_default_max_attempts);
   options.scheduler.limits.tasks.max_mesh_resolution = absl::GetFlag(FLAGS_max_mesh_resolution);
   options.jobs.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
+  const int max_resolution = kiln::TaskLimits::Ceiling().max_mesh_resolution;
+  if (options.scheduler.limits.tasks.max_mesh_resolution < 8 ||
+      options.scheduler.limits.tasks.max_mesh_resolution > max_resolution) {
+    std::fprintf(stderr, "kiln-scheduler: --max-mesh-resolution must be 8..%d\n", max_resolution);
+    return 2;
+  }
   if (options.data_dir.empty()) {
     std::fprintf(stderr, "kiln-scheduler: --data-dir is required\n");
     return 2;

@@ -10,8 +10,9 @@ namespace kiln::tasks {
 const TaskRegistry& TaskRegistry::Builtin() {
   static const TaskRegistry* registry = [] {
     auto* r = new TaskRegistry;
-    r->Add(std::make_unique<MeshExtractTask>());
-    r->Add(std::make_unique<DebugSleepTask>());
+    // The scheduler applies the operator's limits; the executor only the ceiling.
+    r->Add(std::make_unique<MeshExtractTask>(TaskLimits::Ceiling()));
+    r->Add(std::make_unique<DebugSleepTask>(DebugSleepOptions{.limits = TaskLimits::Ceiling()}));
     return r;
   }();
   return *registry;
