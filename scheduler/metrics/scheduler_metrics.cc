@@ -91,4 +91,9 @@ absl::StatusOr<std::unique_ptr<SchedulerMetrics>> SchedulerMetrics::Create(
 
 SchedulerMetrics::~SchedulerMetrics() = default;
 
+int SchedulerMetrics::port() const {
+  std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
 }  // namespace kiln::metrics

@@ -24,6 +24,8 @@ class SchedulerMetrics {
                                                                   core::Scheduler* scheduler,
                                                                   store::Store* store);
   ~SchedulerMetrics();
+  // The port actually bound (useful with port 0).
+  int port() const;
 
  private:
   class Collector;
