@@ -4,5 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 bash scripts/build.sh
+# The compute-only configuration (no gRPC, no RocksDB) must keep building.
+KILN_BUILD_DIR=${KILN_BUILD_DIR:-build}-exec bash scripts/build.sh -DKILN_COMPONENTS=exec \
+  -DKILN_BUILD_TESTS=OFF
 build_dir=${KILN_BUILD_DIR:-build}
 ctest --test-dir "$build_dir" --output-on-failure -j "${KILN_JOBS:-2}"
