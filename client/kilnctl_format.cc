@@ -230,8 +230,7 @@ std::string DescribeJob(const v1::Job& job, absl::Time now, absl::TimeZone zone)
   Field(out, "Max attempts",
         spec.max_attempts() > 0 ? absl::StrCat(spec.max_attempts()) : "scheduler default");
   Field(out, "Timeout",
-        spec.has_timeout() ? absl::FormatDuration(FromProtoDuration(spec.timeout()))
-                           : "scheduler default");
+        spec.has_timeout() ? absl::FormatDuration(FromProtoDuration(spec.timeout())) : "none");
   std::vector<std::string> labels;
   for (const auto& [key, value] : spec.labels()) labels.push_back(absl::StrCat(key, "=", value));
   std::sort(labels.begin(), labels.end());  // Proto maps have no stable order.

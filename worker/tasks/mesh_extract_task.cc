@@ -98,8 +98,9 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
   absl::StatusOr<Mesh> mesh;
   try {
     mesh = ExtractMesh(params, [&](double fraction) {
-      report(0.95 * fraction,
-             absl::StrFormat("marching cubes: %.0f%% of %d slabs", 100 * fraction, grid.cells[2]));
+      const int slabs = grid.cells[2];
+      report(0.95 * fraction, absl::StrFormat("marching cubes: slab %d of %d",
+                                              static_cast<int>(fraction * slabs), slabs));
     });
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("out of memory while extracting the mesh");
