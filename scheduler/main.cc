@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/flag_names.h"
+#include "common/stop_signals.h"
 #include "common/task_catalog.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/rpc/scheduler_server.h"
@@ -32,32 +33,11 @@ ABSL_FLAG(int, default_max_attempts, 3, "Attempts of a job that does not say");
 ABSL_FLAG(int64_t, max_blob_bytes, int64_t{2} << 30, "Largest blob PutBlob accepts");
 ABSL_FLAG(int, max_mesh_resolution, 512, "Largest mesh.extract resolution accepted at submit");
 
-namespace {
-
-// SIGTERM/SIGINT: shut the server down from a thread, not from the handler.
-void WaitForSignalThenShutdown(kiln::rpc::SchedulerServer* server) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int signal = 0;
-  sigwait(&set, &signal);
-  std::fprintf(stderr, "kiln-scheduler: signal %d, shutting down\n", signal);
-  server->Shutdown();
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kiln-scheduler --data-dir=DIR [--listen=HOST:PORT]");
   kiln::NormalizeFlagDashes(argc, argv);
   absl::ParseCommandLine(argc, argv);
-  // Block the signals in every thread; one thread waits for them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  kiln::BlockStopSignals();
 
   kiln::rpc::SchedulerServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -105,8 +85,13 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "kiln-scheduler: serving on port %d, data in %s\n", port,
                options.data_dir.c_str());
-  std::thread signals(WaitForSignalThenShutdown, server->get());
-  signals.detach();
+  kiln::rpc::SchedulerServer* raw = server->get();
+  std::thread([raw] {
+    pthread_setname_np(pthread_self(), "signal");
+    const int signal = kiln::WaitForStopSignal();
+    std::fprintf(stderr, "kiln-scheduler: signal %d, shutting down\n", signal);
+    raw->Shutdown();
+  }).detach();
   (*server)->Wait();
   metrics.reset();
   server->reset();

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/flag_names.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "worker/agent/worker_agent.h"
 
 ABSL_FLAG(std::string, scheduler, "", "Scheduler address, host:port (required).");
@@ -33,13 +34,7 @@ int main(int argc, char** argv) {
   kiln::NormalizeFlagDashes(argc, argv);
   absl::ParseCommandLine(argc, argv);
 
-  // Block the stop signals in every thread (threads inherit the mask); one thread
-  // takes them with sigwait, so no work happens in a signal handler.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  kiln::BlockStopSignals();
 
   kiln::agent::WorkerAgentOptions options;
   options.scheduler_address = absl::GetFlag(FLAGS_scheduler);
@@ -67,13 +62,12 @@ int main(int argc, char** argv) {
   }
 
   kiln::agent::WorkerAgent* raw = agent->get();
-  std::thread([raw, stop_signals] {
+  std::thread([raw] {
     pthread_setname_np(pthread_self(), "signal");
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    const int sig = kiln::WaitForStopSignal();
     KILN_LOG(INFO) << "signal " << sig << " (SIG" << sigabbrev_np(sig) << "): shutting down";
     raw->Shutdown();
-    sigwait(&stop_signals, &sig);
+    kiln::WaitForStopSignal();
     KILN_LOG(WARNING) << "second signal: exiting now";
     std::_Exit(1);
   }).detach();

@@ -89,6 +89,20 @@ std::string WaitingFor(const kiln::v1::JobSpec& spec) {
   return out;
 }
 
+// A commit callback that answers `done` with `value` once the write is durable,
+// or with the write's error.
+template <typename T>
+std::function<void(absl::Status)> AnswerWhenDurable(T value,
+                                                    std::function<void(absl::StatusOr<T>)> done) {
+  return [value = std::move(value), done = std::move(done)](absl::Status status) mutable {
+    if (status.ok()) {
+      done(std::move(value));
+    } else {
+      done(status);
+    }
+  };
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const SchedulerOptions& options, store::Store* store,
@@ -493,13 +507,7 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
       ++stats_.jobs_cancelled;
       Job snapshot = active.job;
       CommitLocked(std::move(writes), {job_id},
-                   [snapshot = std::move(snapshot), done = std::move(done)](absl::Status s) {
-                     if (!s.ok()) {
-                       done(s);
-                     } else {
-                       done(snapshot);
-                     }
-                   });
+                   AnswerWhenDurable(std::move(snapshot), std::move(done)));
       return;
     }
   }
@@ -584,13 +592,7 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
   kiln::v1::RegisterWorkerResponse response;
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
   *response.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
-  CommitLocked(std::move(writes), {}, [response, done = std::move(done)](absl::Status s) {
-    if (!s.ok()) {
-      done(s);
-    } else {
-      done(response);
-    }
-  });
+  CommitLocked(std::move(writes), {}, AnswerWhenDurable(std::move(response), std::move(done)));
 }
 
 bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
@@ -642,13 +644,7 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
   assignment->set_attempt(attempt->number());
   *assignment->mutable_lease_deadline() = ToProtoTime(active.lease_deadline);
   CommitLocked(std::move(writes), {active.job.id()},
-               [response = std::move(response), done = std::move(done)](absl::Status s) {
-                 if (!s.ok()) {
-                   done(s);
-                 } else {
-                   done(response);
-                 }
-               });
+               AnswerWhenDurable(std::move(response), std::move(done)));
   return true;
 }
 
@@ -936,13 +932,7 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       response.set_state(active.job.state());
       if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
       CommitLocked(std::move(writes), {active.job.id()},
-                   [response = std::move(response), done = std::move(done)](absl::Status s) {
-                     if (!s.ok()) {
-                       done(s);
-                     } else {
-                       done(response);
-                     }
-                   });
+                   AnswerWhenDurable(std::move(response), std::move(done)));
       return;
     }
   }
