@@ -1,42 +1,21 @@
 #include "client/kiln_client.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/sha256.h"
+#include "client/blob_transfer.h"
+#include "client/grpc_status.h"
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 
 namespace kiln {
 namespace {
-
-constexpr int64_t kChunkBytes = 1 << 20;  // PutBlob's per-message limit.
-
-// The one place in client/ where a grpc::Status becomes an absl::Status. gRPC and Abseil
-// share the canonical code numbers (google.rpc.Code), so the code carries over as is.
-// Transport failures get the RPC and address prepended: the scheduler's own messages are
-// self-explanatory, "connection refused" is not.
-absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view rpc,
-                            absl::string_view address) {
-  if (status.ok()) return absl::OkStatus();
-  const auto code = static_cast<absl::StatusCode>(status.error_code());
-  if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
-    return absl::Status(
-        code, absl::StrCat(rpc, " to scheduler at ", address, ": ", status.error_message()));
-  }
-  return absl::Status(code, status.error_message());
-}
 
 bool IsTerminal(v1::JobState state) {
   return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
@@ -91,18 +70,6 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
-absl::Status WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "write");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 struct Client::Stub {
@@ -140,7 +107,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
   }
   grpc::ChannelArguments args;
   // A chunk is 1 MiB of data plus framing; leave room above it.
-  args.SetMaxReceiveMessageSize(4 * kChunkBytes);
+  args.SetMaxReceiveMessageSize(4 * kBlobChunkBytes);
   // Calls fail fast while the channel waits to reconnect, so gRPC's own reconnect backoff
   // (1 s growing to 120 s) would outlast our retries after a scheduler restart; keep it on
   // the same schedule as the retries.
@@ -300,129 +267,23 @@ absl::StatusOr<v1::Job> Client::Wait(const std::string& job_id, absl::Duration t
 
 absl::StatusOr<v1::BlobRef> Client::UploadFile(const std::string& path, std::string name) {
   if (name.empty()) name = std::filesystem::path(path).filename().string();
-  std::error_code error;
-  const uintmax_t size = std::filesystem::file_size(path, error);
-  if (error) {
-    return absl::Status(absl::ErrnoToStatusCode(error.value()),
-                        absl::StrCat("cannot upload ", path, ": ", error.message()));
-  }
-  KILN_ASSIGN_OR_RETURN(std::string sha256, Sha256OfFile(path));
   v1::BlobRef ref;
-  ref.set_name(std::move(name));
-  ref.set_sha256(std::move(sha256));
-  ref.set_size_bytes(static_cast<int64_t>(size));
-  v1::BlobRef result;
   KILN_RETURN_IF_ERROR(RetryUnavailable(options_, [&]() -> absl::Status {
-    KILN_ASSIGN_OR_RETURN(result, UploadOnce(path, ref));
+    grpc::ClientContext context;
+    SetDeadline(context, options_.transfer_deadline);
+    KILN_ASSIGN_OR_RETURN(ref,
+                          UploadFileAsBlob(*stub_->service, context, options_.address, path, name));
     return absl::OkStatus();
   }));
-  return result;
-}
-
-absl::StatusOr<v1::BlobRef> Client::UploadOnce(const std::string& path, const v1::BlobRef& ref) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  grpc::ClientContext context;
-  SetDeadline(context, options_.transfer_deadline);
-  v1::PutBlobResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::PutBlobRequest>> writer =
-      stub_->service->PutBlob(&context, &response);
-  v1::PutBlobRequest request;
-  request.mutable_header()->set_size_bytes(ref.size_bytes());
-  request.mutable_header()->set_sha256(ref.sha256());
-  std::string buffer(kChunkBytes, '\0');
-  absl::Status local;  // A local read error; the stream is cancelled and this wins.
-  int64_t sent = 0;
-  do {
-    const int64_t want = std::min(kChunkBytes, ref.size_bytes() - sent);
-    file.read(buffer.data(), want);
-    if (file.gcount() != want) {
-      local = absl::DataLossError(absl::StrCat(path, " shrank while it was uploaded"));
-      context.TryCancel();
-      break;
-    }
-    request.set_data(buffer.data(), want);
-    // A failed write means the stream broke; Finish() says why.
-    if (!writer->Write(request)) break;
-    request.clear_header();
-    sent += want;
-  } while (sent < ref.size_bytes());
-  writer->WritesDone();
-  const grpc::Status status = writer->Finish();
-  KILN_RETURN_IF_ERROR(local);
-  KILN_RETURN_IF_ERROR(FromGrpcStatus(status, "PutBlob", options_.address));
-  if (response.sha256() != ref.sha256() || response.size_bytes() != ref.size_bytes()) {
-    return absl::DataLossError(absl::StrCat("scheduler stored ", path, " as ", response.sha256(),
-                                            " (", response.size_bytes(), " bytes), expected ",
-                                            ref.sha256(), " (", ref.size_bytes(), " bytes)"));
-  }
   return ref;
 }
 
 absl::Status Client::DownloadBlob(const std::string& sha256, const std::string& path) {
-  if (!IsSha256Hex(sha256)) {
-    return absl::InvalidArgumentError(absl::StrCat("not a sha256 blob address: ", sha256));
-  }
-  return RetryUnavailable(options_, [&]() { return DownloadOnce(sha256, path); });
-}
-
-absl::Status Client::DownloadOnce(const std::string& sha256, const std::string& path) {
-  // O_EXCL with a random name instead of mkstemp: mkstemp makes the file 0600, and fixing
-  // the mode afterwards would need the process-wide umask.
-  const std::string temp = absl::StrCat(path, ".kiln-tmp-", RandomId());
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", temp));
-  // The temp file goes away on every failure path; only a verified blob is renamed.
-  bool keep = false;
-  struct Cleanup {
-    int fd;
-    const std::string& temp;
-    const bool& keep;
-    ~Cleanup() {
-      if (fd >= 0) ::close(fd);
-      if (!keep) ::unlink(temp.c_str());
-    }
-  } cleanup{fd, temp, keep};
-
-  grpc::ClientContext context;
-  SetDeadline(context, options_.transfer_deadline);
-  v1::GetBlobRequest request;
-  request.set_sha256(sha256);
-  std::unique_ptr<grpc::ClientReader<v1::GetBlobResponse>> reader =
-      stub_->service->GetBlob(&context, request);
-  Sha256 hasher;
-  v1::GetBlobResponse response;
-  int64_t expected_size = -1;
-  int64_t received = 0;
-  absl::Status local;
-  while (reader->Read(&response)) {
-    if (expected_size < 0) expected_size = response.size_bytes();
-    hasher.Update(response.data());
-    received += static_cast<int64_t>(response.data().size());
-    local = WriteAll(fd, response.data());
-    if (!local.ok()) {
-      context.TryCancel();
-      break;
-    }
-  }
-  const grpc::Status status = reader->Finish();
-  KILN_RETURN_IF_ERROR(local);
-  KILN_RETURN_IF_ERROR(FromGrpcStatus(status, "GetBlob", options_.address));
-  if (expected_size >= 0 && received != expected_size) {
-    return absl::DataLossError(
-        absl::StrCat("blob ", sha256, ": received ", received, " bytes, expected ", expected_size));
-  }
-  const std::string actual = hasher.FinishHex();
-  if (actual != sha256) {
-    return absl::DataLossError(
-        absl::StrCat("blob ", sha256, " arrived corrupted (its sha256 is ", actual, ")"));
-  }
-  if (::fsync(fd) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("fsync ", temp));
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("rename ", temp, " to ", path));
-  }
-  keep = true;
-  return absl::OkStatus();
+  return RetryUnavailable(options_, [&]() {
+    grpc::ClientContext context;
+    SetDeadline(context, options_.transfer_deadline);
+    return DownloadBlobToFile(*stub_->service, context, options_.address, sha256, path);
+  });
 }
 
 }  // namespace kiln

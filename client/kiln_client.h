@@ -122,9 +122,6 @@ class Client {
   struct Stub;
   Client(const ClientOptions& options, std::unique_ptr<Stub> stub);
 
-  absl::StatusOr<v1::BlobRef> UploadOnce(const std::string& path, const v1::BlobRef& ref);
-  absl::Status DownloadOnce(const std::string& sha256, const std::string& path);
-
   const ClientOptions options_;
   const std::unique_ptr<Stub> stub_;
 };

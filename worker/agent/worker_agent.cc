@@ -6,13 +6,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/blob_transfer.h"
+#include "client/grpc_status.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "common/sha256.h"
@@ -27,13 +28,6 @@ namespace fs = std::filesystem;
 using kiln::v1::Assignment;
 using kiln::v1::BlobRef;
 using kiln::v1::ExitReason;
-
-constexpr size_t kBlobChunkBytes = size_t{1} << 20;
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
 
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -67,6 +61,12 @@ struct WorkerAgent::Slot {
   grpc::ClientContext* active_call ABSL_GUARDED_BY(mu) = nullptr;
   // Last progress forwarded, for rate limiting (slot thread only).
   absl::Time last_progress = absl::InfinitePast();
+
+  // Makes `context` the call that Shutdown() and abandonment cancel (nullptr: none).
+  void SetActiveCall(grpc::ClientContext* context) {
+    absl::MutexLock lock(&mu);
+    active_call = context;
+  }
 };
 
 struct WorkerAgent::Outcome {
@@ -223,7 +223,8 @@ absl::Status WorkerAgent::RegisterOnce() {
   kiln::v1::RegisterWorkerResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.rpc_timeout);
-  KILN_RETURN_IF_ERROR(FromGrpc(workers_->RegisterWorker(&context, request, &response)));
+  KILN_RETURN_IF_ERROR(FromGrpcStatus(workers_->RegisterWorker(&context, request, &response),
+                                      "RegisterWorker", options_.scheduler_address));
   absl::MutexLock lock(&mu_);
   if (response.has_heartbeat_interval()) {
     const absl::Duration interval = FromProtoDuration(response.heartbeat_interval());
@@ -305,7 +306,8 @@ void WorkerAgent::HeartbeatOnce() {
   kiln::v1::HeartbeatResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.rpc_timeout);
-  const absl::Status status = FromGrpc(workers_->Heartbeat(&context, request, &response));
+  const absl::Status status = FromGrpcStatus(workers_->Heartbeat(&context, request, &response),
+                                             "Heartbeat", options_.scheduler_address);
   if (!status.ok()) {
     KILN_LOG(WARNING) << "heartbeat failed: " << status;
     return;
@@ -345,16 +347,11 @@ void WorkerAgent::SlotLoop(Slot& slot) {
       kiln::v1::AcquireJobResponse response;
       grpc::ClientContext context;
       SetDeadline(context, options_.acquire_wait + absl::Seconds(5));
-      {
-        absl::MutexLock lock(&slot.mu);
-        slot.active_call = &context;
-      }
+      slot.SetActiveCall(&context);
       if (ShuttingDown()) context.TryCancel();  // Shutdown() may have missed it.
-      status = FromGrpc(workers_->AcquireJob(&context, request, &response));
-      {
-        absl::MutexLock lock(&slot.mu);
-        slot.active_call = nullptr;
-      }
+      status = FromGrpcStatus(workers_->AcquireJob(&context, request, &response), "AcquireJob",
+                              options_.scheduler_address);
+      slot.SetActiveCall(nullptr);
       if (status.ok()) {
         backoff = absl::Milliseconds(200);
         last_error.clear();
@@ -590,7 +587,8 @@ void WorkerAgent::ForwardProgress(Slot& slot, const Lease& lease,
   kiln::v1::ReportProgressResponse response;
   grpc::ClientContext context;  // Best effort: one try, short deadline.
   SetDeadline(context, std::min(options_.rpc_timeout, absl::Seconds(5)));
-  const absl::Status status = FromGrpc(workers_->ReportProgress(&context, request, &response));
+  const absl::Status status = FromGrpcStatus(workers_->ReportProgress(&context, request, &response),
+                                             "ReportProgress", options_.scheduler_address);
   if (IsRejectedAttempt(status)) {
     // Cancelled or reassigned: stop the task now rather than at the next heartbeat.
     KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
@@ -620,110 +618,34 @@ absl::Status WorkerAgent::Report(std::string_view what, const Request& request, 
     }
     grpc::ClientContext context;
     SetDeadline(context, options_.rpc_timeout);
-    status = FromGrpc((workers_.get()->*method)(&context, request, response));
+    status =
+        FromGrpcStatus((workers_.get()->*method)(&context, request, response),
+                       absl::string_view(what.data(), what.size()), options_.scheduler_address);
     if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) return status;
   }
   return status;
 }
 
 absl::Status WorkerAgent::DownloadBlob(Slot& slot, const BlobRef& ref, const std::string& path) {
-  if (!IsSha256Hex(ref.sha256())) {
-    return absl::InvalidArgumentError(absl::StrCat("bad sha256 \"", ref.sha256(), "\""));
-  }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::InternalError(absl::StrCat("cannot create ", path));
   grpc::ClientContext context;
   SetDeadline(context, options_.blob_timeout);
-  {
-    absl::MutexLock lock(&slot.mu);
-    slot.active_call = &context;
-  }
+  slot.SetActiveCall(&context);
   if (ShuttingDown()) context.TryCancel();
-  kiln::v1::GetBlobRequest request;
-  request.set_sha256(ref.sha256());
-  std::unique_ptr<grpc::ClientReader<kiln::v1::GetBlobResponse>> reader =
-      jobs_->GetBlob(&context, request);
-  Sha256 hash;
-  int64_t received = 0;
-  int64_t expected = -1;
-  kiln::v1::GetBlobResponse chunk;
-  while (reader->Read(&chunk)) {
-    if (expected < 0) expected = chunk.size_bytes();
-    hash.Update(chunk.data());
-    out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
-    received += static_cast<int64_t>(chunk.data().size());
-  }
-  const absl::Status status = FromGrpc(reader->Finish());
-  {
-    absl::MutexLock lock(&slot.mu);
-    slot.active_call = nullptr;
-  }
-  KILN_RETURN_IF_ERROR(status);
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  if (expected >= 0 && received != expected) {
-    return absl::DataLossError(
-        absl::StrCat("blob ", ref.sha256(), ": got ", received, " of ", expected, " bytes"));
-  }
-  const std::string digest = hash.FinishHex();
-  if (digest != ref.sha256()) {
-    return absl::DataLossError(
-        absl::StrCat("blob ", ref.sha256(), " arrived with sha256 ", digest));
-  }
-  return absl::OkStatus();
+  const absl::Status status =
+      DownloadBlobToFile(*jobs_, context, options_.scheduler_address, ref.sha256(), path);
+  slot.SetActiveCall(nullptr);
+  return status;
 }
 
 absl::StatusOr<BlobRef> WorkerAgent::UploadBlob(Slot& slot, const std::string& name,
                                                 const std::string& path) {
-  KILN_ASSIGN_OR_RETURN(const std::string digest, Sha256OfFile(path));
-  std::error_code ec;
-  const auto size = static_cast<int64_t>(fs::file_size(path, ec));
-  if (ec) return absl::InternalError(absl::StrCat("cannot stat ", path, ": ", ec.message()));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InternalError(absl::StrCat("cannot open ", path));
-
   grpc::ClientContext context;
   SetDeadline(context, options_.blob_timeout);
-  {
-    absl::MutexLock lock(&slot.mu);
-    slot.active_call = &context;
-  }
+  slot.SetActiveCall(&context);
   if (ShuttingDown()) context.TryCancel();
-  kiln::v1::PutBlobResponse response;
-  std::unique_ptr<grpc::ClientWriter<kiln::v1::PutBlobRequest>> writer =
-      jobs_->PutBlob(&context, &response);
-  kiln::v1::PutBlobRequest request;
-  request.mutable_header()->set_size_bytes(size);
-  request.mutable_header()->set_sha256(digest);
-  std::string buffer(kBlobChunkBytes, '\0');
-  int64_t sent = 0;
-  bool first = true;
-  bool stream_ok = true;
-  while (stream_ok && (first || sent < size)) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const auto n = static_cast<size_t>(in.gcount());
-    if (n == 0 && !first) break;  // File shrank; the server rejects the size mismatch.
-    request.set_data(buffer.data(), n);
-    stream_ok = writer->Write(request);
-    request.clear_header();
-    sent += static_cast<int64_t>(n);
-    first = false;
-  }
-  if (stream_ok) writer->WritesDone();
-  const absl::Status status = FromGrpc(writer->Finish());
-  {
-    absl::MutexLock lock(&slot.mu);
-    slot.active_call = nullptr;
-  }
-  KILN_RETURN_IF_ERROR(status);
-  if (response.sha256() != digest) {
-    return absl::DataLossError(
-        absl::StrCat("scheduler stored sha256 ", response.sha256(), ", expected ", digest));
-  }
-  BlobRef ref;
-  ref.set_name(name);
-  ref.set_sha256(digest);
-  ref.set_size_bytes(size);
+  absl::StatusOr<BlobRef> ref =
+      UploadFileAsBlob(*jobs_, context, options_.scheduler_address, path, name);
+  slot.SetActiveCall(nullptr);
   return ref;
 }
 
