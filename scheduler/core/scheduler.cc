@@ -15,6 +15,7 @@
 #include "common/proto_time.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 
 namespace kiln::core {
 namespace {
@@ -23,6 +24,12 @@ using kiln::v1::Job;
 using kiln::v1::JobState;
 
 constexpr char kNextSeqKey[] = "next_job_seq";
+// Attempts that do not count against max_attempts (device-cannot-run, lost
+// assignments) may add at most this many more.
+constexpr int kMaxUncountedAttempts = 10;
+constexpr size_t kMaxListPageBytes = 2 << 20;
+// Largest result summary a worker may record on a job.
+constexpr size_t kMaxResultBytes = 64 << 10;
 
 std::string JobIdForSeq(uint64_t seq) { return absl::StrFormat("j-%016x", seq); }
 
@@ -179,6 +186,7 @@ absl::Status Scheduler::RecoverLocked() {
   }));
   KILN_RETURN_IF_ERROR(status);
   KILN_RETURN_IF_ERROR(store_->ForEachLease([&](const kiln::v1::StoredLease& lease) {
+    if (jobs_.contains(lease.job_id())) return true;  // queued: the job record decided
     absl::StatusOr<ActiveJob*> active = load(lease.job_id());
     if (!active.ok()) {
       status = active.status();
@@ -204,36 +212,44 @@ absl::Status Scheduler::RecoverLocked() {
 
 void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
                              std::function<void(absl::Status)> then) {
+  std::vector<Job> snapshots;
   for (const std::string& id : job_ids) {
     auto it = jobs_.find(id);
-    if (it != jobs_.end()) ++it->second.commits_in_flight;
+    if (it == jobs_.end()) continue;
+    ++it->second.commits_in_flight;
+    snapshots.push_back(it->second.job);
   }
-  committer_->Commit(std::move(writes), [this, job_ids = std::move(job_ids),
-                                         then = std::move(then)](absl::Status status) {
-    std::vector<Job> snapshots;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!status.ok()) {
-        // Memory is ahead of the store now; rebuild it from the store on the next tick.
-        reload_needed_ = true;
-      }
-      for (const std::string& id : job_ids) {
-        auto it = jobs_.find(id);
-        if (it == jobs_.end()) continue;
-        ActiveJob& active = it->second;
-        --active.commits_in_flight;
-        if (status.ok()) snapshots.push_back(active.job);
-        if (active.commits_in_flight == 0 && IsTerminal(active.job.state())) {
-          if (!active.job.spec().client_request_id().empty()) {
-            pending_requests_.erase(active.job.spec().client_request_id());
-          }
-          jobs_.erase(it);
-        }
-      }
-    }
-    for (const Job& job : snapshots) watch_hub_.Publish(job);
-    then(status);
-  });
+  ++commits_in_flight_;
+  committer_->Commit(std::move(writes),
+                     [this, job_ids = std::move(job_ids), snapshots = std::move(snapshots),
+                      then = std::move(then)](absl::Status status) {
+                       {
+                         absl::MutexLock lock(&mu_);
+                         --commits_in_flight_;
+                         if (!status.ok()) reload_needed_ = true;
+                         for (const std::string& id : job_ids) {
+                           auto it = jobs_.find(id);
+                           if (it == jobs_.end()) continue;
+                           ActiveJob& active = it->second;
+                           --active.commits_in_flight;
+                           if (active.commits_in_flight == 0 && IsTerminal(active.job.state())) {
+                             if (!active.job.spec().client_request_id().empty()) {
+                               pending_requests_.erase(active.job.spec().client_request_id());
+                             }
+                             jobs_.erase(it);
+                           }
+                         }
+                       }
+                       if (status.ok()) {
+                         for (const Job& job : snapshots) watch_hub_.Publish(job);
+                       }
+                       then(status);
+                     });
+}
+
+absl::Status Scheduler::WritableLocked() const {
+  if (!reload_needed_) return absl::OkStatus();
+  return absl::UnavailableError("the scheduler is recovering from a failed store write; retry");
 }
 
 void Scheduler::TouchLocked(ActiveJob& active) {
@@ -306,6 +322,7 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
   absl::Status error;
   {
     absl::MutexLock lock(&mu_);
+    error = WritableLocked();
     const absl::Time now = clock_->Now();
     store::WriteSet writes;
     std::vector<std::string> new_ids;
@@ -316,6 +333,14 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
       if (!request_id.empty()) {
         absl::StatusOr<std::optional<std::string>> existing_id = std::nullopt;
         if (auto it = pending_requests_.find(request_id); it != pending_requests_.end()) {
+          // Only a duplicate within this very batch can be answered now; the
+          // original of an earlier call is not durable yet.
+          if (std::find(request_ids.begin(), request_ids.end(), request_id) == request_ids.end()) {
+            error = absl::UnavailableError(
+                absl::StrCat("client_request_id \"", request_id,
+                             "\": the first submit is still being stored; retry"));
+            break;
+          }
           existing_id = it->second;
         } else {
           existing_id = store_->GetRequestJobId(request_id);
@@ -424,7 +449,9 @@ absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
   std::string last_id;
   bool more = false;
   KILN_RETURN_IF_ERROR(store_->ForEachJobNewestFirst(request.page_token(), [&](const Job& stored) {
-    if (response.jobs_size() == page_size || scanned == options_.max_list_scan) {
+    // Pages stay well below gRPC's default 4 MiB receive limit of clients.
+    if (response.jobs_size() == page_size || scanned == options_.max_list_scan ||
+        response.ByteSizeLong() > kMaxListPageBytes) {
       more = true;
       return false;
     }
@@ -460,7 +487,9 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(job_id);
-    if (it == jobs_.end() || IsTerminal(it->second.job.state())) {
+    if (absl::Status writable = WritableLocked(); !writable.ok()) {
+      result = writable;
+    } else if (it == jobs_.end() || IsTerminal(it->second.job.state())) {
       // Terminal or unknown: report what is stored.
       absl::StatusOr<Job> job = it != jobs_.end() ? absl::StatusOr<Job>(it->second.job)
                                                   : absl::StatusOr<Job>(absl::NotFoundError(""));
@@ -517,8 +546,16 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
 void Scheduler::PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done) {
   store::WriteSet writes;
   writes.PutBlob(blob);
-  absl::MutexLock lock(&mu_);
-  CommitLocked(std::move(writes), {}, std::move(done));
+  absl::Status writable;
+  {
+    absl::MutexLock lock(&mu_);
+    writable = WritableLocked();
+    if (writable.ok()) {
+      CommitLocked(std::move(writes), {}, std::move(done));
+      return;
+    }
+  }
+  done(writable);
 }
 
 absl::StatusOr<kiln::v1::StoredBlob> Scheduler::GetBlob(const std::string& sha256) const {
@@ -580,19 +617,27 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
                                   slot.device_id(), "\" in capabilities.devices"));
     }
   }
-  absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_->Now();
-  WorkerState& state = workers_[request.worker_id()];
-  state.info.set_id(request.worker_id());
-  *state.info.mutable_capabilities() = caps;
-  *state.info.mutable_registered_at() = ToProtoTime(now);
-  state.last_seen = now;
-  store::WriteSet writes;
-  writes.PutWorker(state.info);
-  kiln::v1::RegisterWorkerResponse response;
-  *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
-  *response.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
-  CommitLocked(std::move(writes), {}, AnswerWhenDurable(std::move(response), std::move(done)));
+  absl::Status writable;
+  {
+    absl::MutexLock lock(&mu_);
+    writable = WritableLocked();
+    if (writable.ok()) {
+      const absl::Time now = clock_->Now();
+      WorkerState& state = workers_[request.worker_id()];
+      state.info.set_id(request.worker_id());
+      *state.info.mutable_capabilities() = caps;
+      *state.info.mutable_registered_at() = ToProtoTime(now);
+      state.last_seen = now;
+      store::WriteSet writes;
+      writes.PutWorker(state.info);
+      kiln::v1::RegisterWorkerResponse response;
+      *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
+      *response.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
+      CommitLocked(std::move(writes), {}, AnswerWhenDurable(std::move(response), std::move(done)));
+      return;
+    }
+  }
+  done(writable);
 }
 
 bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
@@ -665,8 +710,7 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
     } else {
       const absl::Time now = clock_->Now();
       worker->second.last_seen = now;
-      if (reload_needed_) {
-        error = absl::UnavailableError("scheduler is recovering from a store error");
+      if (error = WritableLocked(); !error.ok()) {
       } else if (TryAssignLocked(request.worker_id(), request.slot(), done)) {
         return 0;
       } else {
@@ -713,6 +757,7 @@ void Scheduler::DispatchLocked() {
 absl::StatusOr<kiln::v1::HeartbeatResponse> Scheduler::Heartbeat(
     const kiln::v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
+  KILN_RETURN_IF_ERROR(WritableLocked());
   kiln::v1::HeartbeatResponse response;
   auto worker = workers_.find(request.worker_id());
   if (worker == workers_.end()) {
@@ -774,8 +819,10 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
+    absl::Status writable = WritableLocked();
     absl::StatusOr<ActiveJob*> found =
-        FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
+        writable.ok() ? FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt())
+                      : absl::StatusOr<ActiveJob*>(writable);
     if (!found.ok()) {
       status = found.status();
     } else {
@@ -783,9 +830,9 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
       const absl::Time now = clock_->Now();
       SetLeaseLocked(active, now + options_.lease_duration);
       active.job.set_progress(request.progress());
-      active.job.set_progress_message(request.message().substr(0, 256));
-      TouchLocked(active);
+      active.job.set_progress_message(TruncateUtf8(request.message(), 256));
       if (active.job.state() == kiln::v1::JOB_STATE_ASSIGNED) {
+        TouchLocked(active);
         // The start of the run is a state change: durable before it is acknowledged.
         active.job.set_state(kiln::v1::JOB_STATE_RUNNING);
         active.job.set_status_message("running");
@@ -796,7 +843,8 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
         CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
         return;
       }
-      // Plain progress is not stored: losing it in a crash costs nothing.
+      // Plain progress is not stored (losing it in a crash costs nothing) and
+      // keeps the revision, which counts stored changes only.
       publish = active.job;
     }
   }
@@ -806,6 +854,11 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
 
 void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
                             std::function<void(absl::Status)> done) {
+  if (request.result().ByteSizeLong() > kMaxResultBytes) {
+    done(absl::InvalidArgumentError(
+        absl::StrCat("result: larger than the limit of ", kMaxResultBytes, " bytes")));
+    return;
+  }
   std::vector<kiln::v1::BlobRef> outputs(request.outputs().begin(), request.outputs().end());
   for (size_t i = 0; i < outputs.size(); ++i) {
     const std::string field = absl::StrCat("outputs[", i, "]");
@@ -834,14 +887,20 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
              job.attempts().rbegin()->worker_id() == request.worker_id();
     };
     std::optional<Job> finished;
+    bool durable = true;
     if (auto it = jobs_.find(request.job_id()); it != jobs_.end()) {
       finished = it->second.job;
+      durable = it->second.commits_in_flight == 0;
     } else if (absl::StatusOr<std::optional<Job>> stored = store_->GetJob(request.job_id());
                stored.ok()) {
       finished = *stored;
     }
-    if (finished.has_value() && is_same_completion(*finished)) {
-      status = absl::OkStatus();
+    if (absl::Status writable = WritableLocked(); !writable.ok()) {
+      status = writable;
+    } else if (finished.has_value() && is_same_completion(*finished)) {
+      // Answer OK only once the first completion is durable.
+      status = durable ? absl::OkStatus()
+                       : absl::UnavailableError("the completion is still being stored; retry");
     } else if (absl::StatusOr<ActiveJob*> found =
                    FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
                !found.ok()) {
@@ -875,17 +934,21 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
 
 void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitReason reason,
                                             const std::string& message, bool permanent,
-                                            store::WriteSet& writes) {
+                                            bool counted, store::WriteSet& writes) {
   const absl::Time now = clock_->Now();
   Job& job = active.job;
   kiln::v1::Attempt* attempt = job.mutable_attempts(job.attempts_size() - 1);
   *attempt->mutable_ended_at() = ToProtoTime(now);
   attempt->set_exit_reason(reason);
-  attempt->set_message(message.substr(0, 4096));
+  attempt->set_message(TruncateUtf8(message, 4096));
+  attempt->set_not_counted(!counted);
   ClearLeaseLocked(active);
   writes.DeleteLease(job.id());
-  const int attempts = job.attempts_size();
-  if (permanent || attempts >= job.spec().max_attempts()) {
+  int attempts = 0;
+  for (const kiln::v1::Attempt& a : job.attempts()) attempts += a.not_counted() ? 0 : 1;
+  // Uncounted attempts are bounded too, so that no job is requeued forever.
+  const bool too_many = job.attempts_size() >= job.spec().max_attempts() + kMaxUncountedAttempts;
+  if (permanent || attempts >= job.spec().max_attempts() || too_many) {
     job.set_state(kiln::v1::JOB_STATE_FAILED);
     *job.mutable_finished_at() = ToProtoTime(now);
     job.set_status_message(permanent
@@ -895,6 +958,7 @@ void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitRea
   } else {
     absl::Duration backoff = options_.retry_backoff_initial;
     for (int i = 1; i < attempts && backoff < options_.retry_backoff_max; ++i) backoff *= 2;
+    if (!counted) backoff = absl::ZeroDuration();  // it goes elsewhere at once
     backoff = std::min(backoff, options_.retry_backoff_max);
     job.set_state(kiln::v1::JOB_STATE_QUEUED);
     *job.mutable_not_before() = ToProtoTime(now + backoff);
@@ -919,15 +983,20 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
+    absl::Status writable = WritableLocked();
     absl::StatusOr<ActiveJob*> found =
-        FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
+        writable.ok() ? FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt())
+                      : absl::StatusOr<ActiveJob*>(writable);
     if (!found.ok()) {
       status = found.status();
     } else {
       ActiveJob& active = **found;
       store::WriteSet writes;
+      // A device that cannot run the code says nothing about the job: it goes
+      // elsewhere without using up an attempt.
+      const bool counted = request.reason() != kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN;
       EndAttemptWithFailureLocked(active, request.reason(), request.message(), request.permanent(),
-                                  writes);
+                                  counted, writes);
       kiln::v1::FailJobResponse response;
       response.set_state(active.job.state());
       if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
@@ -952,46 +1021,67 @@ void Scheduler::Tick() {
       // long-polls are answered empty and workers simply ask again.
       for (auto& [id, waiter] : waiters_) expired_waiters.push_back(std::move(waiter.done));
       waiters_.clear();
-      if (absl::Status s = RecoverLocked(); !s.ok()) {
-        std::fprintf(stderr, "kiln-scheduler: reload from store failed: %s\n",
-                     std::string(s.message()).c_str());
+      // The committer fails whatever is still queued; rebuild once it is all answered.
+      if (commits_in_flight_ == 0) {
+        absl::Status s = store_->Resume();
+        if (s.ok()) s = RecoverLocked();
+        if (s.ok()) {
+          committer_->Reset();
+          std::fprintf(stderr, "kiln-scheduler: recovered from the store after a failed write\n");
+        } else if (std::string(s.message()) != last_reload_error_) {
+          last_reload_error_ = std::string(s.message());
+          std::fprintf(stderr, "kiln-scheduler: store not writable yet: %s\n",
+                       last_reload_error_.c_str());
+        }
       }
     }
-    // Retries whose backoff ended.
-    while (!delayed_.empty() && delayed_.begin()->first <= now) {
-      const std::string id = delayed_.begin()->second;
-      delayed_.erase(delayed_.begin());
-      auto it = jobs_.find(id);
-      if (it != jobs_.end() && it->second.job.state() == kiln::v1::JOB_STATE_QUEUED) {
-        queue_.Push(it->second.job.spec(), it->second.seq, id);
+    if (!reload_needed_) {  // No decisions until memory matches the store again.
+      // Retries whose backoff ended.
+      while (!delayed_.empty() && delayed_.begin()->first <= now) {
+        const std::string id = delayed_.begin()->second;
+        delayed_.erase(delayed_.begin());
+        auto it = jobs_.find(id);
+        if (it != jobs_.end() && it->second.job.state() == kiln::v1::JOB_STATE_QUEUED) {
+          queue_.Push(it->second.job.spec(), it->second.seq, id);
+        }
       }
-    }
-    // Lapsed leases.
-    store::WriteSet writes;
-    std::vector<std::string> changed;
-    while (!leases_.empty() && leases_.begin()->first < now) {
-      const std::string id = leases_.begin()->second;
-      ActiveJob& active = jobs_.at(id);
-      const std::string& worker = active.job.attempts().rbegin()->worker_id();
-      EndAttemptWithFailureLocked(
-          active, kiln::v1::EXIT_REASON_LEASE_EXPIRED,
-          absl::StrCat("lease expired: worker ", worker, " sent no heartbeat for ",
-                       absl::FormatDuration(options_.lease_duration)),
-          /*permanent=*/false, writes);
-      changed.push_back(id);
-      ++stats_.leases_expired;
-    }
-    if (!changed.empty()) CommitLocked(std::move(writes), std::move(changed), [](absl::Status) {});
-    // Long-polls whose wait ended.
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->second.deadline <= now) {
-        expired_waiters.push_back(std::move(it->second.done));
-        it = waiters_.erase(it);
-      } else {
-        ++it;
+      // Lapsed leases.
+      store::WriteSet writes;
+      std::vector<std::string> changed;
+      while (!leases_.empty() && leases_.begin()->first < now) {
+        const std::string id = leases_.begin()->second;
+        auto it = jobs_.find(id);
+        if (it == jobs_.end()) {
+          leases_.erase(leases_.begin());
+          continue;
+        }
+        ActiveJob& active = it->second;
+        const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
+        // An assignment that never started (its answer was lost, or the worker
+        // died at once) ran nothing: it does not use up an attempt.
+        const bool started = attempt.has_started_at();
+        EndAttemptWithFailureLocked(
+            active, kiln::v1::EXIT_REASON_LEASE_EXPIRED,
+            absl::StrCat("lease expired: worker ", attempt.worker_id(), " sent no heartbeat for ",
+                         absl::FormatDuration(options_.lease_duration),
+                         started ? "" : " (never started: not counted)"),
+            /*permanent=*/false, /*counted=*/started, writes);
+        changed.push_back(id);
+        ++stats_.leases_expired;
       }
+      if (!changed.empty())
+        CommitLocked(std::move(writes), std::move(changed), [](absl::Status) {});
+      // Long-polls whose wait ended.
+      for (auto it = waiters_.begin(); it != waiters_.end();) {
+        if (it->second.deadline <= now) {
+          expired_waiters.push_back(std::move(it->second.done));
+          it = waiters_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      DispatchLocked();
     }
-    DispatchLocked();
   }
   for (auto& done : expired_waiters) done(kiln::v1::AcquireJobResponse());
 }

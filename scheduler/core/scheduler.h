@@ -146,17 +146,20 @@ class Scheduler {
 
   Scheduler(const SchedulerOptions& options, store::Store* store, store::GroupCommitter* committer);
   absl::Status RecoverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Persists `writes`; once durable, publishes the current snapshots of
-  // `job_ids` to watchers and runs `then`.
+  // Unavailable while memory waits to be rebuilt after a failed commit.
+  absl::Status WritableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Persists `writes`; once durable, publishes the snapshots of `job_ids` as
+  // they are now (the decision being persisted) to watchers and runs `then`.
   void CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
                     std::function<void(absl::Status)> then) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TouchLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetLeaseLocked(ActiveJob& active, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearLeaseLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends the current attempt; requeues with backoff or fails the job.
+  // Ends the current attempt; requeues (with backoff when it `counted` against
+  // max_attempts) or fails the job.
   void EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitReason reason,
-                                   const std::string& message, bool permanent,
+                                   const std::string& message, bool permanent, bool counted,
                                    store::WriteSet& writes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finds the fencing target of a worker report, or why it is stale.
   absl::StatusOr<ActiveJob*> FindLeasedLocked(const std::string& worker_id,
@@ -186,7 +189,13 @@ class Scheduler {
   absl::flat_hash_map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);  // FIFO by id
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Set when a commit failed: memory is ahead of the store. Every mutating call
+  // answers Unavailable until Tick has rebuilt memory from the store, which it
+  // does once no commit is in flight (the committer fails everything after a
+  // failure, so the store then holds exactly the acknowledged decisions).
   bool reload_needed_ ABSL_GUARDED_BY(mu_) = false;
+  int commits_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_reload_error_ ABSL_GUARDED_BY(mu_);
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
 
   absl::Notification stop_;

@@ -197,13 +197,32 @@ TEST_F(SchedulerTest, SameRequestIdGivesOneJobAlsoAfterRestart) {
   spec.set_client_request_id("req-42");
   Result<std::vector<kiln::v1::SubmitJobResponse>> first;
   scheduler_->Submit({spec}, false, first.callback());
+  // Sent while the first may still be in flight: either the same job or "retry",
+  // never a second job.
+  Result<std::vector<kiln::v1::SubmitJobResponse>> racing;
+  scheduler_->Submit({spec}, false, racing.callback());
+  ASSERT_TRUE(first.Get().ok());
+  EXPECT_FALSE(first.Get()->front().deduplicated());
+  if (racing.Get().ok()) {
+    EXPECT_TRUE(racing.Get()->front().deduplicated());
+    EXPECT_EQ(racing.Get()->front().job().id(), first.Get()->front().job().id());
+  } else {
+    EXPECT_EQ(racing.Get().status().code(), absl::StatusCode::kUnavailable);
+  }
   Result<std::vector<kiln::v1::SubmitJobResponse>> second;
   scheduler_->Submit({spec}, false, second.callback());
-  ASSERT_TRUE(first.Get().ok());
   ASSERT_TRUE(second.Get().ok());
-  EXPECT_FALSE(first.Get()->front().deduplicated());
   EXPECT_TRUE(second.Get()->front().deduplicated());
   EXPECT_EQ(first.Get()->front().job().id(), second.Get()->front().job().id());
+
+  // Within one batch the same id is one job too.
+  kiln::v1::JobSpec other = MeshSpec();
+  other.set_client_request_id("req-43");
+  Result<std::vector<kiln::v1::SubmitJobResponse>> batch;
+  scheduler_->Submit({other, other}, true, batch.callback());
+  ASSERT_TRUE(batch.Get().ok());
+  EXPECT_EQ((*batch.Get())[0].job().id(), (*batch.Get())[1].job().id());
+  EXPECT_TRUE((*batch.Get())[1].deduplicated());
 
   Open();
   Result<std::vector<kiln::v1::SubmitJobResponse>> third;
@@ -211,7 +230,7 @@ TEST_F(SchedulerTest, SameRequestIdGivesOneJobAlsoAfterRestart) {
   ASSERT_TRUE(third.Get().ok());
   EXPECT_TRUE(third.Get()->front().deduplicated());
   EXPECT_EQ(third.Get()->front().job().id(), first.Get()->front().job().id());
-  EXPECT_EQ(scheduler_->ListJobs({})->jobs_size(), 1);
+  EXPECT_EQ(scheduler_->ListJobs({})->jobs_size(), 2);
 }
 
 TEST_F(SchedulerTest, LapsedLeaseRequeuesAndFencesTheOldAttempt) {
@@ -424,6 +443,100 @@ TEST_F(SchedulerTest, ListFiltersByStateAndLabelAndPages) {
   request.set_page_size(0);
   request.set_state(kiln::v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(scheduler_->ListJobs(request)->jobs_size(), 0);
+}
+
+TEST_F(SchedulerTest, FailedWriteRefusesWorkThenRecoversExactlyWhatWasAcknowledged) {
+  Register("w1");
+  kiln::v1::Job kept = Submit(MeshSpec());
+  store_->InjectWriteErrorForTest(absl::UnavailableError("No space left on device"));
+  Result<std::vector<kiln::v1::SubmitJobResponse>> lost;
+  scheduler_->Submit({MeshSpec()}, false, lost.callback());
+  EXPECT_EQ(lost.Get().status().code(), absl::StatusCode::kUnavailable);
+  // Until memory is rebuilt, everything that would write says "retry".
+  kiln::v1::AcquireJobRequest acquire;
+  acquire.set_worker_id("w1");
+  Result<kiln::v1::AcquireJobResponse> refused;
+  scheduler_->AcquireJob(acquire, refused.callback());
+  EXPECT_EQ(refused.Get().status().code(), absl::StatusCode::kUnavailable);
+  scheduler_->Tick();  // the store still fails: stays refusing
+  Result<std::vector<kiln::v1::SubmitJobResponse>> still;
+  scheduler_->Submit({MeshSpec()}, false, still.callback());
+  EXPECT_EQ(still.Get().status().code(), absl::StatusCode::kUnavailable);
+
+  store_->InjectWriteErrorForTest(absl::OkStatus());  // space is back
+  scheduler_->Tick();
+  auto listed = scheduler_->ListJobs({});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->jobs_size(), 1);
+  EXPECT_EQ(listed->jobs(0).id(), kept.id());
+  auto assignment = Acquire("w1");
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_EQ(assignment->job().id(), kept.id());
+  EXPECT_FALSE(Acquire("w1").has_value());  // the refused submits left nothing behind
+  kiln::v1::Job after = Submit(MeshSpec());
+  EXPECT_GT(after.id(), kept.id());
+}
+
+TEST_F(SchedulerTest, LongUtf8MessagesAreCutAtCharacterBoundaries) {
+  Register("w1");
+  kiln::v1::Job job = Submit(MeshSpec());
+  ASSERT_TRUE(Acquire("w1").has_value());
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "\xe6\x97\xa5";  // 3-byte characters
+  kiln::v1::ReportProgressRequest progress;
+  progress.set_worker_id("w1");
+  progress.set_job_id(job.id());
+  progress.set_attempt(1);
+  progress.set_message(text);
+  StatusResult reported;
+  scheduler_->ReportProgress(progress, reported.callback());
+  ASSERT_TRUE(reported.Get().ok());
+  kiln::v1::FailJobRequest fail;
+  fail.set_worker_id("w1");
+  fail.set_job_id(job.id());
+  fail.set_attempt(1);
+  fail.set_reason(kiln::v1::EXIT_REASON_TASK_ERROR);
+  fail.set_message(text);
+  Result<kiln::v1::FailJobResponse> failed;
+  scheduler_->FailJob(fail, failed.callback());
+  ASSERT_TRUE(failed.Get().ok());
+  Open();  // the stored record must parse again
+  auto stored = scheduler_->GetJob(job.id());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->attempts(0).message().size() % 3, 0u);
+  EXPECT_LE(stored->attempts(0).message().size(), 4096u);
+}
+
+TEST_F(SchedulerTest, AttemptsThatRanNothingDoNotCount) {
+  Register("w1");
+  kiln::v1::Job job = Submit(MeshSpec(/*max_attempts=*/1));
+  // Assigned but never started: the lease lapses.
+  ASSERT_TRUE(Acquire("w1").has_value());
+  clock_.Advance(absl::Seconds(31));
+  scheduler_->Tick();
+  kiln::v1::Job requeued = *scheduler_->GetJob(job.id());
+  EXPECT_EQ(requeued.state(), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_TRUE(requeued.attempts(0).not_counted());
+  // The device could not run it: no attempt used, and no backoff either.
+  auto second = Acquire("w1");
+  ASSERT_TRUE(second.has_value());
+  ASSERT_TRUE(Progress("w1", job.id(), 2).ok());
+  kiln::v1::FailJobRequest fail;
+  fail.set_worker_id("w1");
+  fail.set_job_id(job.id());
+  fail.set_attempt(2);
+  fail.set_reason(kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN);
+  fail.set_message("CUDA error: no kernel image is available for execution on the device");
+  Result<kiln::v1::FailJobResponse> failed;
+  scheduler_->FailJob(fail, failed.callback());
+  ASSERT_TRUE(failed.Get().ok());
+  EXPECT_EQ(failed.Get()->state(), kiln::v1::JOB_STATE_QUEUED);
+  auto third = Acquire("w1");
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->attempt(), 3);
+  // An ordinary failure counts: max_attempts is 1, so the job fails now.
+  ASSERT_TRUE(Progress("w1", job.id(), 3).ok());
+  EXPECT_EQ(Fail("w1", job.id(), 3)->state(), kiln::v1::JOB_STATE_FAILED);
 }
 
 }  // namespace

@@ -41,8 +41,17 @@ class WatchReactor final : public grpc::ServerWriteReactor<kiln::v1::WatchJobRes
 
   void OnJobChanged(const kiln::v1::Job& job) override {
     absl::MutexLock lock(&mu_);
-    if (finished_ || job.revision() <= last_revision_) return;
+    // Revisions count stored changes; progress updates keep the revision, so
+    // equal revisions pass unless nothing a watcher sees has changed.
+    if (finished_ || job.revision() < last_revision_) return;
+    if (job.revision() == last_revision_ && job.state() == last_state_ &&
+        job.progress() == last_progress_ && job.progress_message() == last_message_) {
+      return;
+    }
     last_revision_ = job.revision();
+    last_state_ = job.state();
+    last_progress_ = job.progress();
+    last_message_ = job.progress_message();
     pending_.push_back(job);
     if (!writing_) WriteNextLocked();
   }
@@ -92,6 +101,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<kiln::v1::WatchJobRes
   std::deque<kiln::v1::Job> pending_ ABSL_GUARDED_BY(mu_);
   kiln::v1::WatchJobResponse current_ ABSL_GUARDED_BY(mu_);
   int64_t last_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  kiln::v1::JobState last_state_ ABSL_GUARDED_BY(mu_) = kiln::v1::JOB_STATE_UNSPECIFIED;
+  double last_progress_ ABSL_GUARDED_BY(mu_) = -1;
+  std::string last_message_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool terminal_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

@@ -37,8 +37,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
   grpc::ServerBuilder builder;
   // Plaintext for now; TLS and tokens are the security issue's work.
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
-  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
-  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   builder.RegisterService(server->job_service_.get());
   builder.RegisterService(server->worker_service_.get());
   server->server_ = builder.BuildAndStart();

@@ -26,8 +26,10 @@ struct SchedulerServerOptions {
   std::string listen = "127.0.0.1:7070";
   // Directory for RocksDB (db/) and blob files (blobs/).
   std::string data_dir;
-  // Max gRPC message size in bytes (blobs travel in 1 MiB chunks).
-  int max_message_bytes = 8 << 20;
+  // Largest request in bytes (blobs travel in 1 MiB chunks). Kept under 4 MiB:
+  // a SubmitJobs reply is a little larger than its request and clients accept
+  // 4 MiB by default.
+  int max_request_bytes = 3 << 20;
   core::SchedulerOptions scheduler;
   JobServiceOptions jobs;
 };

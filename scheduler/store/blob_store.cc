@@ -101,12 +101,15 @@ absl::StatusOr<kiln::v1::StoredBlob> BlobStore::Writer::Finish(int64_t expected_
   std::string final_path = owner_->PathFor(sha);
   std::string dir = final_path.substr(0, final_path.rfind('/'));
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  const bool new_dir = fs::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("create ", dir, ": ", ec.message()));
-  if (::rename(temp_path_.c_str(), final_path.c_str()) != 0)
+  if (::rename(temp_path_.c_str(), final_path.c_str()) != 0) {
     return ErrnoError("rename", final_path);
+  }
   finished_ = true;
   KILN_RETURN_IF_ERROR(SyncDir(dir));
+  // A new prefix directory must itself be durable, or a crash could lose it.
+  if (new_dir) KILN_RETURN_IF_ERROR(SyncDir(owner_->dir_));
   kiln::v1::StoredBlob blob;
   blob.set_sha256(sha);
   blob.set_size_bytes(written_);

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace kiln::store {
 
 GroupCommitter::GroupCommitter(Store* store, const GroupCommitterOptions& options)
@@ -55,12 +57,21 @@ void GroupCommitter::Run() {
         merged.Append(std::move(batch[end].writes));
         ++end;
       }
-      absl::Status status = store_->Write(merged);
+      absl::Status failure;
+      {
+        absl::MutexLock lock(&mu_);
+        failure = failure_;
+      }
+      absl::Status status = failure.ok() ? store_->Write(merged) : failure;
       {
         absl::MutexLock lock(&mu_);
         stats_.commits += end - begin;
         ++stats_.groups;
         if (!status.ok()) ++stats_.failed_groups;
+        if (!status.ok() && failure_.ok()) {
+          failure_ = absl::UnavailableError(
+              absl::StrCat("store write failed (", status.message(), "); recovering"));
+        }
       }
       for (size_t i = begin; i < end; ++i) batch[i].done(status);
       begin = end;
@@ -69,6 +80,11 @@ void GroupCommitter::Run() {
     absl::MutexLock lock(&mu_);
     busy_ = false;
   }
+}
+
+void GroupCommitter::Reset() {
+  absl::MutexLock lock(&mu_);
+  failure_ = absl::OkStatus();
 }
 
 void GroupCommitter::Drain() {

@@ -6,6 +6,11 @@
 // calling Commit get their decisions persisted in decision order), and N
 // concurrent submits cost one fsync, not N.
 //
+// After a failed write every later commit fails too, without touching the
+// store, until Reset(): so the store always holds a prefix of the decisions, and
+// a caller that rebuilds its state from the store after the failure sees exactly
+// what was acknowledged.
+//
 // Thread-safety: Commit may be called from any thread, also from inside a
 // callback. Callbacks run on the committer thread and must not block on it.
 #ifndef KILN_SCHEDULER_STORE_GROUP_COMMITTER_H_
@@ -48,6 +53,9 @@ class GroupCommitter {
   // has run. Owners of callbacks call it before they go away.
   void Drain();
 
+  // Accepts writes again after a failure (call once state was rebuilt).
+  void Reset();
+
   // Writes applied and fsyncs issued so far, for metrics and benchmarks.
   struct Stats {
     uint64_t commits = 0;
@@ -68,7 +76,8 @@ class GroupCommitter {
   mutable absl::Mutex mu_;
   std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a taken batch is being written or answered
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;     // a taken batch is being written or answered
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the first failed write since Reset
   Stats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

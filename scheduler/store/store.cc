@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kiln::store {
 namespace {
@@ -43,6 +44,8 @@ struct Store::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   bool sync = true;
+  absl::Mutex mu;
+  absl::Status injected_error ABSL_GUARDED_BY(mu);
 
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return families[static_cast<size_t>(f)]; }
 
@@ -89,7 +92,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
+void Store::InjectWriteErrorForTest(absl::Status error) {
+  absl::MutexLock lock(&impl_->mu);
+  impl_->injected_error = std::move(error);
+}
+
 absl::Status Store::Write(const WriteSet& writes) {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    if (!impl_->injected_error.ok()) return impl_->injected_error;
+  }
   if (writes.empty()) return absl::OkStatus();
   rocksdb::WriteBatch batch(writes.ByteSize() + 64 * writes.ops().size());
   for (const WriteSet::Op& op : writes.ops()) {
@@ -101,6 +113,8 @@ absl::Status Store::Write(const WriteSet& writes) {
   write_options.sync = impl_->sync;
   return FromRocks(impl_->db->Write(write_options, &batch), "write");
 }
+
+absl::Status Store::Resume() { return FromRocks(impl_->db->Resume(), "resume"); }
 
 absl::StatusOr<std::optional<kiln::v1::Job>> Store::GetJob(const std::string& job_id) const {
   auto value = impl_->Get(Family::kJobs, job_id);

@@ -37,6 +37,10 @@ class Store {
   // errors (disk full and the like): nothing of the set is applied then.
   absl::Status Write(const WriteSet& writes);
 
+  // After a failed write RocksDB refuses writes until resumed (e.g. once disk
+  // space is back). Unavailable while the cause persists.
+  absl::Status Resume();
+
   // Point reads; nullopt when absent.
   absl::StatusOr<std::optional<kiln::v1::Job>> GetJob(const std::string& job_id) const;
   absl::StatusOr<std::optional<std::string>> GetRequestJobId(const std::string& request_id) const;
@@ -52,6 +56,9 @@ class Store {
   // strictly before `before_id` (empty: from the newest). Stops when fn returns false.
   absl::Status ForEachJobNewestFirst(const std::string& before_id,
                                      const std::function<bool(const kiln::v1::Job&)>& fn) const;
+
+  // While set to an error, every Write fails with it (as a full disk would).
+  void InjectWriteErrorForTest(absl::Status error);
 
   // Approximate size in bytes of the jobs' SST files, for metrics.
   uint64_t ApproximateSizeBytes() const;
