@@ -106,6 +106,37 @@ std::string JobStateName(v1::JobState state) {
   return EnumShortName(v1::JobState_Name(state), "JOB_STATE_");
 }
 
+// The requirements as indented "name: value" lines.
+std::string FormatRequirements(const v1::Requirements& req, absl::string_view indent) {
+  std::string out =
+      absl::StrCat(indent, "accelerator:        ", AcceleratorName(req.accelerator()), "\n");
+  if (req.min_compute_capability() != 0 || req.max_compute_capability() != 0) {
+    absl::StrAppend(
+        &out, indent, "compute capability: ",
+        req.min_compute_capability() != 0
+            ? absl::StrCat(">= ", FormatComputeCapability(req.min_compute_capability()))
+            : "",
+        req.min_compute_capability() != 0 && req.max_compute_capability() != 0 ? ", " : "",
+        req.max_compute_capability() != 0
+            ? absl::StrCat("<= ", FormatComputeCapability(req.max_compute_capability()))
+            : "",
+        "\n");
+  }
+  if (!req.architectures().empty()) {
+    absl::StrAppend(&out, indent, "architectures:      ", absl::StrJoin(req.architectures(), ", "),
+                    "\n");
+  }
+  if (!req.features().empty()) {
+    absl::StrAppend(&out, indent, "features:           ", absl::StrJoin(req.features(), ", "),
+                    "\n");
+  }
+  if (req.min_device_memory_bytes() != 0) {
+    absl::StrAppend(&out, indent,
+                    "device memory:      >= ", FormatBytes(req.min_device_memory_bytes()), "\n");
+  }
+  return out;
+}
+
 std::string ExitReasonName(v1::ExitReason reason) {
   if (reason == v1::EXIT_REASON_UNSPECIFIED || !v1::ExitReason_IsValid(reason)) return "-";
   return EnumShortName(v1::ExitReason_Name(reason), "EXIT_REASON_");
@@ -237,26 +268,20 @@ std::string DescribeJob(const v1::Job& job, absl::Time now, absl::TimeZone zone)
   Field(out, "Labels", labels.empty() ? "-" : absl::StrJoin(labels, ", "));
   if (!spec.client_request_id().empty()) Field(out, "Request ID", spec.client_request_id());
 
-  absl::StrAppend(&out, "Requirements:\n");
-  absl::StrAppend(&out, "  accelerator:        ", AcceleratorName(req.accelerator()), "\n");
-  if (req.min_compute_capability() != 0 || req.max_compute_capability() != 0) {
-    absl::StrAppend(
-        &out, "  compute capability: ",
-        req.min_compute_capability() != 0
-            ? absl::StrCat(">= ", FormatComputeCapability(req.min_compute_capability()))
-            : "",
-        req.min_compute_capability() != 0 && req.max_compute_capability() != 0 ? ", " : "",
-        req.max_compute_capability() != 0
-            ? absl::StrCat("<= ", FormatComputeCapability(req.max_compute_capability()))
-            : "",
-        "\n");
-  }
-  if (!req.architectures().empty()) {
-    absl::StrAppend(&out, "  architectures:      ", absl::StrJoin(req.architectures(), ", "), "\n");
-  }
-  if (req.min_device_memory_bytes() != 0) {
-    absl::StrAppend(&out, "  device memory:      >= ", FormatBytes(req.min_device_memory_bytes()),
-                    "\n");
+  if (spec.tiers().empty()) {
+    absl::StrAppend(&out, "Requirements:\n", FormatRequirements(spec.requirements(), "  "));
+  } else {
+    absl::StrAppend(&out, "Tiers (tried in order):\n");
+    for (int i = 0; i < spec.tiers_size(); ++i) {
+      const v1::Tier& tier = spec.tiers(i);
+      absl::StrAppend(&out, "  ", i, ". ",
+                      tier.name().empty() ? absl::StrCat("tier-", i) : tier.name(),
+                      tier.model().empty() ? "" : absl::StrCat("  model ", tier.model()), "\n",
+                      FormatRequirements(tier.requirements(), "     "));
+      if (!tier.parameters().fields().empty()) {
+        absl::StrAppend(&out, "     parameters:         ", ToJson(tier.parameters(), false), "\n");
+      }
+    }
   }
   if (spec.has_parameters() && !spec.parameters().fields().empty()) {
     absl::StrAppend(&out, "Parameters:\n", Indent(ToJson(spec.parameters(), true), "  "), "\n");
@@ -281,7 +306,9 @@ std::string DescribeJob(const v1::Job& job, absl::Time now, absl::TimeZone zone)
   for (const v1::Attempt& a : job.attempts()) {
     absl::StrAppend(&out, "  #", a.number(), "  worker ",
                     a.worker_id().empty() ? "-" : a.worker_id(), "  slot ", a.slot(), "  device ",
-                    a.device().empty() ? "-" : a.device(), "\n");
+                    a.device().empty() ? "-" : a.device(),
+                    a.tier().empty() ? "" : absl::StrCat("  tier ", a.tier()),
+                    a.not_counted() ? "  (not counted)" : "", "\n");
     absl::StrAppend(&out, "      assigned ", FormatTime(a.assigned_at(), zone), ", started ",
                     FormatTime(a.started_at(), zone), ", ended ", FormatTime(a.ended_at(), zone));
     if (IsSet(a.assigned_at()) && IsSet(a.ended_at())) {

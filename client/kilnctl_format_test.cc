@@ -127,6 +127,43 @@ TEST(FormatTableTest, WorkersTable) {
             "w-1   gpu-box   2       cuda:0(9.0,80.0GiB),cpu!   2s          1      no\n");
 }
 
+TEST(DescribeJobTest, ShowsTiersAndTheTierEachAttemptRan) {
+  v1::Job job;
+  job.set_id("j-00000000000000b2");
+  job.set_state(v1::JOB_STATE_SUCCEEDED);
+  v1::JobSpec* spec = job.mutable_spec();
+  spec->set_task("mesh.extract");
+  v1::Tier* fast = spec->add_tiers();
+  fast->set_name("blackwell-bf16");
+  fast->mutable_requirements()->add_architectures("sm_120");
+  fast->mutable_requirements()->add_features("bf16");
+  v1::Tier* cpu = spec->add_tiers();
+  cpu->set_name("cpu-fp32");
+  cpu->mutable_requirements()->set_accelerator(v1::ACCELERATOR_CPU);
+  v1::Attempt* first = job.add_attempts();
+  first->set_number(1);
+  first->set_worker_id("w-5090");
+  first->set_device("cuda:0");
+  first->set_tier("blackwell-bf16");
+  first->set_not_counted(true);
+  first->set_exit_reason(v1::EXIT_REASON_DEVICE_CANNOT_RUN);
+  v1::Attempt* second = job.add_attempts();
+  second->set_number(2);
+  second->set_worker_id("w-cpu");
+  second->set_device("cpu");
+  second->set_tier("cpu-fp32");
+  const std::string text =
+      DescribeJob(job, absl::FromUnixSeconds(1'700'000'000), absl::UTCTimeZone());
+  EXPECT_THAT(text, HasSubstr("Tiers (tried in order):\n  0. blackwell-bf16\n"));
+  EXPECT_THAT(text, HasSubstr("     architectures:      sm_120\n     features:           bf16\n"));
+  EXPECT_THAT(text, HasSubstr("  1. cpu-fp32\n     accelerator:        cpu\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("#1  worker w-5090  slot 0  device cuda:0  tier blackwell-bf16  (not counted)"));
+  EXPECT_THAT(text, HasSubstr("exit: device_cannot_run"));
+  EXPECT_THAT(text, HasSubstr("#2  worker w-cpu  slot 0  device cpu  tier cpu-fp32\n"));
+}
+
 TEST(DescribeJobTest, ShowsSpecAttemptsOutputsAndResult) {
   v1::Job job = RunningJob();
   job.set_state(v1::JOB_STATE_FAILED);

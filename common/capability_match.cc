@@ -3,24 +3,61 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace kiln {
+namespace {
+
+std::string GiB(int64_t bytes) {
+  return absl::StrFormat("%.1f GiB", static_cast<double>(bytes) / (1 << 30));
+}
+
+std::string CcName(int cc) { return absl::StrCat(cc / 10, ".", cc % 10); }
+
+}  // namespace
 
 std::string ArchitectureName(int compute_capability) {
   if (compute_capability <= 0) return "";
   return absl::StrCat("sm_", compute_capability);
 }
 
+int TierCount(const kiln::v1::JobSpec& spec) { return std::max(1, spec.tiers_size()); }
+
+const kiln::v1::Requirements& TierRequirements(const kiln::v1::JobSpec& spec, int tier) {
+  return spec.tiers().empty() ? spec.requirements() : spec.tiers(tier).requirements();
+}
+
+const std::string& TierModel(const kiln::v1::JobSpec& spec, int tier) {
+  if (spec.tiers().empty() || spec.tiers(tier).model().empty()) return spec.model();
+  return spec.tiers(tier).model();
+}
+
+std::string TierName(const kiln::v1::JobSpec& spec, int tier) {
+  if (spec.tiers().empty()) return "default";
+  if (!spec.tiers(tier).name().empty()) return spec.tiers(tier).name();
+  return absl::StrCat("tier-", tier);
+}
+
+google::protobuf::Struct TierParameters(const kiln::v1::JobSpec& spec, int tier) {
+  google::protobuf::Struct merged = spec.parameters();
+  if (!spec.tiers().empty()) {
+    for (const auto& [key, value] : spec.tiers(tier).parameters().fields()) {
+      (*merged.mutable_fields())[key] = value;
+    }
+  }
+  return merged;
+}
+
 std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
-                         const kiln::v1::JobSpec& spec) {
+                         const kiln::v1::JobSpec& spec, int tier, int64_t reserved_bytes) {
   if (std::find(slot.tasks().begin(), slot.tasks().end(), spec.task()) == slot.tasks().end()) {
     return absl::StrCat("slot ", slot.index(), " does not run task ", spec.task());
   }
   if (!device.runnable()) {
     return absl::StrCat("device ", device.id(), " is not runnable: ", device.unrunnable_reason());
   }
-  const kiln::v1::Requirements& req = spec.requirements();
+  const kiln::v1::Requirements& req = TierRequirements(spec, tier);
   const bool is_gpu = device.compute_capability() > 0;
   if (req.accelerator() == kiln::v1::ACCELERATOR_GPU && !is_gpu) {
     return absl::StrCat("device ", device.id(), " is not a GPU");
@@ -30,36 +67,85 @@ std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& s
   }
   const int cc = device.compute_capability();
   if (req.min_compute_capability() > 0 && cc < req.min_compute_capability()) {
-    return absl::StrCat("device ", device.id(), " has compute capability ", cc, ", below ",
-                        req.min_compute_capability());
+    return is_gpu ? absl::StrCat("device ", device.id(), " has compute capability ", CcName(cc),
+                                 ", below ", CcName(req.min_compute_capability()))
+                  : absl::StrCat("device ", device.id(), " is not a GPU");
   }
   if (req.max_compute_capability() > 0 && cc > req.max_compute_capability()) {
-    return absl::StrCat("device ", device.id(), " has compute capability ", cc, ", above ",
-                        req.max_compute_capability());
+    return absl::StrCat("device ", device.id(), " has compute capability ", CcName(cc), ", above ",
+                        CcName(req.max_compute_capability()));
   }
   if (!req.architectures().empty()) {
     const std::string arch = ArchitectureName(cc);
     if (std::find(req.architectures().begin(), req.architectures().end(), arch) ==
         req.architectures().end()) {
-      return absl::StrCat("device ", device.id(), " is ", arch.empty() ? "a CPU" : arch,
-                          ", not one of ", absl::StrJoin(req.architectures(), ","));
+      return absl::StrCat("device ", device.id(), " is ", arch.empty() ? "a CPU" : arch, ", not ",
+                          absl::StrJoin(req.architectures(), " or "));
     }
   }
-  if (req.min_device_memory_bytes() > 0 &&
-      device.total_memory_bytes() < req.min_device_memory_bytes()) {
-    return absl::StrCat("device ", device.id(), " has ", device.total_memory_bytes(),
-                        " bytes of memory, below ", req.min_device_memory_bytes());
+  for (const std::string& feature : req.features()) {
+    if (std::find(device.features().begin(), device.features().end(), feature) ==
+        device.features().end()) {
+      return absl::StrCat("device ", device.id(), " has no ", feature);
+    }
+  }
+  if (req.min_device_memory_bytes() > 0) {
+    if (device.total_memory_bytes() < req.min_device_memory_bytes()) {
+      return absl::StrCat("device ", device.id(), " has ", GiB(device.total_memory_bytes()),
+                          ", below ", GiB(req.min_device_memory_bytes()));
+    }
+    if (device.total_memory_bytes() - reserved_bytes < req.min_device_memory_bytes()) {
+      return absl::StrCat(
+          "device ", device.id(), " has ", GiB(device.total_memory_bytes() - reserved_bytes),
+          " not reserved by running jobs, below ", GiB(req.min_device_memory_bytes()));
+    }
   }
   return "";
 }
 
-std::string RequirementClassKey(const kiln::v1::JobSpec& spec) {
-  const kiln::v1::Requirements& req = spec.requirements();
+int FirstFittingTier(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
+                     const kiln::v1::JobSpec& spec, int64_t reserved_bytes) {
+  for (int tier = 0; tier < TierCount(spec); ++tier) {
+    if (WhyCannotRun(device, slot, spec, tier, reserved_bytes).empty()) return tier;
+  }
+  return -1;
+}
+
+int Specificity(const kiln::v1::Requirements& requirements) {
+  int lowest = requirements.min_compute_capability();
+  if (!requirements.architectures().empty()) {
+    int lowest_arch = 0;
+    for (const std::string& arch : requirements.architectures()) {
+      int cc = 0;
+      if (arch.size() > 3) cc = std::atoi(arch.c_str() + 3);
+      lowest_arch = lowest_arch == 0 ? cc : std::min(lowest_arch, cc);
+    }
+    lowest = std::max(lowest, lowest_arch);
+  }
+  return lowest;
+}
+
+namespace {
+
+void AppendRequirementsKey(const kiln::v1::Requirements& req, std::string* out) {
   std::vector<std::string> archs(req.architectures().begin(), req.architectures().end());
   std::sort(archs.begin(), archs.end());
-  return absl::StrCat(spec.task(), "|", spec.model(), "|", static_cast<int>(req.accelerator()), "|",
-                      req.min_compute_capability(), "|", req.max_compute_capability(), "|",
-                      absl::StrJoin(archs, ","), "|", req.min_device_memory_bytes());
+  std::vector<std::string> features(req.features().begin(), req.features().end());
+  std::sort(features.begin(), features.end());
+  absl::StrAppend(out, "|", static_cast<int>(req.accelerator()), "|", req.min_compute_capability(),
+                  "|", req.max_compute_capability(), "|", absl::StrJoin(archs, ","), "|",
+                  absl::StrJoin(features, ","), "|", req.min_device_memory_bytes());
+}
+
+}  // namespace
+
+std::string RequirementClassKey(const kiln::v1::JobSpec& spec) {
+  std::string key = absl::StrCat(spec.task(), "|", spec.model());
+  for (int tier = 0; tier < TierCount(spec); ++tier) {
+    absl::StrAppend(&key, "#", TierModel(spec, tier));
+    AppendRequirementsKey(TierRequirements(spec, tier), &key);
+  }
+  return key;
 }
 
 }  // namespace kiln

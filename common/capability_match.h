@@ -1,26 +1,54 @@
-// Capability matching: can a worker's slot, on its device, run a job? Pure
-// functions shared by the scheduler's placement and by tests; the worker's
-// advertisement (kiln.v1.WorkerCapabilities) is the only input besides the spec.
+// Capability matching: can a worker's slot, on its device, run a job, and in
+// which of the job's tiers? Pure functions shared by the scheduler's placement,
+// its pending reasons and tests; the worker's advertisement
+// (kiln.v1.WorkerCapabilities) is the only input besides the spec.
 #ifndef KILN_COMMON_CAPABILITY_MATCH_H_
 #define KILN_COMMON_CAPABILITY_MATCH_H_
 
+#include <cstdint>
 #include <string>
 
+#include "google/protobuf/struct.pb.h"
 #include "kiln/v1/capability.pb.h"
 #include "kiln/v1/job.pb.h"
 
 namespace kiln {
 
+// Most tiers a job may list.
+inline constexpr int kMaxTiers = 8;
+
 // "sm_90" for compute capability 90; empty for CPUs (0).
 std::string ArchitectureName(int compute_capability);
 
-// Empty when `slot` on `device` can run `spec`; otherwise why not, for the
-// job's pending reason (e.g. "device cpu is not a GPU").
-std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
-                         const kiln::v1::JobSpec& spec);
+// A job without tiers has one implicit tier: its own requirements and model.
+int TierCount(const kiln::v1::JobSpec& spec);
+const kiln::v1::Requirements& TierRequirements(const kiln::v1::JobSpec& spec, int tier);
+// The tier's model, or the job's when the tier names none.
+const std::string& TierModel(const kiln::v1::JobSpec& spec, int tier);
+// The tier's name: its own, "tier-<n>" when unnamed, "default" without tiers.
+std::string TierName(const kiln::v1::JobSpec& spec, int tier);
+// The job's parameters with the tier's top-level keys merged over them.
+google::protobuf::Struct TierParameters(const kiln::v1::JobSpec& spec, int tier);
 
-// A stable key of everything placement looks at (task and requirements): jobs
-// with equal keys fit exactly the same slots, so the queue indexes by it.
+// Empty when `slot` on `device` can run tier `tier` of `spec`, with
+// `reserved_bytes` of the device's memory already held by running jobs;
+// otherwise why not, for pending reasons (e.g. "device cpu is not a GPU").
+std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
+                         const kiln::v1::JobSpec& spec, int tier = 0, int64_t reserved_bytes = 0);
+
+// The first tier of `spec` that `slot` on `device` can run, or -1.
+int FirstFittingTier(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
+                     const kiln::v1::JobSpec& spec, int64_t reserved_bytes = 0);
+
+// How specific a tier's requirements are: the lowest compute capability they
+// admit (0 when any). Placement gives a capable device the most specific work
+// first, so that generic work does not take scarce devices from work only they
+// can run.
+int Specificity(const kiln::v1::Requirements& requirements);
+
+// A stable key of everything placement looks at (task, model and every tier's
+// requirements): jobs with equal keys fit exactly the same slots, so the queue
+// indexes by it.
 std::string RequirementClassKey(const kiln::v1::JobSpec& spec);
 
 }  // namespace kiln

@@ -12,6 +12,12 @@ void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::stri
     cls.representative.set_task(spec.task());
     cls.representative.set_model(spec.model());
     *cls.representative.mutable_requirements() = spec.requirements();
+    for (const kiln::v1::Tier& tier : spec.tiers()) {
+      kiln::v1::Tier* copy = cls.representative.add_tiers();
+      copy->set_name(tier.name());
+      copy->set_model(tier.model());
+      *copy->mutable_requirements() = tier.requirements();
+    }
   }
   Key key{-spec.priority(), seq, job_id};
   cls.jobs.insert(key);
@@ -28,13 +34,20 @@ bool JobQueue::Remove(const std::string& job_id) {
   return true;
 }
 
-std::optional<std::string> JobQueue::PopBest(
-    const std::function<bool(const kiln::v1::JobSpec&)>& fits) {
+std::optional<std::string> JobQueue::PopBest(const Rank& rank) {
   const Key* best = nullptr;
+  int64_t best_rank = 0;
   for (const auto& [class_key, cls] : classes_) {
     const Key& head = *cls.jobs.begin();
-    if (best != nullptr && !(head < *best)) continue;
-    if (fits(cls.representative)) best = &head;
+    // Ask about the class only when its head could still win on priority.
+    if (best != nullptr && std::get<0>(head) > std::get<0>(*best)) continue;
+    const std::optional<int64_t> r = rank(cls.representative);
+    if (!r.has_value()) continue;
+    if (best == nullptr || std::tie(std::get<0>(head), *r, std::get<1>(head)) <
+                               std::tie(std::get<0>(*best), best_rank, std::get<1>(*best))) {
+      best = &head;
+      best_rank = *r;
+    }
   }
   if (best == nullptr) return std::nullopt;
   std::string job_id = std::get<2>(*best);
@@ -46,6 +59,11 @@ std::map<std::string, size_t> JobQueue::DepthByClass() const {
   std::map<std::string, size_t> depth;
   for (const auto& [class_key, cls] : classes_) depth[class_key] = cls.jobs.size();
   return depth;
+}
+
+void JobQueue::ForEachClass(
+    const std::function<void(const std::string&, const kiln::v1::JobSpec&, size_t)>& fn) const {
+  for (const auto& [class_key, cls] : classes_) fn(class_key, cls.representative, cls.jobs.size());
 }
 
 }  // namespace kiln::core

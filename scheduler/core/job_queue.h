@@ -1,7 +1,8 @@
 // JobQueue: the ready QUEUED jobs in memory, indexed by requirement class (task,
 // model and requirements; see common/capability_match.h). Placement asks one
 // question per class ("can this slot run it?") instead of one per job, and takes
-// the best head: highest priority first, then oldest (lowest sequence number).
+// the best head: highest priority first, then the best rank the caller gives the
+// class, then oldest (lowest sequence number).
 // Not thread-safe: the Scheduler guards it with its lock.
 #ifndef KILN_SCHEDULER_CORE_JOB_QUEUE_H_
 #define KILN_SCHEDULER_CORE_JOB_QUEUE_H_
@@ -25,15 +26,22 @@ class JobQueue {
   void Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id);
   // Removes a job if present; returns whether it was.
   bool Remove(const std::string& job_id);
-  // Removes and returns the best job of the classes whose representative spec
-  // (task, model, requirements) `fits`; nullopt when no class fits.
-  std::optional<std::string> PopBest(
-      const std::function<bool(const kiln::v1::JobSpec& representative)>& fits);
+  // `rank` says whether a class fits a slot (nullopt: it does not) and how well
+  // (lower is better), judged on the class's representative spec (task, model,
+  // tiers and requirements, no parameters).
+  using Rank = std::function<std::optional<int64_t>(const kiln::v1::JobSpec& representative)>;
+  // Removes and returns the best job among the fitting classes: highest
+  // priority, then lowest rank, then oldest; nullopt when no class fits.
+  std::optional<std::string> PopBest(const Rank& rank);
 
   size_t size() const { return index_.size(); }
   size_t class_count() const { return classes_.size(); }
-  // Jobs per class key, for metrics and pending reasons.
+  // Jobs per class key, for metrics.
   std::map<std::string, size_t> DepthByClass() const;
+  // Visits every class: its key, representative spec and number of jobs.
+  void ForEachClass(
+      const std::function<void(const std::string& key, const kiln::v1::JobSpec& representative,
+                               size_t jobs)>& fn) const;
 
  private:
   using Key = std::tuple<int, uint64_t, std::string>;  // (-priority, seq, id)

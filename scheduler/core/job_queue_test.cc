@@ -14,8 +14,8 @@ kiln::v1::JobSpec Spec(const std::string& task, int priority,
   return spec;
 }
 
-auto Any() {
-  return [](const kiln::v1::JobSpec&) { return true; };
+JobQueue::Rank Any() {
+  return [](const kiln::v1::JobSpec&) { return std::optional<int64_t>(0); };
 }
 
 TEST(JobQueueTest, HigherPriorityFirstThenOlder) {
@@ -38,14 +38,32 @@ TEST(JobQueueTest, OnlyFittingClassesAreConsidered) {
   queue.Push(Spec("mesh.extract", 9, kiln::v1::ACCELERATOR_GPU), 1, "gpu-job");
   queue.Push(Spec("mesh.extract", 0, kiln::v1::ACCELERATOR_CPU), 2, "cpu-job");
   int asked = 0;
-  auto cpu_only = [&](const kiln::v1::JobSpec& spec) {
+  JobQueue::Rank cpu_only = [&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
     ++asked;
-    return spec.requirements().accelerator() != kiln::v1::ACCELERATOR_GPU;
+    if (spec.requirements().accelerator() == kiln::v1::ACCELERATOR_GPU) return std::nullopt;
+    return 0;
   };
   EXPECT_EQ(queue.PopBest(cpu_only), "cpu-job");
   EXPECT_EQ(asked, 2);  // one question per class, not per job
   EXPECT_EQ(queue.PopBest(cpu_only), std::nullopt);
   EXPECT_EQ(queue.size(), 1u);
+}
+
+TEST(JobQueueTest, RankBreaksPriorityTiesBeforeAge) {
+  JobQueue queue;
+  kiln::v1::JobSpec generic = Spec("mesh.extract", 0);
+  kiln::v1::JobSpec blackwell = Spec("mesh.extract", 0);
+  blackwell.mutable_requirements()->add_architectures("sm_120");
+  queue.Push(generic, 1, "generic-old");
+  queue.Push(blackwell, 2, "blackwell-new");
+  queue.Push(Spec("mesh.extract", 3), 3, "urgent");
+  // More specific work ranks first (as placement ranks it for a Blackwell slot).
+  JobQueue::Rank specific_first = [](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
+    return spec.requirements().architectures().empty() ? 0 : -120;
+  };
+  EXPECT_EQ(queue.PopBest(specific_first), "urgent");  // priority still wins
+  EXPECT_EQ(queue.PopBest(specific_first), "blackwell-new");
+  EXPECT_EQ(queue.PopBest(specific_first), "generic-old");
 }
 
 TEST(JobQueueTest, RemoveAndDuplicatePush) {

@@ -3,8 +3,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/capability_match.h"
+#include "common/device_features.h"
 #include "common/proto_time.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 
 namespace kiln::core {
 namespace {
@@ -35,6 +39,39 @@ bool IsArchitecture(absl::string_view arch) {
   int number = 0;
   return absl::StartsWith(arch, "sm_") && absl::SimpleAtoi(arch.substr(3), &number) &&
          number >= 10 && number <= 999;
+}
+
+absl::Status ValidateRequirements(const kiln::v1::Requirements& req, const std::string& f) {
+  if (!kiln::v1::Accelerator_IsValid(req.accelerator())) {
+    return Invalid(f + ".accelerator", "unknown value");
+  }
+  if (req.min_compute_capability() < 0 || req.min_compute_capability() > 999) {
+    return Invalid(f + ".min_compute_capability", "must be 0..999 (major*10+minor)");
+  }
+  if (req.max_compute_capability() < 0 || req.max_compute_capability() > 999) {
+    return Invalid(f + ".max_compute_capability", "must be 0..999 (major*10+minor)");
+  }
+  if (req.max_compute_capability() > 0 &&
+      req.max_compute_capability() < req.min_compute_capability()) {
+    return Invalid(f + ".max_compute_capability", "below min_compute_capability");
+  }
+  for (int i = 0; i < req.architectures_size(); ++i) {
+    if (!IsArchitecture(req.architectures(i))) {
+      return Invalid(absl::StrCat(f, ".architectures[", i, "]"),
+                     absl::StrCat("\"", req.architectures(i), "\" is not like sm_90"));
+    }
+  }
+  for (int i = 0; i < req.features_size(); ++i) {
+    if (!IsKnownFeature(req.features(i))) {
+      return Invalid(absl::StrCat(f, ".features[", i, "]"),
+                     absl::StrCat("unknown feature \"", req.features(i),
+                                  "\" (known: ", absl::StrJoin(KnownFeatures(), ", "), ")"));
+    }
+  }
+  if (req.min_device_memory_bytes() < 0) {
+    return Invalid(f + ".min_device_memory_bytes", "must not be negative");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -69,9 +106,12 @@ absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& lim
     return Invalid(f + ".parameters",
                    absl::StrCat("nested deeper than the limit of ", limits.max_parameters_depth));
   }
-  if (absl::Status s = ValidateTaskParameters(spec.task(), spec.parameters(), limits.tasks);
-      !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(f, ".", s.message()));
+  // With tiers, each tier's merged parameters are checked below instead.
+  if (spec.tiers().empty()) {
+    if (absl::Status s = ValidateTaskParameters(spec.task(), spec.parameters(), limits.tasks);
+        !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(f, ".", s.message()));
+    }
   }
   if (spec.inputs_size() > limits.max_inputs) {
     return Invalid(f + ".inputs", absl::StrCat("more than the limit of ", limits.max_inputs));
@@ -89,28 +129,31 @@ absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& lim
       return Invalid(at + ".sha256", "must be 64 lower-case hex digits");
     }
   }
-  const kiln::v1::Requirements& req = spec.requirements();
-  if (!kiln::v1::Accelerator_IsValid(req.accelerator())) {
-    return Invalid(f + ".requirements.accelerator", "unknown value");
+  if (spec.tiers_size() > kMaxTiers) {
+    return Invalid(f + ".tiers", absl::StrCat("more than the limit of ", kMaxTiers));
   }
-  if (req.min_compute_capability() < 0 || req.min_compute_capability() > 999) {
-    return Invalid(f + ".requirements.min_compute_capability", "must be 0..999 (major*10+minor)");
+  if (spec.tiers().empty()) {
+    KILN_RETURN_IF_ERROR(ValidateRequirements(spec.requirements(), f + ".requirements"));
   }
-  if (req.max_compute_capability() < 0 || req.max_compute_capability() > 999) {
-    return Invalid(f + ".requirements.max_compute_capability", "must be 0..999 (major*10+minor)");
-  }
-  if (req.max_compute_capability() > 0 &&
-      req.max_compute_capability() < req.min_compute_capability()) {
-    return Invalid(f + ".requirements.max_compute_capability", "below min_compute_capability");
-  }
-  for (int i = 0; i < req.architectures_size(); ++i) {
-    if (!IsArchitecture(req.architectures(i))) {
-      return Invalid(absl::StrCat(f, ".requirements.architectures[", i, "]"),
-                     absl::StrCat("\"", req.architectures(i), "\" is not like sm_90"));
+  for (int i = 0; i < spec.tiers_size(); ++i) {
+    const kiln::v1::Tier& tier = spec.tiers(i);
+    const std::string at = absl::StrCat(f, ".tiers[", i, "]");
+    if (!tier.name().empty() && !IsSafeName(tier.name(), 63)) {
+      return Invalid(at + ".name", "must be 1..63 characters of [A-Za-z0-9._-]");
     }
-  }
-  if (req.min_device_memory_bytes() < 0) {
-    return Invalid(f + ".requirements.min_device_memory_bytes", "must not be negative");
+    if (!tier.model().empty() && !IsSafeName(tier.model(), 128)) {
+      return Invalid(at + ".model", "must be 1..128 characters of [A-Za-z0-9._-]");
+    }
+    KILN_RETURN_IF_ERROR(ValidateRequirements(tier.requirements(), at + ".requirements"));
+    if (tier.parameters().ByteSizeLong() > limits.max_parameters_bytes ||
+        Depth(tier.parameters()) > limits.max_parameters_depth) {
+      return Invalid(at + ".parameters", "larger or deeper than the parameter limits");
+    }
+    // What the tier runs must be valid for the task too.
+    if (absl::Status s = ValidateTaskParameters(spec.task(), TierParameters(spec, i), limits.tasks);
+        !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ".", s.message()));
+    }
   }
   if (spec.priority() < -limits.max_priority || spec.priority() > limits.max_priority) {
     return Invalid(f + ".priority", absl::StrCat("must be within -", limits.max_priority, "..",

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -154,6 +155,8 @@ absl::Status Scheduler::RecoverLocked() {
   queue_ = JobQueue();
   delayed_.clear();
   leases_.clear();
+  reserved_.clear();
+  class_reasons_.clear();
   pending_requests_.clear();
   workers_.clear();
 
@@ -199,6 +202,7 @@ absl::Status Scheduler::RecoverLocked() {
     // Lease deadlines are not stored: every lease gets a full period after a
     // restart, so live workers keep their jobs and dead ones lose them.
     SetLeaseLocked(**active, now + options_.lease_duration);
+    ReserveLocked(**active, +1);
     return true;
   }));
   KILN_RETURN_IF_ERROR(status);
@@ -274,6 +278,7 @@ void Scheduler::SetLeaseLocked(ActiveJob& active, absl::Time deadline) {
 }
 
 void Scheduler::ClearLeaseLocked(ActiveJob& active) {
+  ReserveLocked(active, -1);
   leases_.erase({active.lease_deadline, active.job.id()});
   active.lease_deadline = absl::InfinitePast();
 }
@@ -426,7 +431,7 @@ absl::StatusOr<Job> Scheduler::GetJob(const std::string& job_id) const {
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(job_id);
-    if (it != jobs_.end()) return it->second.job;
+    if (it != jobs_.end()) return WithPendingReasonLocked(it->second.job);
   }
   KILN_ASSIGN_OR_RETURN(std::optional<Job> job, store_->GetJob(job_id));
   if (!job.has_value()) return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
@@ -461,7 +466,9 @@ absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
     {
       // The in-memory job is newer (progress, uncommitted transitions).
       absl::MutexLock lock(&mu_);
-      if (auto it = jobs_.find(stored.id()); it != jobs_.end()) job = it->second.job;
+      if (auto it = jobs_.find(stored.id()); it != jobs_.end()) {
+        job = WithPendingReasonLocked(it->second.job);
+      }
     }
     if (request.state() != kiln::v1::JOB_STATE_UNSPECIFIED && job.state() != request.state()) {
       return true;
@@ -640,38 +647,91 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
   done(writable);
 }
 
-bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
-                                Callback<kiln::v1::AcquireJobResponse>& done) {
+const kiln::v1::Device* Scheduler::SlotDeviceLocked(const std::string& worker_id, int slot_index,
+                                                    const kiln::v1::Slot** slot) const {
   auto worker = workers_.find(worker_id);
-  if (worker == workers_.end()) return false;
+  if (worker == workers_.end()) return nullptr;
   const kiln::v1::WorkerCapabilities& caps = worker->second.info.capabilities();
-  if (slot_index < 0 || slot_index >= caps.slots_size()) return false;
-  const kiln::v1::Slot& slot = caps.slots(slot_index);
-  const kiln::v1::Device* device = nullptr;
-  for (const auto& d : caps.devices()) {
-    if (d.id() == slot.device_id()) device = &d;
+  if (slot_index < 0 || slot_index >= caps.slots_size()) return nullptr;
+  *slot = &caps.slots(slot_index);
+  for (const auto& device : caps.devices()) {
+    if (device.id() == (*slot)->device_id()) return &device;
   }
+  return nullptr;
+}
+
+int64_t Scheduler::ReservedLocked(const std::string& worker_id,
+                                  const std::string& device_id) const {
+  auto it = reserved_.find(absl::StrCat(worker_id, "/", device_id));
+  return it == reserved_.end() ? 0 : it->second;
+}
+
+void Scheduler::ReserveLocked(const ActiveJob& active, int sign) {
+  const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
+  const int64_t bytes =
+      TierRequirements(active.job.spec(), attempt.tier_index()).min_device_memory_bytes();
+  if (bytes == 0) return;
+  const std::string key = absl::StrCat(attempt.worker_id(), "/", attempt.device());
+  reserved_[key] += sign * bytes;
+  if (reserved_[key] <= 0) reserved_.erase(key);
+}
+
+bool Scheduler::IncapableLocked(const std::string& worker_id, const std::string& device_id,
+                                const std::string& model, absl::Time now) const {
+  auto it = incapable_.find(absl::StrCat(worker_id, "/", device_id, "/", model));
+  return it != incapable_.end() && it->second > now;
+}
+
+std::optional<int> Scheduler::FittingTierLocked(const std::string& worker_id,
+                                                const kiln::v1::Device& device,
+                                                const kiln::v1::Slot& slot,
+                                                const kiln::v1::JobSpec& spec,
+                                                int64_t reserved_bytes, absl::Time now) const {
+  for (int tier = 0; tier < TierCount(spec); ++tier) {
+    if (!WhyCannotRun(device, slot, spec, tier, reserved_bytes).empty()) continue;
+    if (IncapableLocked(worker_id, device.id(), TierModel(spec, tier), now)) continue;
+    return tier;
+  }
+  return std::nullopt;
+}
+
+bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
+                                Callback<kiln::v1::AcquireJobResponse>& done, int only_tier) {
+  const kiln::v1::Slot* slot = nullptr;
+  const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot_index, &slot);
   if (device == nullptr) return false;
-  std::optional<std::string> job_id = queue_.PopBest(
-      [&](const kiln::v1::JobSpec& spec) { return WhyCannotRun(*device, slot, spec).empty(); });
+  const absl::Time now = clock_->Now();
+  const int64_t reserved = ReservedLocked(worker_id, device->id());
+  // Rank: the earliest tier this slot runs first, and within it the most
+  // specific work, so a capable device takes what only it can run first.
+  std::optional<std::string> job_id =
+      queue_.PopBest([&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
+        std::optional<int> tier = FittingTierLocked(worker_id, *device, *slot, spec, reserved, now);
+        if (!tier.has_value() || (only_tier >= 0 && *tier != only_tier)) return std::nullopt;
+        return int64_t{*tier} * 1000 - Specificity(TierRequirements(spec, *tier));
+      });
   if (!job_id.has_value()) return false;
 
   ActiveJob& active = jobs_.at(*job_id);
-  const absl::Time now = clock_->Now();
+  const kiln::v1::JobSpec& spec = active.job.spec();
+  const int tier = FittingTierLocked(worker_id, *device, *slot, spec, reserved, now).value_or(0);
   kiln::v1::Attempt* attempt = active.job.add_attempts();
   attempt->set_number(active.job.attempts_size());
   attempt->set_worker_id(worker_id);
   attempt->set_slot(slot_index);
   attempt->set_device(device->id());
+  attempt->set_tier_index(tier);
+  attempt->set_tier(TierName(spec, tier));
   *attempt->mutable_assigned_at() = ToProtoTime(now);
   active.job.set_state(kiln::v1::JOB_STATE_ASSIGNED);
   active.job.set_progress(0);
   active.job.clear_progress_message();
   active.job.clear_not_before();
-  active.job.set_status_message(
-      absl::StrCat("assigned to ", worker_id, " slot ", slot_index, " (", device->id(), ")"));
+  active.job.set_status_message(absl::StrCat("assigned to ", worker_id, " slot ", slot_index, " (",
+                                             device->id(), ", tier ", attempt->tier(), ")"));
   TouchLocked(active);
   SetLeaseLocked(active, now + options_.lease_duration);
+  ReserveLocked(active, +1);
 
   store::WriteSet writes;
   writes.PutJob(active.job);
@@ -688,6 +748,9 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
   *assignment->mutable_job() = active.job;
   assignment->set_attempt(attempt->number());
   *assignment->mutable_lease_deadline() = ToProtoTime(active.lease_deadline);
+  assignment->set_tier_index(tier);
+  assignment->set_model(TierModel(spec, tier));
+  *assignment->mutable_parameters() = TierParameters(spec, tier);
   CommitLocked(std::move(writes), {active.job.id()},
                AnswerWhenDurable(std::move(response), std::move(done)));
   return true;
@@ -745,11 +808,26 @@ void Scheduler::CancelAcquire(uint64_t waiter_id) {
 }
 
 void Scheduler::DispatchLocked() {
-  for (auto it = waiters_.begin(); it != waiters_.end() && queue_.size() > 0;) {
-    if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done)) {
-      it = waiters_.erase(it);
-    } else {
-      ++it;
+  if (waiters_.empty() || queue_.size() == 0) return;
+  // Least capable waiting slots first, so each job lands on the least capable
+  // device that fits; and tier by tier, so a job takes a fallback tier only
+  // when no waiting slot runs an earlier one.
+  std::vector<std::tuple<int, int64_t, uint64_t>> order;
+  for (const auto& [id, waiter] : waiters_) {
+    const kiln::v1::Slot* slot = nullptr;
+    const kiln::v1::Device* device = SlotDeviceLocked(waiter.worker_id, waiter.slot, &slot);
+    order.emplace_back(device ? device->compute_capability() : 0,
+                       device ? device->total_memory_bytes() : 0, id);
+  }
+  std::sort(order.begin(), order.end());
+  for (int tier = 0; tier < kMaxTiers && queue_.size() > 0; ++tier) {
+    for (const auto& [cc, memory, id] : order) {
+      auto it = waiters_.find(id);
+      if (it == waiters_.end()) continue;
+      if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier)) {
+        waiters_.erase(it);
+        if (queue_.size() == 0) return;
+      }
     }
   }
 }
@@ -772,6 +850,7 @@ absl::StatusOr<kiln::v1::HeartbeatResponse> Scheduler::Heartbeat(
         FindLeasedLocked(request.worker_id(), held.job_id(), held.attempt());
     if (active.ok()) {
       SetLeaseLocked(**active, now + options_.lease_duration);
+      ReserveLocked(**active, +1);
     } else {
       *response.add_abandon() = held;
     }
@@ -995,6 +1074,13 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       // A device that cannot run the code says nothing about the job: it goes
       // elsewhere without using up an attempt.
       const bool counted = request.reason() != kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN;
+      if (!counted) {
+        // Keep this (worker, device, model) away from the model for a while.
+        const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
+        incapable_[absl::StrCat(attempt.worker_id(), "/", attempt.device(), "/",
+                                TierModel(active.job.spec(), attempt.tier_index()))] =
+            clock_->Now() + options_.incapable_cooldown;
+      }
       EndAttemptWithFailureLocked(active, request.reason(), request.message(), request.permanent(),
                                   counted, writes);
       kiln::v1::FailJobResponse response;
@@ -1010,6 +1096,78 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
 
 // ---------------------------------------------------------------------------
 // Time-driven work
+
+void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
+  reasons_updated_ = now;
+  class_reasons_.clear();
+  if (queue_.size() == 0) return;
+  absl::flat_hash_set<std::string> busy;  // "worker#slot" holding a lease
+  for (const auto& [deadline, id] : leases_) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.job.attempts().empty()) continue;
+    const kiln::v1::Attempt& attempt = *it->second.job.attempts().rbegin();
+    busy.insert(absl::StrCat(attempt.worker_id(), "#", attempt.slot()));
+  }
+  queue_.ForEachClass([&](const std::string& key, const kiln::v1::JobSpec& spec, size_t) {
+    int fitting = 0, fitting_busy = 0, live_slots = 0;
+    std::vector<std::string> why;  // a few distinct reasons, for the message
+    bool more_reasons = false;
+    for (const auto& [worker_id, state] : workers_) {
+      if (now - state.last_seen > options_.worker_lost_after) continue;
+      const kiln::v1::WorkerCapabilities& caps = state.info.capabilities();
+      for (const kiln::v1::Slot& slot : caps.slots()) {
+        const kiln::v1::Slot* found = nullptr;
+        const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot.index(), &found);
+        if (device == nullptr) continue;
+        ++live_slots;
+        if (FittingTierLocked(worker_id, *device, slot, spec, 0, now).has_value()) {
+          ++fitting;
+          if (busy.contains(absl::StrCat(worker_id, "#", slot.index()))) ++fitting_busy;
+          continue;
+        }
+        std::string reason;
+        for (int tier = 0; tier < TierCount(spec) && reason.empty(); ++tier) {
+          reason = WhyCannotRun(*device, slot, spec, tier, 0);
+        }
+        if (reason.empty())
+          reason = absl::StrCat("device ", device->id(), " failed this model recently");
+        reason = absl::StrCat(worker_id, ": ", reason);
+        if (std::find(why.begin(), why.end(), reason) == why.end()) {
+          if (why.size() < 3) {
+            why.push_back(std::move(reason));
+          } else {
+            more_reasons = true;
+          }
+        }
+      }
+    }
+    std::string message;
+    if (live_slots == 0) {
+      message = "waiting: no worker is registered and alive";
+    } else if (fitting == 0) {
+      message = absl::StrCat("waiting: no worker can run it (", absl::StrJoin(why, "; "),
+                             more_reasons ? "; ..." : "", ")");
+    } else if (fitting_busy == fitting) {
+      message = absl::StrCat("waiting: all ", fitting, " slot", fitting == 1 ? "" : "s",
+                             " that can run it are busy");
+    } else {
+      message = absl::StrCat("waiting: ", fitting - fitting_busy, " of ", fitting,
+                             " slots that can run it are free (memory held by running jobs, or "
+                             "their workers have not asked yet)");
+    }
+    class_reasons_[key] = std::move(message);
+  });
+}
+
+kiln::v1::Job Scheduler::WithPendingReasonLocked(const kiln::v1::Job& job) const {
+  if (job.state() != kiln::v1::JOB_STATE_QUEUED) return job;
+  if (job.has_not_before() && FromProtoTime(job.not_before()) > clock_->Now()) return job;
+  auto it = class_reasons_.find(RequirementClassKey(job.spec()));
+  if (it == class_reasons_.end()) return job;
+  kiln::v1::Job copy = job;
+  copy.set_status_message(it->second);
+  return copy;
+}
 
 void Scheduler::Tick() {
   std::vector<Callback<kiln::v1::AcquireJobResponse>> expired_waiters;
@@ -1071,6 +1229,9 @@ void Scheduler::Tick() {
       }
       if (!changed.empty())
         CommitLocked(std::move(writes), std::move(changed), [](absl::Status) {});
+      if (now - reasons_updated_ >= options_.pending_reason_interval) {
+        UpdatePendingReasonsLocked(now);
+      }
       // Long-polls whose wait ended.
       for (auto it = waiters_.begin(); it != waiters_.end();) {
         if (it->second.deadline <= now) {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -55,6 +56,10 @@ struct SchedulerOptions {
   absl::Duration retry_backoff_initial = absl::Seconds(1);
   absl::Duration retry_backoff_max = absl::Seconds(60);
   JobLimits limits;
+  // How long a device-cannot-run failure keeps that (worker, device, model) apart.
+  absl::Duration incapable_cooldown = absl::Minutes(10);
+  // How often pending reasons are recomputed.
+  absl::Duration pending_reason_interval = absl::Seconds(1);
   int max_slots_per_worker = 256;
   // Jobs examined per ListJobs call before it returns a partial page.
   int max_list_scan = 20000;
@@ -166,8 +171,31 @@ class Scheduler {
                                               const std::string& job_id, int attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tries to give `waiter` a job; true when one was assigned (done will run).
+  // `only_tier` >= 0 restricts it to jobs whose first tier this slot runs is that one.
   bool TryAssignLocked(const std::string& worker_id, int slot,
-                       Callback<kiln::v1::AcquireJobResponse>& done)
+                       Callback<kiln::v1::AcquireJobResponse>& done, int only_tier = -1)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const kiln::v1::Device* SlotDeviceLocked(const std::string& worker_id, int slot_index,
+                                           const kiln::v1::Slot** slot) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Device memory held by the leased jobs on a worker's device.
+  int64_t ReservedLocked(const std::string& worker_id, const std::string& device_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds (+1) or releases (-1) the memory of the job's current attempt.
+  void ReserveLocked(const ActiveJob& active, int sign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A device-cannot-run failure keeps (worker, device, model) apart for a while.
+  bool IncapableLocked(const std::string& worker_id, const std::string& device_id,
+                       const std::string& model, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first tier of `spec` this slot runs now, if any.
+  std::optional<int> FittingTierLocked(const std::string& worker_id, const kiln::v1::Device& device,
+                                       const kiln::v1::Slot& slot, const kiln::v1::JobSpec& spec,
+                                       int64_t reserved_bytes, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recomputes why each class of ready queued jobs is waiting.
+  void UpdatePendingReasonsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A copy of `job` with its pending reason, for GetJob and ListJobs.
+  kiln::v1::Job WithPendingReasonLocked(const kiln::v1::Job& job) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunTicker();
@@ -197,6 +225,13 @@ class Scheduler {
   int commits_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_reload_error_ ABSL_GUARDED_BY(mu_);
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
+  // "worker/device" -> bytes of device memory the leased jobs there asked for.
+  absl::flat_hash_map<std::string, int64_t> reserved_ ABSL_GUARDED_BY(mu_);
+  // "worker/device/model" -> until when that device is kept from that model.
+  absl::flat_hash_map<std::string, absl::Time> incapable_ ABSL_GUARDED_BY(mu_);
+  // Requirement class key -> why its ready jobs wait (refreshed by Tick).
+  absl::flat_hash_map<std::string, std::string> class_reasons_ ABSL_GUARDED_BY(mu_);
+  absl::Time reasons_updated_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   absl::Notification stop_;
   std::thread ticker_;

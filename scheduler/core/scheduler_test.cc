@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/synchronization/notification.h"
+#include "common/device_features.h"
 #include "common/proto_time.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "google/protobuf/util/json_util.h"
@@ -531,12 +532,196 @@ TEST_F(SchedulerTest, AttemptsThatRanNothingDoNotCount) {
   scheduler_->FailJob(fail, failed.callback());
   ASSERT_TRUE(failed.Get().ok());
   EXPECT_EQ(failed.Get()->state(), kiln::v1::JOB_STATE_QUEUED);
-  auto third = Acquire("w1");
+  // That device is kept away from the job's model; another worker takes it.
+  EXPECT_FALSE(Acquire("w1").has_value());
+  Register("w2");
+  auto third = Acquire("w2");
   ASSERT_TRUE(third.has_value());
   EXPECT_EQ(third->attempt(), 3);
   // An ordinary failure counts: max_attempts is 1, so the job fails now.
-  ASSERT_TRUE(Progress("w1", job.id(), 3).ok());
-  EXPECT_EQ(Fail("w1", job.id(), 3)->state(), kiln::v1::JOB_STATE_FAILED);
+  ASSERT_TRUE(Progress("w2", job.id(), 3).ok());
+  EXPECT_EQ(Fail("w2", job.id(), 3)->state(), kiln::v1::JOB_STATE_FAILED);
+  // After the cool-down the first device gets work again.
+  kiln::v1::Job later = Submit(MeshSpec());
+  EXPECT_FALSE(Acquire("w1").has_value());
+  clock_.Advance(absl::Minutes(11));
+  auto again = Acquire("w1");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->job().id(), later.id());
+}
+
+// ---------------------------------------------------------------------------
+// Placement over a simulated fleet.
+
+class PlacementTest : public SchedulerTest {
+ protected:
+  // A worker with one device (cc 0: CPU) and `slots` slots on it.
+  void RegisterDevice(const std::string& worker, int cc, int gib, int slots = 1) {
+    kiln::v1::RegisterWorkerRequest request;
+    request.set_worker_id(worker);
+    auto* device = request.mutable_capabilities()->add_devices();
+    device->set_id(cc ? "cuda:0" : "cpu");
+    device->set_compute_capability(cc);
+    device->set_total_memory_bytes(int64_t{gib} << 30);
+    device->set_runnable(true);
+    for (const std::string& f : FeaturesForComputeCapability(cc)) device->add_features(f);
+    for (int i = 0; i < slots; ++i) {
+      auto* slot = request.mutable_capabilities()->add_slots();
+      slot->set_index(i);
+      slot->set_device_id(device->id());
+      slot->add_tasks("mesh.extract");
+    }
+    Result<kiln::v1::RegisterWorkerResponse> result;
+    scheduler_->RegisterWorker(request, result.callback());
+    ASSERT_TRUE(result.Get().ok());
+  }
+
+  // Parks an acquire of `worker`'s `slot`.
+  std::unique_ptr<Result<kiln::v1::AcquireJobResponse>> Park(const std::string& worker,
+                                                             int slot = 0) {
+    auto result = std::make_unique<Result<kiln::v1::AcquireJobResponse>>();
+    kiln::v1::AcquireJobRequest request;
+    request.set_worker_id(worker);
+    request.set_slot(slot);
+    *request.mutable_wait() = ToProtoDuration(absl::Seconds(30));
+    scheduler_->AcquireJob(request, result->callback());
+    return result;
+  }
+
+  kiln::v1::JobSpec SpecJson(const std::string& json) {
+    kiln::v1::JobSpec spec = MeshSpec();
+    kiln::v1::JobSpec extra;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &extra).ok()) << json;
+    spec.MergeFrom(extra);
+    return spec;
+  }
+
+  std::string AcquireSlot(const std::string& worker, int slot = 0) {
+    kiln::v1::AcquireJobRequest request;
+    request.set_worker_id(worker);
+    request.set_slot(slot);
+    Result<kiln::v1::AcquireJobResponse> result;
+    scheduler_->AcquireJob(request, result.callback());
+    EXPECT_TRUE(result.Get().ok());
+    return result.Get()->has_assignment() ? result.Get()->assignment().job().id() : "";
+  }
+};
+
+TEST_F(PlacementTest, EachJobGoesToTheLeastCapableWaitingDeviceThatFits) {
+  RegisterDevice("blackwell", 120, 32);
+  RegisterDevice("hopper", 90, 80);
+  RegisterDevice("ampere", 86, 24);
+  RegisterDevice("cpu-node", 0, 64);
+  auto blackwell = Park("blackwell");
+  auto hopper = Park("hopper");
+  auto ampere = Park("ampere");
+  auto cpu = Park("cpu-node");
+
+  kiln::v1::Job generic_gpu = Submit(SpecJson(R"({"requirements":{"accelerator":2}})"));
+  ASSERT_EQ(ampere->Get()->assignment().job().id(), generic_gpu.id());
+  kiln::v1::Job hopper_job = Submit(SpecJson(R"({"requirements":{"minComputeCapability":90}})"));
+  ASSERT_EQ(hopper->Get()->assignment().job().id(), hopper_job.id());
+  kiln::v1::Job sm120 = Submit(SpecJson(R"({"requirements":{"architectures":["sm_120"]}})"));
+  ASSERT_EQ(blackwell->Get()->assignment().job().id(), sm120.id());
+  EXPECT_FALSE(cpu->ready());
+  kiln::v1::Job anything = Submit(MeshSpec());
+  ASSERT_EQ(cpu->Get()->assignment().job().id(), anything.id());
+}
+
+TEST_F(PlacementTest, Sm120WorkWaitsForBlackwellAndBlackwellTakesItFirst) {
+  RegisterDevice("blackwell", 120, 32);
+  RegisterDevice("hopper", 90, 80);
+  ASSERT_EQ(AcquireSlot("blackwell"), "");  // nothing queued: gets nothing
+  kiln::v1::Job busy = Submit(MeshSpec());
+  ASSERT_EQ(AcquireSlot("blackwell"), busy.id());  // Blackwell now busy with it
+  kiln::v1::Job generic = Submit(SpecJson(R"({"requirements":{"accelerator":2}})"));
+  kiln::v1::Job only120 = Submit(SpecJson(R"({"requirements":{"architectures":["sm_120"]}})"));
+  // Hopper can take the generic job but never the sm_120 one.
+  EXPECT_EQ(AcquireSlot("hopper"), generic.id());
+  EXPECT_EQ(AcquireSlot("hopper"), "");
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->GetJob(only120.id())->status_message(),
+            "waiting: all 1 slot that can run it are busy");
+  // With both kinds queued, the Blackwell slot takes the work only it can run.
+  kiln::v1::Job generic2 = Submit(SpecJson(R"({"requirements":{"accelerator":2}})"));
+  ASSERT_TRUE(Progress("blackwell", busy.id(), 1).ok());
+  ASSERT_TRUE(Complete("blackwell", busy.id(), 1).ok());
+  EXPECT_EQ(AcquireSlot("blackwell"), only120.id());
+  EXPECT_EQ(AcquireSlot("hopper"), generic2.id());
+}
+
+TEST_F(PlacementTest, TiersFallBackToCpuOnlyWhenNoGpuTierFits) {
+  RegisterDevice("ampere", 86, 24);
+  RegisterDevice("cpu-node", 0, 64);
+  const std::string tiers = R"({"tiers":[
+      {"name":"blackwell-bf16","requirements":{"architectures":["sm_120"],"features":["bf16"]},
+       "parameters":{"resolution":96}},
+      {"name":"ampere-fp16","requirements":{"minComputeCapability":80}},
+      {"name":"cpu-fp32","requirements":{"accelerator":3},"parameters":{"resolution":24}}]})";
+  auto ampere = Park("ampere");
+  auto cpu = Park("cpu-node");
+  kiln::v1::Job first = Submit(SpecJson(tiers));
+  // Both wait; the earlier tier (ampere) wins although the CPU is less capable.
+  ASSERT_EQ(ampere->Get()->assignment().job().id(), first.id());
+  EXPECT_EQ(ampere->Get()->assignment().tier_index(), 1);
+  EXPECT_FALSE(cpu->ready());
+  // The GPU is busy now: the next one falls back to the CPU tier, with its parameters.
+  kiln::v1::Job second = Submit(SpecJson(tiers));
+  ASSERT_EQ(cpu->Get()->assignment().job().id(), second.id());
+  EXPECT_EQ(cpu->Get()->assignment().tier_index(), 2);
+  EXPECT_EQ(cpu->Get()->assignment().parameters().fields().at("resolution").number_value(), 24);
+  EXPECT_EQ(scheduler_->GetJob(second.id())->attempts(0).tier(), "cpu-fp32");
+}
+
+TEST_F(PlacementTest, MemoryIsCheckedAndReservedPerDevice) {
+  RegisterDevice("hopper", 90, 80, /*slots=*/2);
+  kiln::v1::Job big1 =
+      Submit(SpecJson(R"({"requirements":{"minDeviceMemoryBytes":"53687091200"}})"));
+  kiln::v1::Job big2 =
+      Submit(SpecJson(R"({"requirements":{"minDeviceMemoryBytes":"53687091200"}})"));
+  kiln::v1::Job huge =
+      Submit(SpecJson(R"({"requirements":{"minDeviceMemoryBytes":"107374182400"}})"));
+  EXPECT_EQ(AcquireSlot("hopper", 0), big1.id());
+  // 50 GiB of 80 are held by big1: slot 1 of the same GPU cannot take big2.
+  EXPECT_EQ(AcquireSlot("hopper", 1), "");
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->GetJob(huge.id())->status_message(),
+            "waiting: no worker can run it (hopper: device cuda:0 has 80.0 GiB, below 100.0 GiB)");
+  ASSERT_TRUE(Progress("hopper", big1.id(), 1).ok());
+  ASSERT_TRUE(Complete("hopper", big1.id(), 1).ok());
+  EXPECT_EQ(AcquireSlot("hopper", 1), big2.id());
+}
+
+TEST_F(PlacementTest, PendingReasonNamesWhatIsMissing) {
+  kiln::v1::Job job = Submit(SpecJson(R"({"requirements":{"architectures":["sm_120"]}})"));
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->GetJob(job.id())->status_message(),
+            "waiting: no worker is registered and alive");
+  RegisterDevice("ampere", 86, 24);
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->GetJob(job.id())->status_message(),
+            "waiting: no worker can run it (ampere: device cuda:0 is sm_86, not sm_120)");
+  kiln::v1::ListJobsRequest list;
+  EXPECT_EQ(scheduler_->ListJobs(list)->jobs(0).status_message(),
+            scheduler_->GetJob(job.id())->status_message());
+}
+
+TEST_F(PlacementTest, TierValidationNamesTheTier) {
+  Result<std::vector<kiln::v1::SubmitJobResponse>> result;
+  scheduler_->Submit({SpecJson(R"({"tiers":[{},{"requirements":{"features":["warp-drive"]}}]})")},
+                     false, result.callback());
+  EXPECT_EQ(result.Get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.Get().status().message().find("spec.tiers[1].requirements.features[0]"), 0u)
+      << result.Get().status();
+  Result<std::vector<kiln::v1::SubmitJobResponse>> bad_params;
+  scheduler_->Submit({SpecJson(R"({"tiers":[{"parameters":{"resolution":100000}}]})")}, false,
+                     bad_params.callback());
+  EXPECT_EQ(bad_params.Get().status().message().find("spec.tiers[0].parameters.resolution"), 0u)
+      << bad_params.Get().status();
 }
 
 }  // namespace
