@@ -2,79 +2,142 @@
 
 #include <gtest/gtest.h>
 
+#include "common/device_features.h"
+#include "google/protobuf/util/json_util.h"
+
 namespace kiln {
 namespace {
 
-struct Fixture {
+kiln::v1::Device Gpu(int cc, int gib) {
   kiln::v1::Device device;
+  device.set_id(cc ? "cuda:0" : "cpu");
+  device.set_compute_capability(cc);
+  device.set_total_memory_bytes(int64_t{gib} << 30);
+  device.set_runnable(true);
+  for (const std::string& f : FeaturesForComputeCapability(cc)) device.add_features(f);
+  return device;
+}
+
+kiln::v1::Slot SlotFor(const kiln::v1::Device& device) {
   kiln::v1::Slot slot;
+  slot.set_device_id(device.id());
+  slot.add_tasks("mesh.extract");
+  return slot;
+}
+
+kiln::v1::JobSpec Spec(const std::string& json) {
   kiln::v1::JobSpec spec;
-  Fixture(int cc, int64_t memory) {
-    device.set_id(cc ? "cuda:0" : "cpu");
-    device.set_compute_capability(cc);
-    device.set_total_memory_bytes(memory);
-    device.set_runnable(true);
-    slot.set_device_id(device.id());
-    slot.add_tasks("mesh.extract");
-    spec.set_task("mesh.extract");
-  }
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &spec).ok()) << json;
+  spec.set_task("mesh.extract");
+  return spec;
+}
+
+// Table-driven feasibility: each row is a job, and the tier each device runs it
+// in (-1: cannot).
+struct Row {
+  const char* name;
+  const char* spec_json;
+  int on_sm120_32g, on_sm90_80g, on_sm86_24g, on_sm75_16g, on_cpu;
 };
 
-TEST(CapabilityMatchTest, AcceleratorKinds) {
-  Fixture cpu(0, 1 << 30), gpu(90, int64_t{80} << 30);
-  EXPECT_EQ(WhyCannotRun(cpu.device, cpu.slot, cpu.spec), "");
-  EXPECT_EQ(WhyCannotRun(gpu.device, gpu.slot, gpu.spec), "");
-  cpu.spec.mutable_requirements()->set_accelerator(kiln::v1::ACCELERATOR_GPU);
-  EXPECT_EQ(WhyCannotRun(cpu.device, cpu.slot, cpu.spec), "device cpu is not a GPU");
-  gpu.spec.mutable_requirements()->set_accelerator(kiln::v1::ACCELERATOR_CPU);
-  EXPECT_EQ(WhyCannotRun(gpu.device, gpu.slot, gpu.spec), "device cuda:0 is not a CPU");
+TEST(CapabilityMatchTest, FeasibilityTable) {
+  const kiln::v1::Device sm120 = Gpu(120, 32), sm90 = Gpu(90, 80), sm86 = Gpu(86, 24),
+                         sm75 = Gpu(75, 16), cpu = Gpu(0, 64);
+  const Row rows[] = {
+      {"generic, any device", R"({})", 0, 0, 0, 0, 0},
+      {"any GPU", R"({"requirements":{"accelerator":"ACCELERATOR_GPU"}})", 0, 0, 0, 0, -1},
+      {"cpu only", R"({"requirements":{"accelerator":"ACCELERATOR_CPU"}})", -1, -1, -1, -1, 0},
+      {"sm_120 only", R"({"requirements":{"architectures":["sm_120"]}})", 0, -1, -1, -1, -1},
+      {"cc >= 8.0", R"({"requirements":{"minComputeCapability":80}})", 0, 0, 0, -1, -1},
+      {"cc 8.0..9.0", R"({"requirements":{"minComputeCapability":80,"maxComputeCapability":90}})",
+       -1, 0, 0, -1, -1},
+      {"needs bf16", R"({"requirements":{"features":["bf16"]}})", 0, 0, 0, -1, -1},
+      {"needs fp8", R"({"requirements":{"features":["fp8"]}})", 0, 0, -1, -1, -1},
+      {"40 GiB GPU", R"({"requirements":{"accelerator":"ACCELERATOR_GPU",
+                           "minDeviceMemoryBytes":"42949672960"}})",
+       -1, 0, -1, -1, -1},
+      {"tiers: sm_120 bf16, then cc 8.0 fp16, then cpu",
+       R"({"tiers":[{"name":"blackwell","requirements":{"architectures":["sm_120"],"features":["bf16"]}},
+                    {"name":"ampere","requirements":{"minComputeCapability":80}},
+                    {"name":"cpu","requirements":{"accelerator":"ACCELERATOR_CPU"}}]})",
+       0, 1, 1, -1, 2},
+      {"tiers without a CPU tier", R"({"tiers":[{"requirements":{"minComputeCapability":90}}]})", 0,
+       0, -1, -1, -1},
+  };
+  for (const Row& row : rows) {
+    const kiln::v1::JobSpec spec = Spec(row.spec_json);
+    EXPECT_EQ(FirstFittingTier(sm120, SlotFor(sm120), spec), row.on_sm120_32g) << row.name;
+    EXPECT_EQ(FirstFittingTier(sm90, SlotFor(sm90), spec), row.on_sm90_80g) << row.name;
+    EXPECT_EQ(FirstFittingTier(sm86, SlotFor(sm86), spec), row.on_sm86_24g) << row.name;
+    EXPECT_EQ(FirstFittingTier(sm75, SlotFor(sm75), spec), row.on_sm75_16g) << row.name;
+    EXPECT_EQ(FirstFittingTier(cpu, SlotFor(cpu), spec), row.on_cpu) << row.name;
+  }
 }
 
-TEST(CapabilityMatchTest, ComputeCapabilityArchitecturesAndMemory) {
-  Fixture gpu(86, int64_t{24} << 30);
-  gpu.spec.mutable_requirements()->set_min_compute_capability(90);
-  EXPECT_NE(WhyCannotRun(gpu.device, gpu.slot, gpu.spec).find("below 90"), std::string::npos);
-  gpu.spec.mutable_requirements()->set_min_compute_capability(80);
-  gpu.spec.mutable_requirements()->set_max_compute_capability(80);
-  EXPECT_NE(WhyCannotRun(gpu.device, gpu.slot, gpu.spec).find("above 80"), std::string::npos);
-  gpu.spec.mutable_requirements()->set_max_compute_capability(0);
-  gpu.spec.mutable_requirements()->add_architectures("sm_120");
-  EXPECT_NE(WhyCannotRun(gpu.device, gpu.slot, gpu.spec).find("sm_86, not one of sm_120"),
-            std::string::npos);
-  gpu.spec.mutable_requirements()->add_architectures("sm_86");
-  EXPECT_EQ(WhyCannotRun(gpu.device, gpu.slot, gpu.spec), "");
-  gpu.spec.mutable_requirements()->set_min_device_memory_bytes(int64_t{32} << 30);
-  EXPECT_NE(WhyCannotRun(gpu.device, gpu.slot, gpu.spec).find("memory"), std::string::npos);
+TEST(CapabilityMatchTest, ReasonsSayWhy) {
+  const kiln::v1::Device sm86 = Gpu(86, 24), cpu = Gpu(0, 64);
+  EXPECT_EQ(WhyCannotRun(cpu, SlotFor(cpu), Spec(R"({"requirements":{"accelerator":2}})")),
+            "device cpu is not a GPU");
+  EXPECT_EQ(
+      WhyCannotRun(sm86, SlotFor(sm86), Spec(R"({"requirements":{"minComputeCapability":90}})")),
+      "device cuda:0 has compute capability 8.6, below 9.0");
+  EXPECT_EQ(
+      WhyCannotRun(sm86, SlotFor(sm86), Spec(R"({"requirements":{"architectures":["sm_120"]}})")),
+      "device cuda:0 is sm_86, not sm_120");
+  EXPECT_EQ(WhyCannotRun(sm86, SlotFor(sm86), Spec(R"({"requirements":{"features":["fp8"]}})")),
+            "device cuda:0 has no fp8");
+  EXPECT_EQ(WhyCannotRun(sm86, SlotFor(sm86),
+                         Spec(R"({"requirements":{"minDeviceMemoryBytes":"34359738368"}})")),
+            "device cuda:0 has 24.0 GiB, below 32.0 GiB");
+  kiln::v1::Device broken = sm86;
+  broken.set_runnable(false);
+  broken.set_unrunnable_reason("no kernel image for sm_86: built for sm_120");
+  EXPECT_EQ(WhyCannotRun(broken, SlotFor(broken), Spec("{}")),
+            "device cuda:0 is not runnable: no kernel image for sm_86: built for sm_120");
+  kiln::v1::JobSpec other = Spec("{}");
+  other.set_task("debug.sleep");
+  EXPECT_EQ(WhyCannotRun(sm86, SlotFor(sm86), other), "slot 0 does not run task debug.sleep");
 }
 
-TEST(CapabilityMatchTest, TaskAndRunnability) {
-  Fixture gpu(90, int64_t{80} << 30);
-  gpu.spec.set_task("debug.sleep");
-  EXPECT_NE(WhyCannotRun(gpu.device, gpu.slot, gpu.spec).find("does not run task"),
-            std::string::npos);
-  gpu.spec.set_task("mesh.extract");
-  gpu.device.set_runnable(false);
-  gpu.device.set_unrunnable_reason("no kernel image for sm_90");
-  EXPECT_NE(WhyCannotRun(gpu.device, gpu.slot, gpu.spec).find("no kernel image"),
+TEST(CapabilityMatchTest, MemoryHeldByRunningJobsCounts) {
+  const kiln::v1::Device sm90 = Gpu(90, 80);
+  const kiln::v1::JobSpec spec = Spec(R"({"requirements":{"minDeviceMemoryBytes":"42949672960"}})");
+  EXPECT_EQ(FirstFittingTier(sm90, SlotFor(sm90), spec, /*reserved_bytes=*/int64_t{30} << 30), 0);
+  EXPECT_EQ(FirstFittingTier(sm90, SlotFor(sm90), spec, int64_t{50} << 30), -1);
+  EXPECT_NE(WhyCannotRun(sm90, SlotFor(sm90), spec, 0, int64_t{50} << 30).find("not reserved"),
             std::string::npos);
 }
 
-TEST(CapabilityMatchTest, ClassKeyIgnoresParametersButNotRequirements) {
-  kiln::v1::JobSpec a, b;
-  a.set_task("mesh.extract");
-  b.set_task("mesh.extract");
-  (*b.mutable_parameters()->mutable_fields())["resolution"].set_number_value(64);
-  b.set_priority(7);
+TEST(CapabilityMatchTest, TiersCarryTheirModelAndParameters) {
+  kiln::v1::JobSpec spec = Spec(
+      R"({"model":"base","parameters":{"resolution":64,"dtype":"fp32"},
+          "tiers":[{"name":"fast","model":"base-bf16","parameters":{"dtype":"bf16"}},{}]})");
+  EXPECT_EQ(TierCount(spec), 2);
+  EXPECT_EQ(TierModel(spec, 0), "base-bf16");
+  EXPECT_EQ(TierModel(spec, 1), "base");
+  EXPECT_EQ(TierName(spec, 0), "fast");
+  EXPECT_EQ(TierName(spec, 1), "tier-1");
+  EXPECT_EQ(TierParameters(spec, 0).fields().at("dtype").string_value(), "bf16");
+  EXPECT_EQ(TierParameters(spec, 0).fields().at("resolution").number_value(), 64);
+  EXPECT_EQ(TierParameters(spec, 1).fields().at("dtype").string_value(), "fp32");
+  EXPECT_EQ(TierName(Spec("{}"), 0), "default");
+}
+
+TEST(CapabilityMatchTest, SpecificityAndClassKeys) {
+  EXPECT_EQ(Specificity(Spec("{}").requirements()), 0);
+  EXPECT_EQ(Specificity(Spec(R"({"requirements":{"minComputeCapability":80}})").requirements()),
+            80);
+  EXPECT_EQ(
+      Specificity(Spec(R"({"requirements":{"architectures":["sm_120","sm_100"]}})").requirements()),
+      100);
+  kiln::v1::JobSpec a = Spec(R"({"requirements":{"architectures":["sm_90","sm_80"]}})");
+  kiln::v1::JobSpec b = Spec(R"({"requirements":{"architectures":["sm_80","sm_90"]},
+                                 "parameters":{"resolution":64},"priority":7})");
   EXPECT_EQ(RequirementClassKey(a), RequirementClassKey(b));
-  b.mutable_requirements()->set_min_compute_capability(80);
+  b.mutable_requirements()->add_features("bf16");
   EXPECT_NE(RequirementClassKey(a), RequirementClassKey(b));
-  a.mutable_requirements()->add_architectures("sm_90");
-  a.mutable_requirements()->add_architectures("sm_80");
-  b = a;
-  b.mutable_requirements()->clear_architectures();
-  b.mutable_requirements()->add_architectures("sm_80");
-  b.mutable_requirements()->add_architectures("sm_90");
-  EXPECT_EQ(RequirementClassKey(a), RequirementClassKey(b));
+  kiln::v1::JobSpec tiered = Spec(R"({"tiers":[{"requirements":{"minComputeCapability":80}}]})");
+  EXPECT_NE(RequirementClassKey(tiered), RequirementClassKey(Spec("{}")));
   EXPECT_EQ(ArchitectureName(120), "sm_120");
   EXPECT_EQ(ArchitectureName(0), "");
 }
