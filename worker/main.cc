@@ -1,6 +1,8 @@
-// kiln-worker: one per host. Registers its CPU slots with kiln-scheduler, runs each job
-// on a long-lived kiln-exec child per slot, and survives the children's crashes.
+// kiln-worker: one per host. Registers one slot per GPU it uses plus its CPU slots with
+// kiln-scheduler, runs each job on a long-lived kiln-exec child per slot (a GPU slot's
+// child sees only its GPU), and survives the children's crashes.
 //   kiln-worker --scheduler=host:port --work-dir=/var/lib/kiln-worker [--slots=N]
+//               [--gpus=auto|none|0,2] [--fake-devices=SPEC] [--reprobe-interval=10m]
 // SIGTERM/SIGINT: stop taking jobs, fail running attempts back to the queue, exit 0.
 // A second signal exits at once.
 #include <signal.h>
@@ -8,8 +10,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -22,7 +26,16 @@
 
 ABSL_FLAG(std::string, scheduler, "", "Scheduler address, host:port (required).");
 ABSL_FLAG(std::string, work_dir, "", "Directory for job files and executor logs (required).");
-ABSL_FLAG(int, slots, 1, "Number of CPU slots (one kiln-exec each).");
+ABSL_FLAG(int, slots, 1,
+          "Number of CPU slots (one kiln-exec each); 0 is allowed when a GPU slot exists.");
+ABSL_FLAG(std::string, gpus, "auto",
+          "GPUs that get a slot: auto (every GPU kiln-exec --probe lists), none, or indices "
+          "such as 0,2.");
+ABSL_FLAG(std::string, fake_devices, "",
+          "Simulated GPUs for tests and demos, e.g. sm_120:32GiB,sm_86:24GiB:nokernel, or a "
+          "file of them; forwarded to every kiln-exec.");
+ABSL_FLAG(absl::Duration, reprobe_interval, absl::Minutes(10),
+          "How often to probe the GPUs again (0: never).");
 ABSL_FLAG(std::string, worker_id, "",
           "Worker id; default: hostname-<hash of the absolute work dir>.");
 ABSL_FLAG(std::string, exec_path, "", "kiln-exec binary; default: next to kiln-worker.");
@@ -30,7 +43,8 @@ ABSL_FLAG(absl::Duration, acquire_wait, absl::Seconds(10), "Long-poll wait of on
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "kiln-worker --scheduler=host:port --work-dir=DIR [--slots=N]: runs Kiln jobs");
+      "kiln-worker --scheduler=host:port --work-dir=DIR [--slots=N] [--gpus=auto|none|0,2]: "
+      "runs Kiln jobs");
   kiln::NormalizeFlagDashes(argc, argv);
   absl::ParseCommandLine(argc, argv);
 
@@ -48,6 +62,15 @@ int main(int argc, char** argv) {
       std::filesystem::weakly_canonical(std::filesystem::absolute(absl::GetFlag(FLAGS_work_dir)));
   options.work_dir = work_dir.string();
   options.slots = absl::GetFlag(FLAGS_slots);
+  absl::StatusOr<std::optional<std::vector<int>>> gpus =
+      kiln::agent::ParseGpuSelection(absl::GetFlag(FLAGS_gpus));
+  if (!gpus.ok()) {
+    std::fprintf(stderr, "kiln-worker: %s\n", std::string(gpus.status().message()).c_str());
+    return 2;
+  }
+  options.gpus = *std::move(gpus);
+  options.fake_devices = absl::GetFlag(FLAGS_fake_devices);
+  options.reprobe_interval = absl::GetFlag(FLAGS_reprobe_interval);
   options.worker_id = absl::GetFlag(FLAGS_worker_id);
   if (options.worker_id.empty()) options.worker_id = kiln::agent::DefaultWorkerId(options.work_dir);
   options.exec_path = absl::GetFlag(FLAGS_exec_path);

@@ -15,9 +15,8 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "worker/agent/exec_probe.h"
 #include "worker/exec/frame_io.h"
-
-extern char** environ;
 
 namespace kiln::agent {
 namespace {
@@ -94,6 +93,11 @@ pid_t ExecutorSupervisor::pid() const {
   return ready_pid_;
 }
 
+kiln::v1::ExecReady ExecutorSupervisor::ready() const {
+  absl::MutexLock lock(&mu_);
+  return ready_;
+}
+
 absl::Status ExecutorSupervisor::Start() {
   // Everything the child needs is prepared before fork(): after it, in a threaded
   // process, the child may only make async-signal-safe calls.
@@ -116,21 +120,15 @@ absl::Status ExecutorSupervisor::Start() {
       return absl::UnavailableError(absl::StrCat("cannot open ", options_.log_path, ": ", why));
     }
   }
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view entry(*e);
-    const bool overridden = std::any_of(options_.env.begin(), options_.env.end(), [&](auto& kv) {
-      return entry.size() > kv.first.size() && entry.substr(0, kv.first.size()) == kv.first &&
-             entry[kv.first.size()] == '=';
-    });
-    if (!overridden) env_strings.emplace_back(entry);
-  }
-  for (const auto& [name, value] : options_.env) env_strings.push_back(name + "=" + value);
+  std::vector<std::string> env_strings = ChildEnvironment(options_.env);
   std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
+  for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string path = options_.exec_path;
-  char* argv[] = {path.data(), nullptr};
+  std::vector<std::string> args = {options_.exec_path};
+  args.insert(args.end(), options_.args.begin(), options_.args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   const pid_t parent = ::getpid();
 
   const pid_t pid = ::fork();
@@ -158,7 +156,7 @@ absl::Status ExecutorSupervisor::Start() {
       (void)!::write(err[1], &e, sizeof(e));
       ::_exit(127);
     }
-    ::execve(argv[0], argv, envp.data());
+    ::execve(argv[0], argv.data(), envp.data());
     const int e = errno;
     (void)!::write(err[1], &e, sizeof(e));
     ::_exit(127);
@@ -206,6 +204,7 @@ absl::Status ExecutorSupervisor::Start() {
   {
     absl::MutexLock lock(&mu_);
     ready_pid_ = event.ready().pid();
+    ready_ = event.ready();
   }
   KILN_LOG(INFO) << "slot " << options_.slot << ": executor " << pid << " ready, "
                  << event.ready().tasks_size() << " tasks";
@@ -279,6 +278,11 @@ absl::Status ExecutorSupervisor::EnsureRunning() {
   absl::Status status = Start();
   if (!status.ok()) ++consecutive_crashes_;
   return status;
+}
+
+absl::Status ExecutorSupervisor::Restart() {
+  Kill();  // kill_requested_: EnsureRunning() reaps it without counting a crash.
+  return EnsureRunning();
 }
 
 absl::StatusOr<ExecResult> ExecutorSupervisor::Run(const kiln::v1::RunTaskRequest& request,

@@ -38,6 +38,8 @@ struct ExecutorSupervisorOptions {
   std::string log_path;
   // Environment overrides for the child (name, value), e.g. {"CUDA_VISIBLE_DEVICES", ""}.
   std::vector<std::pair<std::string, std::string>> env;
+  // Arguments after the program name, e.g. {"--fake-devices=sm_90:80GiB"}.
+  std::vector<std::string> args;
   // How long a new child may take to send ExecReady (tasks may load big libraries).
   absl::Duration ready_timeout = absl::Seconds(60);
   // Restart backoff after a crash: initial, doubled per consecutive crash, capped.
@@ -62,6 +64,8 @@ class ExecutorSupervisor {
   const std::vector<std::string>& tasks() const { return tasks_; }
   // Pid of the current child (from its ExecReady), 0 when none runs.
   pid_t pid() const;
+  // The ExecReady of the newest child (each start re-probes its devices). Any thread.
+  kiln::v1::ExecReady ready() const;
 
   // Starts a child if none runs (after the crash backoff). Unavailable if it cannot
   // start, Cancelled after Shutdown().
@@ -74,6 +78,11 @@ class ExecutorSupervisor {
   absl::StatusOr<kiln::v1::ExecResult> Run(const kiln::v1::RunTaskRequest& request,
                                            const ProgressCallback& on_progress,
                                            absl::Time deadline = absl::InfiniteFuture());
+
+  // Replaces the child with a new one (which probes its devices afresh), without the
+  // crash backoff: a restart the worker asked for is not a crash. Same errors as
+  // EnsureRunning(). Slot thread, between Run()s.
+  absl::Status Restart();
 
   // SIGKILLs the current child (cancel, abandon, shutdown); a Run() in progress returns
   // Aborted, and the next Run() starts a new child. Any thread.
@@ -104,6 +113,7 @@ class ExecutorSupervisor {
   // signals a recycled pid).
   pid_t child_ ABSL_GUARDED_BY(mu_) = 0;
   pid_t ready_pid_ ABSL_GUARDED_BY(mu_) = 0;
+  kiln::v1::ExecReady ready_ ABSL_GUARDED_BY(mu_);
   bool kill_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };

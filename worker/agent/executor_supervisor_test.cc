@@ -174,5 +174,29 @@ TEST(DescribeExitTest, NamesSignalsAndExitCodes) {
   EXPECT_EQ(DescribeExit(3 << 8), "executor exited with status 3");
 }
 
+TEST(ExecutorSupervisorTest, RestartProbesAgainWithTheSameArgumentsAndIsNoCrash) {
+  ExecutorSupervisorOptions options = TestOptions();
+  options.env = {{"CUDA_VISIBLE_DEVICES", "1"}};
+  options.args = {"--fake-devices=sm_90:80GiB,sm_120:32GiB"};
+  options.restart_backoff_initial = absl::Seconds(30);  // A crash backoff would show.
+  auto supervisor = ExecutorSupervisor::Create(options);
+  ASSERT_TRUE(supervisor.ok()) << supervisor.status();
+  const pid_t first = (*supervisor)->pid();
+  kiln::v1::ExecReady ready = (*supervisor)->ready();
+  ASSERT_EQ(ready.devices_size(), 1);  // Pinned to the second fake device.
+  EXPECT_EQ(ready.devices(0).compute_capability(), 120);
+
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE((*supervisor)->Restart().ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_NE((*supervisor)->pid(), first);
+  EXPECT_EQ((*supervisor)->ready().pid(), (*supervisor)->pid());
+  ASSERT_EQ((*supervisor)->ready().devices_size(), 1);
+  EXPECT_EQ((*supervisor)->ready().devices(0).compute_capability(), 120);
+  absl::StatusOr<kiln::v1::ExecResult> result = (*supervisor)->Run(SleepRequest(0), nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok()) << result->error();
+}
+
 }  // namespace
 }  // namespace kiln::agent

@@ -19,7 +19,9 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
+#include "worker/agent/exec_probe.h"
 #include "worker/agent/host_info.h"
+#include "worker/device/device_probe.h"
 
 namespace kiln::agent {
 namespace {
@@ -48,6 +50,10 @@ bool IsRejectedAttempt(const absl::Status& status) {
 // heartbeat thread and Shutdown() look at.
 struct WorkerAgent::Slot {
   int index = 0;
+  // Host index of the slot's GPU; -1 for a CPU slot.
+  int gpu = -1;
+  // Device id advertised for the slot: "cpu" or "cuda:<gpu>".
+  std::string device_id;
   std::unique_ptr<ExecutorSupervisor> executor;
 
   absl::Mutex mu;
@@ -78,6 +84,8 @@ struct WorkerAgent::Outcome {
   // kComplete:
   std::vector<BlobRef> outputs;
   google::protobuf::Struct result;
+  // The device could not run the task: probe it again once reported.
+  bool reprobe = false;
 
   static Outcome Fail(ExitReason reason, std::string message, bool permanent = false) {
     Outcome o;
@@ -114,6 +122,31 @@ std::string DefaultWorkerId(std::string_view absolute_work_dir) {
           .substr(0, 8));
 }
 
+absl::StatusOr<std::optional<std::vector<int>>> ParseGpuSelection(std::string_view text) {
+  if (text == "auto") return std::optional<std::vector<int>>();
+  std::vector<int> gpus;
+  if (text == "none") return std::optional<std::vector<int>>(gpus);
+  const auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat("--gpus=\"", std::string(text),
+                                                   "\": expected auto, none or indices like 0,2"));
+  };
+  size_t start = 0;
+  for (;;) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string_view item = text.substr(start, end - start);
+    if (item.empty() || item.size() > 4 ||
+        !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return bad();
+    }
+    const int index = std::stoi(std::string(item));
+    if (std::find(gpus.begin(), gpus.end(), index) != gpus.end()) return bad();
+    gpus.push_back(index);
+    if (end == text.size()) break;
+    start = end + 1;
+  }
+  return std::optional<std::vector<int>>(gpus);
+}
+
 std::string DefaultExecPath() {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
@@ -134,8 +167,8 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("worker id \"", options.worker_id, "\" is not [A-Za-z0-9._-]{1,128}"));
   }
-  if (options.slots < 1 || options.slots > 1024) {
-    return absl::InvalidArgumentError(absl::StrCat("slots must be 1..1024, not ", options.slots));
+  if (options.slots < 0 || options.slots > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("slots must be 0..1024, not ", options.slots));
   }
   std::error_code ec;
   const fs::path jobs_dir = fs::path(options.work_dir) / "jobs";
@@ -148,26 +181,88 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
   for (const auto& entry : fs::directory_iterator(jobs_dir, ec)) fs::remove_all(entry.path(), ec);
 
   std::unique_ptr<WorkerAgent> agent(new WorkerAgent(options));
-  kiln::v1::WorkerCapabilities& caps = agent->capabilities_;
+
+  // Which GPUs get a slot: the probe lists them as this process sees them.
+  std::vector<int> gpus;
+  if (!options.gpus.has_value() || !options.gpus->empty()) {
+    ExecProbeOptions probe;
+    probe.exec_path = options.exec_path;
+    probe.fake_devices = options.fake_devices;
+    probe.log_path = (fs::path(options.work_dir) / "probe.log").string();
+    probe.timeout = options.probe_timeout;
+    absl::StatusOr<kiln::v1::ExecReady> ready = RunExecProbe(probe);
+    if (absl::IsInvalidArgument(ready.status())) return ready.status();
+    if (!ready.ok() && options.gpus.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot list the GPUs: ", ready.status().message()));
+    }
+    if (!ready.ok()) {
+      KILN_LOG(WARNING) << "cannot list the GPUs, running without: " << ready.status();
+    } else {
+      agent->listed_gpus_.assign(ready->devices().begin(), ready->devices().end());
+    }
+    const int listed = static_cast<int>(agent->listed_gpus_.size());
+    if (options.gpus.has_value()) {
+      for (int index : *options.gpus) {
+        if (index >= listed) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--gpus: no GPU ", index, "; kiln-exec --probe lists ", listed, " GPU(s)"));
+        }
+      }
+      gpus = *options.gpus;
+    } else {
+      for (int i = 0; i < listed; ++i) gpus.push_back(i);
+    }
+  }
+  if (options.slots == 0 && gpus.empty()) {
+    return absl::InvalidArgumentError("no slots: 0 CPU slots and no GPU selected");
+  }
+  agent->gpu_slots_ = static_cast<int>(gpus.size());
+
+  kiln::v1::WorkerCapabilities caps;
   *caps.add_devices() = ProbeCpuDevice();
   caps.set_hostname(HostName());
   caps.set_version(options.version);
-  for (int i = 0; i < options.slots; ++i) {
+  // GPU slots first, then CPU slots. Each executor sees only its slot's device; the CPU
+  // slots' see none.
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  const int total_slots = static_cast<int>(gpus.size()) + options.slots;
+  for (int i = 0; i < total_slots; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->index = i;
+    const bool gpu_slot = i < static_cast<int>(gpus.size());
+    slot->gpu = gpu_slot ? gpus[i] : -1;
+    slot->device_id = gpu_slot ? absl::StrCat("cuda:", slot->gpu) : "cpu";
     ExecutorSupervisorOptions exec_options;
     exec_options.exec_path = options.exec_path;
     exec_options.slot = i;
     exec_options.log_path =
         (fs::path(options.work_dir) / absl::StrCat("slot-", i, ".log")).string();
-    exec_options.env = {{"CUDA_VISIBLE_DEVICES", ""}};  // CPU slots.
+    exec_options.env = {{"CUDA_VISIBLE_DEVICES",
+                         gpu_slot ? device::CudaVisibleDevicesForOrdinal(visible, slot->gpu) : ""}};
+    if (!options.fake_devices.empty()) {
+      exec_options.args = {absl::StrCat("--fake-devices=", options.fake_devices)};
+    }
     exec_options.ready_timeout = options.executor_ready_timeout;
     KILN_ASSIGN_OR_RETURN(slot->executor, ExecutorSupervisor::Create(exec_options));
+    if (gpu_slot) {
+      // The verdict of the process that will run the jobs, not of the probe.
+      const kiln::v1::ExecReady ready = slot->executor->ready();
+      *caps.add_devices() = AdvertisedGpuDevice(
+          slot->gpu, ready.devices_size() > 0 ? &ready.devices(0) : nullptr,
+          &agent->listed_gpus_[slot->gpu],
+          absl::StrCat("the slot's executor sees no CUDA device (CUDA_VISIBLE_DEVICES=\"",
+                       exec_options.env[0].second, "\")"));
+    }
     kiln::v1::Slot* advertised = caps.add_slots();
     advertised->set_index(i);
-    advertised->set_device_id("cpu");
+    advertised->set_device_id(slot->device_id);
     for (const std::string& task : slot->executor->tasks()) advertised->add_tasks(task);
     agent->slots_.push_back(std::move(slot));
+  }
+  {
+    absl::MutexLock lock(&agent->mu_);
+    agent->capabilities_ = std::move(caps);
   }
 
   grpc::ChannelArguments args;
@@ -216,10 +311,16 @@ void WorkerAgent::Shutdown() {
   }
 }
 
+kiln::v1::WorkerCapabilities WorkerAgent::capabilities() const {
+  absl::MutexLock lock(&mu_);
+  return capabilities_;
+}
+
 absl::Status WorkerAgent::RegisterOnce() {
+  absl::MutexLock register_lock(&register_mu_);
   kiln::v1::RegisterWorkerRequest request;
   request.set_worker_id(options_.worker_id);
-  *request.mutable_capabilities() = capabilities_;
+  *request.mutable_capabilities() = capabilities();
   kiln::v1::RegisterWorkerResponse response;
   grpc::ClientContext context;
   SetDeadline(context, options_.rpc_timeout);
@@ -245,8 +346,9 @@ absl::Status WorkerAgent::Run() {
     if (!SleepUnlessShutdown(backoff)) return absl::OkStatus();
     backoff = std::min(backoff * 2, options_.register_backoff_max);
   }
-  std::fprintf(stderr, "kiln-worker %s registered with %s, %d slots\n", options_.worker_id.c_str(),
-               options_.scheduler_address.c_str(), options_.slots);
+  std::fprintf(stderr, "kiln-worker %s registered with %s, %d GPU slots, %d CPU slots\n",
+               options_.worker_id.c_str(), options_.scheduler_address.c_str(), gpu_slots_,
+               options_.slots);
   std::fflush(stderr);
   {
     absl::MutexLock lock(&mu_);
@@ -267,15 +369,99 @@ absl::Status WorkerAgent::Run() {
 
 void WorkerAgent::HeartbeatLoop() {
   NameThisThread("heartbeat");
+  const bool reprobe = gpu_slots_ > 0 && options_.reprobe_interval > absl::ZeroDuration();
+  absl::Time next_reprobe = absl::Now() + options_.reprobe_interval;
   for (;;) {
     absl::Duration interval;
     {
       absl::MutexLock lock(&mu_);
       interval = heartbeat_interval_;
     }
+    if (reprobe)
+      interval = std::min(interval, std::max(next_reprobe - absl::Now(), absl::ZeroDuration()));
     if (!SleepUnlessShutdown(interval)) return;
+    if (reprobe && absl::Now() >= next_reprobe) {
+      ReprobeHost();
+      next_reprobe = absl::Now() + options_.reprobe_interval;
+      if (ShuttingDown()) return;
+    }
     HeartbeatOnce();
   }
+}
+
+bool WorkerAgent::UpdateDevice(const kiln::v1::Device& device, bool compare_memory) {
+  absl::MutexLock lock(&mu_);
+  for (kiln::v1::Device& advertised : *capabilities_.mutable_devices()) {
+    if (advertised.id() != device.id()) continue;
+    const bool changed = AdvertisedDeviceChanged(advertised, device, compare_memory);
+    if (changed) {
+      KILN_LOG(INFO) << "device " << device.id() << " is now "
+                     << (device.runnable() ? "runnable"
+                                           : "not runnable: " + device.unrunnable_reason())
+                     << " (was "
+                     << (advertised.runnable() ? "runnable"
+                                               : "not runnable: " + advertised.unrunnable_reason())
+                     << ")";
+      advertised = device;
+    }
+    return changed;
+  }
+  return false;
+}
+
+void WorkerAgent::RegisterAfterChange(std::string_view why) {
+  const absl::Status status = RegisterOnce();
+  if (status.ok()) {
+    KILN_LOG(INFO) << "re-registered with " << options_.scheduler_address << " (" << why << ")";
+    return;
+  }
+  KILN_LOG(WARNING) << "re-register after " << why << " failed: " << status
+                    << "; the heartbeat retries";
+  absl::MutexLock lock(&mu_);
+  need_register_ = true;
+}
+
+void WorkerAgent::ReprobeSlot(Slot& slot) {
+  KILN_LOG(INFO) << "slot " << slot.index << ": restarting its executor to probe " << slot.device_id
+                 << " again";
+  const absl::Status status = slot.executor->Restart();
+  if (!status.ok()) {
+    // SlotLoop's EnsureRunning() keeps trying; the old verdict stays advertised.
+    KILN_LOG(WARNING) << "slot " << slot.index << ": executor restart: " << status;
+    return;
+  }
+  if (slot.gpu < 0) return;
+  const kiln::v1::ExecReady ready = slot.executor->ready();
+  const kiln::v1::Device device = AdvertisedGpuDevice(
+      slot.gpu, ready.devices_size() > 0 ? &ready.devices(0) : nullptr, &listed_gpus_[slot.gpu],
+      "the slot's executor no longer sees its CUDA device");
+  if (UpdateDevice(device, /*compare_memory=*/true)) {
+    RegisterAfterChange(absl::StrCat(slot.device_id, " changed after a device-cannot-run failure"));
+  }
+}
+
+void WorkerAgent::ReprobeHost() {
+  ExecProbeOptions probe;
+  probe.exec_path = options_.exec_path;
+  probe.fake_devices = options_.fake_devices;
+  probe.log_path = (fs::path(options_.work_dir) / "probe.log").string();
+  probe.timeout = options_.probe_timeout;
+  const absl::StatusOr<kiln::v1::ExecReady> ready = RunExecProbe(probe);
+  if (!ready.ok()) {
+    KILN_LOG(WARNING) << "re-probe failed, keeping the advertised devices: " << ready.status();
+    return;
+  }
+  bool changed = false;
+  for (const auto& slot : slots_) {
+    if (slot->gpu < 0) continue;
+    const kiln::v1::Device device = AdvertisedGpuDevice(
+        slot->gpu, slot->gpu < ready->devices_size() ? &ready->devices(slot->gpu) : nullptr,
+        &listed_gpus_[slot->gpu],
+        absl::StrCat("kiln-exec --probe no longer lists GPU ", slot->gpu));
+    // Free memory moves with the jobs running there: only the verdict counts here.
+    changed |= UpdateDevice(device, /*compare_memory=*/false);
+  }
+  if (changed) RegisterAfterChange("a device changed at the periodic re-probe");
 }
 
 void WorkerAgent::HeartbeatOnce() {
@@ -383,8 +569,9 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
     slot.lease = lease;
     slot.abandoned = false;
   }
-  KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
-                 << lease.attempt << ": task " << job.spec().task();
+  KILN_LOG(INFO) << "slot " << slot.index << " (" << slot.device_id << "): job " << lease.job_id
+                 << " attempt " << lease.attempt << ": task " << job.spec().task() << ", tier "
+                 << assignment.tier_index();
 
   Outcome outcome;
   std::string dir;
@@ -396,6 +583,7 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
               .string();
     outcome = Execute(slot, assignment, dir);
   }
+  const bool reprobe = outcome.reprobe;  // Even when abandoned: the device failed.
   {
     absl::MutexLock lock(&slot.mu);
     if (slot.abandoned) outcome = Outcome::Drop("abandoned by the scheduler");
@@ -447,9 +635,14 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
     fs::remove_all(dir, ec);
     if (ec) KILN_LOG(WARNING) << "cannot remove " << dir << ": " << ec.message();
   }
-  absl::MutexLock lock(&slot.mu);
-  slot.lease.reset();
-  slot.abandoned = false;
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.lease.reset();
+    slot.abandoned = false;
+  }
+  // Before the slot asks for more work, so that a device that turned out unusable is
+  // advertised as such first.
+  if (reprobe && !ShuttingDown()) ReprobeSlot(slot);
 }
 
 WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignment,
@@ -472,8 +665,11 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
   run.set_job_id(lease.job_id);
   run.set_attempt(lease.attempt);
   run.set_task(job.spec().task());
-  run.set_model(job.spec().model());
-  *run.mutable_parameters() = job.spec().parameters();
+  // What to run is the chosen tier's model and merged parameters; an assignment without
+  // them (an older scheduler) means the job's own.
+  const bool tiered = assignment.has_parameters() || !assignment.model().empty();
+  run.set_model(tiered ? assignment.model() : job.spec().model());
+  *run.mutable_parameters() = tiered ? assignment.parameters() : job.spec().parameters();
   run.set_output_dir(out_dir.string());
   for (const BlobRef& ref : job.spec().inputs()) {
     if (!IsSafeName(ref.name())) {
@@ -540,6 +736,12 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
                            std::string(result.status().message()));
     }
     return worker_error(absl::StrCat("executor: ", result.status().message()));
+  }
+  if (!result->ok() && result->device_cannot_run()) {
+    // Not the job's fault: the scheduler sends it elsewhere without using an attempt.
+    Outcome outcome = Outcome::Fail(kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN, result->error());
+    outcome.reprobe = true;
+    return outcome;
   }
   if (!result->ok()) {
     return Outcome::Fail(kiln::v1::EXIT_REASON_TASK_ERROR, result->error(), result->permanent());

@@ -1,8 +1,19 @@
-// WorkerAgent: the body of kiln-worker. It registers the host's CPU slots with the
-// scheduler (kiln.v1.WorkerService), then each slot long-polls AcquireJob, stages the
+// WorkerAgent: the body of kiln-worker. It lists the host's GPUs with `kiln-exec --probe`,
+// starts one slot per selected GPU (its kiln-exec pinned to that GPU with
+// CUDA_VISIBLE_DEVICES) plus the CPU slots, and registers them with the scheduler
+// (kiln.v1.WorkerService): device "cpu" and one "cuda:<index>" per GPU slot, as that
+// slot's own executor probed and self-tested it (a device that failed is advertised not
+// runnable, with the reason). Then each slot long-polls AcquireJob, stages the
 // job's input blobs (JobService.GetBlob), runs the task on its slot's kiln-exec child
 // (ExecutorSupervisor), uploads the outputs (JobService.PutBlob) and reports the end of
 // the attempt (CompleteJob / FailJob). The scheduler never dials the worker.
+//
+// Device verdicts are kept current: after a task failure the executor classifies as
+// device-cannot-run (reported as EXIT_REASON_DEVICE_CANNOT_RUN), the slot restarts its
+// executor, which probes again; and every reprobe_interval the heartbeat thread runs
+// `kiln-exec --probe`. When a device's runnable/reason (or, after a restart, its memory
+// in whole GiB) changed, the agent registers again with the new capabilities; running
+// jobs are not disturbed.
 //
 // Ownership: the agent owns one ExecutorSupervisor per slot, the gRPC channel and its
 // threads; job files live under <work_dir>/jobs/<job_id>-<attempt>/{in,out} and are
@@ -12,7 +23,8 @@
 // (PR_SET_PDEATHSIG), so it must outlive the agent; Run() is called once and starts
 //   slot-N     one per slot: acquire, stage, run, upload, report;
 //   heartbeat  extends the held leases every heartbeat_interval, kills the executors of
-//              abandoned (cancelled/reassigned) attempts, re-registers when told to;
+//              abandoned (cancelled/reassigned) attempts, re-registers when told to,
+//              re-probes the GPUs every reprobe_interval;
 // and returns when Shutdown() was called and they are joined. Shutdown() may be called
 // from any thread (kiln-worker's signal thread calls it); it stops acquiring, kills the
 // executors of running jobs, and the slot threads FailJob those attempts with
@@ -21,6 +33,7 @@
 #define KILN_WORKER_AGENT_WORKER_AGENT_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,8 +57,19 @@ struct WorkerAgentOptions {
   std::string work_dir;
   // Worker id ([A-Za-z0-9._-], at most 128); see DefaultWorkerId().
   std::string worker_id;
-  // Number of CPU slots (one executor each).
+  // Number of CPU slots (one executor each); 0 is allowed when there is a GPU slot.
   int slots = 1;
+  // GPUs that get a slot, as indices into what `kiln-exec --probe` lists (CUDA ordinals
+  // under this process's CUDA_VISIBLE_DEVICES); nullopt: every GPU listed; empty: none
+  // (the probe is not run). See ParseGpuSelection().
+  std::optional<std::vector<int>> gpus;
+  // Simulated devices (kiln-exec --fake-devices): forwarded to every kiln-exec started,
+  // the probes included. Empty: the real CUDA devices.
+  std::string fake_devices;
+  // The heartbeat thread re-probes the GPUs this often; zero or less: never.
+  absl::Duration reprobe_interval = absl::Minutes(10);
+  // How long one `kiln-exec --probe` may take.
+  absl::Duration probe_timeout = absl::Seconds(60);
   // Path of the kiln-exec binary; see DefaultExecPath().
   std::string exec_path;
   // Long-poll wait of one AcquireJob (its gRPC deadline is this plus 5 s).
@@ -74,7 +98,9 @@ struct WorkerAgentOptions {
 class WorkerAgent {
  public:
   // Checks the options, prepares work_dir (removing job directories a previous run left
-  // behind) and starts one executor per slot. Does not contact the scheduler.
+  // behind), probes the GPUs (unless gpus is empty) and starts one executor per slot.
+  // InvalidArgument for a bad GPU selection or --fake-devices spec. Does not contact the
+  // scheduler.
   static absl::StatusOr<std::unique_ptr<WorkerAgent>> Create(const WorkerAgentOptions& options);
   // Shuts down (if Run() did not) and stops the executors.
   ~WorkerAgent();
@@ -82,15 +108,15 @@ class WorkerAgent {
   WorkerAgent& operator=(const WorkerAgent&) = delete;
 
   // Registers (retrying with capped backoff until the scheduler answers), prints
-  // "kiln-worker <id> registered with <addr>, N slots" to stderr, serves jobs until
-  // Shutdown(), and returns OK once every thread is joined.
+  // "kiln-worker <id> registered with <addr>, G GPU slots, C CPU slots" to stderr, serves jobs
+  // until Shutdown(), and returns OK once every thread is joined.
   absl::Status Run();
   // Stops the agent; idempotent, any thread.
   void Shutdown();
 
   const std::string& worker_id() const { return options_.worker_id; }
-  // What the agent registers with.
-  const kiln::v1::WorkerCapabilities& capabilities() const { return capabilities_; }
+  // What the agent registers with now (changes when a re-probe changes a device).
+  kiln::v1::WorkerCapabilities capabilities() const;
 
  private:
   struct Slot;
@@ -107,6 +133,15 @@ class WorkerAgent {
   // Waits up to `d` or until Shutdown(); false when shutting down.
   bool SleepUnlessShutdown(absl::Duration d);
   absl::Status RegisterOnce();
+  // Registers now if a device changed; on failure leaves it to the heartbeat thread.
+  void RegisterAfterChange(std::string_view why);
+  // Slot thread, after a device-cannot-run failure: restarts the slot's executor and
+  // takes its fresh device verdict.
+  void ReprobeSlot(Slot& slot);
+  // Heartbeat thread: `kiln-exec --probe` and compare runnable/reason per GPU slot.
+  void ReprobeHost();
+  // Replaces the advertised device with the same id; true if AdvertisedDeviceChanged().
+  bool UpdateDevice(const kiln::v1::Device& device, bool compare_memory);
   void SlotLoop(Slot& slot);
   void HeartbeatLoop();
   void HeartbeatOnce();
@@ -124,14 +159,20 @@ class WorkerAgent {
                                                                             Response*));
 
   const WorkerAgentOptions options_;
-  kiln::v1::WorkerCapabilities capabilities_;
+  // GPUs as the start-up probe listed them (index = host index); set by Create().
+  std::vector<kiln::v1::Device> listed_gpus_;
+  int gpu_slots_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<kiln::v1::WorkerService::Stub> workers_;
   std::unique_ptr<kiln::v1::JobService::Stub> jobs_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::thread> threads_;  // Touched by Run() only.
 
+  // Held across snapshot and RPC, so that registrations reach the scheduler in the order
+  // of the capabilities they carry. Taken before mu_.
+  absl::Mutex register_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
+  kiln::v1::WorkerCapabilities capabilities_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   bool need_register_ ABSL_GUARDED_BY(mu_) = false;
   bool running_ ABSL_GUARDED_BY(mu_) = false;  // Registered and serving.
@@ -141,6 +182,9 @@ class WorkerAgent {
 // hostname + "-" + 8 hex digits of sha256(absolute_work_dir): stable across restarts
 // of the same worker, distinct for two workers on one host.
 std::string DefaultWorkerId(std::string_view absolute_work_dir);
+// --gpus: "auto" (nullopt: every GPU), "none" (empty), or a comma-separated list of
+// distinct indices ("0,2"). InvalidArgument otherwise.
+absl::StatusOr<std::optional<std::vector<int>>> ParseGpuSelection(std::string_view text);
 // "kiln-exec" in the directory of the running binary (/proc/self/exe).
 std::string DefaultExecPath();
 // True for names usable as a file name and a worker or blob name: [A-Za-z0-9._-],

@@ -1,6 +1,7 @@
 // WorkerAgent against the real scheduler, in-process: a SchedulerServer on 127.0.0.1:0
 // with its store in a temp dir, jobs submitted through the SDK (kiln::Client), real
-// kiln-exec children. Assertions read the job and its attempt history back from the
+// kiln-exec children (on simulated GPUs where a test says so: --fake-devices).
+// Assertions read the job, its attempt history and the registered workers back from the
 // scheduler.
 //
 // Not covered here: a job whose task the executor lacks. The scheduler refuses unknown
@@ -27,6 +28,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "scheduler/rpc/scheduler_server.h"
+#include "worker/agent/exec_probe.h"
 
 namespace kiln::agent {
 namespace {
@@ -104,12 +106,16 @@ class WorkerAgentTest : public ::testing::Test {
     options.exec_path = KILN_EXEC_PATH;
     options.acquire_wait = absl::Milliseconds(200);
     options.progress_interval = absl::Milliseconds(50);
+    options.gpus = std::vector<int>();  // No GPU slots, even on a GPU host.
+    ConfigureAgent(options);
     auto agent = WorkerAgent::Create(options);
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = *std::move(agent);
     runner_ = std::thread([this] { run_status_ = agent_->Run(); });
     ASSERT_TRUE(PollUntil([this] { return !server_->scheduler().ListWorkers().empty(); }));
   }
+  // Fixtures adjust the agent's options here.
+  virtual void ConfigureAgent(WorkerAgentOptions& options) {}
   void TearDown() override {
     if (agent_) agent_->Shutdown();
     if (runner_.joinable()) runner_.join();
@@ -152,6 +158,15 @@ class WorkerAgentTest : public ::testing::Test {
       return job.state() == JOB_STATE_RUNNING && job.attempts_size() == attempt &&
              absl::StartsWith(job.progress_message(), "slept");
     });
+  }
+  // The device `id` as the scheduler has it registered now (a default Device if none).
+  Device RegisteredDevice(const std::string& id) {
+    for (const WorkerInfo& worker : server_->scheduler().ListWorkers()) {
+      for (const Device& device : worker.capabilities().devices()) {
+        if (device.id() == id) return device;
+      }
+    }
+    return Device();
   }
   // The job directory goes once the report is sent: wait for it, bounded.
   bool JobDirsEmpty() {
@@ -314,6 +329,230 @@ TEST_F(WorkerAgentTest, ShutdownFailsTheRunningJobBackToTheQueue) {
   ASSERT_EQ(job.attempts_size(), 1);
   EXPECT_EQ(job.attempts(0).exit_reason(), EXIT_REASON_WORKER_ERROR);
   EXPECT_EQ(job.attempts(0).message(), "worker shutting down");
+}
+
+TEST_F(WorkerAgentTest, RunsTheAssignmentsTierParameters) {
+  // The job's own parameters would sleep past the wait; the tier's say 0 s.
+  JobSpec spec = Spec("debug.sleep", "30");
+  Tier* tier = spec.add_tiers();
+  tier->set_name("cpu-fast");
+  tier->mutable_requirements()->set_accelerator(ACCELERATOR_CPU);
+  (*tier->mutable_parameters()->mutable_fields())["seconds"].set_number_value(0);
+  const Job job = WaitDone(Submit(spec));
+  ASSERT_EQ(job.state(), JOB_STATE_SUCCEEDED) << job.status_message();
+  ASSERT_EQ(job.attempts_size(), 1);
+  EXPECT_EQ(job.attempts(0).tier(), "cpu-fast");
+}
+
+// Simulated GPUs: a good sm_90 and an sm_86 our kernels do not cover, plus a CPU slot.
+class GpuWorkerAgentTest : public WorkerAgentTest {
+ protected:
+  void ConfigureAgent(WorkerAgentOptions& options) override {
+    options.gpus.reset();  // auto: every GPU the probe lists.
+    options.fake_devices = "sm_90:80GiB,sm_86:24GiB:nokernel";
+  }
+};
+
+TEST_F(GpuWorkerAgentTest, RegistersOneSlotPerGpuWithItsExecutorsVerdict) {
+  const std::vector<WorkerInfo> workers = server_->scheduler().ListWorkers();
+  ASSERT_EQ(workers.size(), 1u);
+  const WorkerCapabilities& caps = workers[0].capabilities();
+  ASSERT_EQ(caps.devices_size(), 3);
+  EXPECT_EQ(caps.devices(0).id(), "cpu");
+
+  const Device& good = caps.devices(1);
+  EXPECT_EQ(good.id(), "cuda:0");
+  EXPECT_EQ(good.compute_capability(), 90);
+  EXPECT_EQ(good.total_memory_bytes(), int64_t{80} << 30);
+  EXPECT_TRUE(good.runnable()) << good.unrunnable_reason();
+  EXPECT_THAT(good.features(), Contains("bf16"));
+  EXPECT_THAT(good.features(), Contains("fp8"));
+  EXPECT_THAT(good.kernel_sass(), Contains("sm_90"));
+
+  // Probed by the slot's own executor, which sees only its GPU (as its ordinal 0).
+  const Device& bad = caps.devices(2);
+  EXPECT_EQ(bad.id(), "cuda:1");
+  EXPECT_EQ(bad.compute_capability(), 86);
+  EXPECT_FALSE(bad.runnable());
+  EXPECT_THAT(bad.unrunnable_reason(), ::testing::StartsWith("no kernel image for sm_86"));
+  EXPECT_THAT(bad.features(), Not(Contains("fp8")));
+
+  ASSERT_EQ(caps.slots_size(), 3);
+  EXPECT_EQ(caps.slots(0).device_id(), "cuda:0");
+  EXPECT_EQ(caps.slots(1).device_id(), "cuda:1");
+  EXPECT_EQ(caps.slots(2).device_id(), "cpu");
+  EXPECT_THAT(caps.slots(0).tasks(), Contains("debug.sleep"));
+  EXPECT_EQ(ExecChildren().size(), 3u);
+}
+
+TEST_F(GpuWorkerAgentTest, GpuJobRunsOnTheRunnableGpu) {
+  JobSpec spec = Spec("debug.sleep", "0");
+  spec.mutable_requirements()->set_accelerator(ACCELERATOR_GPU);
+  const Job job = WaitDone(Submit(spec));
+  ASSERT_EQ(job.state(), JOB_STATE_SUCCEEDED) << job.status_message();
+  ASSERT_EQ(job.attempts_size(), 1);
+  EXPECT_EQ(job.attempts(0).device(), "cuda:0");
+}
+
+// One GPU that passes its self-test but cannot run any task, described in a file the
+// test rewrites (a restarted executor reads it again), plus a CPU slot.
+class CannotRunWorkerAgentTest : public WorkerAgentTest {
+ protected:
+  void ConfigureAgent(WorkerAgentOptions& options) override {
+    std::ofstream(spec_file_) << "# test fleet\nsm_90:80GiB:cannot-run\n";
+    options.gpus.reset();
+    options.fake_devices = spec_file_;
+    // Long polls: both slots are waiting whenever a job is submitted, so the scheduler
+    // offers tier 0 (GPU) before the CPU tier.
+    options.acquire_wait = absl::Seconds(5);
+  }
+  const std::string spec_file_ = files_.Sub("fake-devices.txt");
+};
+
+TEST_F(CannotRunWorkerAgentTest, JobMovesToTheCpuTierWithoutUsingAnAttempt) {
+  ASSERT_TRUE(RegisteredDevice("cuda:0").runnable());
+  // The next probe of this GPU will find no kernel image.
+  std::ofstream(spec_file_, std::ios::trunc) << "sm_90:80GiB:nokernel\n";
+
+  JobSpec spec = Spec("debug.sleep", "0");
+  spec.set_max_attempts(1);  // A counted failure would end the job.
+  Tier* gpu = spec.add_tiers();
+  gpu->set_name("gpu");
+  gpu->mutable_requirements()->set_accelerator(ACCELERATOR_GPU);
+  Tier* cpu = spec.add_tiers();
+  cpu->set_name("cpu");
+  cpu->mutable_requirements()->set_accelerator(ACCELERATOR_CPU);
+  const Job job = WaitDone(Submit(spec));
+  ASSERT_EQ(job.state(), JOB_STATE_SUCCEEDED) << job.status_message();
+  ASSERT_EQ(job.attempts_size(), 2);
+  EXPECT_EQ(job.attempts(0).device(), "cuda:0");
+  EXPECT_EQ(job.attempts(0).tier(), "gpu");
+  EXPECT_EQ(job.attempts(0).exit_reason(), EXIT_REASON_DEVICE_CANNOT_RUN);
+  EXPECT_EQ(job.attempts(0).message(),
+            "CUDA error: no kernel image is available for execution on the device (simulated)");
+  EXPECT_TRUE(job.attempts(0).not_counted());
+  EXPECT_EQ(job.attempts(1).device(), "cpu");
+  EXPECT_EQ(job.attempts(1).tier(), "cpu");
+  EXPECT_EQ(job.attempts(1).exit_reason(), EXIT_REASON_SUCCEEDED);
+
+  // The slot restarted its executor, whose probe now fails: registered again.
+  ASSERT_TRUE(PollUntil([&] { return !RegisteredDevice("cuda:0").runnable(); }));
+  EXPECT_THAT(RegisteredDevice("cuda:0").unrunnable_reason(),
+              ::testing::StartsWith("no kernel image for sm_90"));
+}
+
+// A GPU whose verdict changes between periodic re-probes.
+class ReprobeWorkerAgentTest : public WorkerAgentTest {
+ protected:
+  void ConfigureAgent(WorkerAgentOptions& options) override {
+    std::ofstream(spec_file_) << "sm_90:80GiB\n";
+    options.gpus = std::vector<int>{0};
+    options.slots = 0;
+    options.fake_devices = spec_file_;
+    options.reprobe_interval = absl::Milliseconds(100);
+  }
+  const std::string spec_file_ = files_.Sub("fake-devices.txt");
+};
+
+TEST_F(ReprobeWorkerAgentTest, PeriodicProbeReRegistersChangedDevices) {
+  const WorkerCapabilities caps = server_->scheduler().ListWorkers().at(0).capabilities();
+  ASSERT_EQ(caps.slots_size(), 1);  // No CPU slot.
+  EXPECT_EQ(caps.slots(0).device_id(), "cuda:0");
+  ASSERT_TRUE(RegisteredDevice("cuda:0").runnable());
+
+  std::ofstream(spec_file_, std::ios::trunc) << "sm_90:80GiB:nokernel\n";
+  ASSERT_TRUE(PollUntil([&] { return !RegisteredDevice("cuda:0").runnable(); }));
+  EXPECT_THAT(RegisteredDevice("cuda:0").unrunnable_reason(),
+              ::testing::StartsWith("no kernel image for sm_90"));
+
+  std::ofstream(spec_file_, std::ios::trunc) << "sm_90:80GiB\n";
+  ASSERT_TRUE(PollUntil([&] { return RegisteredDevice("cuda:0").runnable(); }));
+  EXPECT_EQ(RegisteredDevice("cuda:0").unrunnable_reason(), "");
+}
+
+TEST(WorkerAgentCreateTest, RefusesBadGpuSetups) {
+  kiln::testing::ScopedTempDir work_dir;
+  WorkerAgentOptions options;
+  options.scheduler_address = "127.0.0.1:1";  // Never dialled by Create().
+  options.work_dir = work_dir.path();
+  options.worker_id = "w";
+  options.exec_path = KILN_EXEC_PATH;
+  options.fake_devices = "sm_90:80GiB,sm_86:24GiB";
+
+  options.gpus = std::vector<int>{2};
+  absl::StatusOr<std::unique_ptr<WorkerAgent>> agent = WorkerAgent::Create(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(agent.status())) << agent.status();
+  EXPECT_THAT(agent.status().message(), HasSubstr("lists 2 GPU(s)"));
+
+  options.gpus = std::vector<int>();
+  options.slots = 0;
+  agent = WorkerAgent::Create(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(agent.status())) << agent.status();
+
+  options.gpus.reset();
+  options.fake_devices = "sm_90:eighty";
+  agent = WorkerAgent::Create(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(agent.status())) << agent.status();
+  EXPECT_THAT(agent.status().message(), HasSubstr("eighty"));
+
+  // Only GPU slots is fine; the second GPU alone, under its host index.
+  options.fake_devices = "sm_90:80GiB,sm_86:24GiB";
+  options.gpus = std::vector<int>{1};
+  agent = WorkerAgent::Create(options);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  const WorkerCapabilities caps = (*agent)->capabilities();
+  ASSERT_EQ(caps.slots_size(), 1);
+  EXPECT_EQ(caps.slots(0).device_id(), "cuda:1");
+  ASSERT_EQ(caps.devices_size(), 2);
+  EXPECT_EQ(caps.devices(1).id(), "cuda:1");
+  EXPECT_EQ(caps.devices(1).compute_capability(), 86);
+}
+
+TEST(WorkerAgentHelpersTest, ParseGpuSelection) {
+  auto parsed = ParseGpuSelection("auto");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_FALSE(parsed->has_value());
+  parsed = ParseGpuSelection("none");
+  ASSERT_TRUE(parsed.ok() && parsed->has_value());
+  EXPECT_TRUE((*parsed)->empty());
+  parsed = ParseGpuSelection("0,2");
+  ASSERT_TRUE(parsed.ok() && parsed->has_value());
+  EXPECT_EQ(**parsed, (std::vector<int>{0, 2}));
+  for (const char* bad : {"", "0,", ",1", "1,1", "-1", "gpu0", "0;1", "99999"}) {
+    EXPECT_FALSE(ParseGpuSelection(bad).ok()) << bad;
+  }
+}
+
+TEST(WorkerAgentHelpersTest, AdvertisedDeviceChangesAreVerdictsAndWholeGiB) {
+  Device a;
+  a.set_id("cuda:0");
+  a.set_runnable(true);
+  a.set_total_memory_bytes(int64_t{80} << 30);
+  a.set_free_memory_bytes((int64_t{79} << 30) + 1);
+  Device b = a;
+  b.set_free_memory_bytes((int64_t{79} << 30) + (int64_t{500} << 20));  // Same GiB.
+  EXPECT_FALSE(AdvertisedDeviceChanged(a, b, /*compare_memory=*/true));
+  b.set_free_memory_bytes(int64_t{40} << 30);
+  EXPECT_TRUE(AdvertisedDeviceChanged(a, b, /*compare_memory=*/true));
+  EXPECT_FALSE(AdvertisedDeviceChanged(a, b, /*compare_memory=*/false));
+  b = a;
+  b.set_runnable(false);
+  b.set_unrunnable_reason("no kernel image for sm_90: built for sm_120");
+  EXPECT_TRUE(AdvertisedDeviceChanged(a, b, /*compare_memory=*/false));
+
+  // A device the process no longer sees keeps what was known, marked not runnable.
+  const Device missing = AdvertisedGpuDevice(3, nullptr, &a, "gone");
+  EXPECT_EQ(missing.id(), "cuda:3");
+  EXPECT_EQ(missing.total_memory_bytes(), a.total_memory_bytes());
+  EXPECT_FALSE(missing.runnable());
+  EXPECT_EQ(missing.unrunnable_reason(), "gone");
+}
+
+TEST(WorkerAgentHelpersTest, ProbeOfAMissingBinaryIsUnavailable) {
+  ExecProbeOptions options;
+  options.exec_path = "/nonexistent/kiln-exec";
+  const absl::StatusOr<ExecReady> ready = RunExecProbe(options);
+  EXPECT_TRUE(absl::IsUnavailable(ready.status())) << ready.status();
 }
 
 TEST(WorkerAgentHelpersTest, DefaultWorkerIdIsStableAndSafe) {

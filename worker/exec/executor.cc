@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/device_features.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "worker/exec/frame_io.h"
@@ -24,15 +27,46 @@ bool IsPermanentTaskError(const absl::Status& status) {
          absl::IsFailedPrecondition(status) || absl::IsUnimplemented(status);
 }
 
+bool IsDeviceCannotRunError(std::string_view message, bool reported_progress) {
+  std::string lower(message);
+  absl::AsciiStrToLower(&lower);
+  const auto has = [&](std::string_view what) { return lower.find(what) != std::string::npos; };
+  if (has("no kernel image") || has("invalid device function") || has("illegal instruction")) {
+    return true;
+  }
+  return has("out of memory") && (has("load") || !reported_progress);
+}
+
+kiln::v1::Device ToProtoDevice(const device::DeviceProbe& probe) {
+  kiln::v1::Device device;
+  device.set_name(probe.name);
+  device.set_compute_capability(probe.compute_capability);
+  device.set_total_memory_bytes(probe.total_memory_bytes);
+  device.set_free_memory_bytes(probe.free_memory_bytes);
+  device.set_runnable(probe.runnable);
+  if (!probe.runnable) device.set_unrunnable_reason(probe.unrunnable_reason);
+  for (const std::string& feature : FeaturesForComputeCapability(probe.compute_capability)) {
+    device.add_features(feature);
+  }
+  for (const std::string& arch : probe.kernel_sass) device.add_kernel_sass(arch);
+  for (const std::string& arch : probe.kernel_ptx) device.add_kernel_ptx(arch);
+  // torch_archs stays empty: this executor has no LibTorch.
+  device.set_driver_version(probe.driver_version);
+  device.set_runtime_version(probe.runtime_version);
+  return device;
+}
+
 Executor::Executor(const ExecutorOptions& options)
     : registry_(options.registry ? *options.registry : tasks::TaskRegistry::Builtin()),
       progress_interval_(options.progress_interval),
-      clock_(options.clock ? *options.clock : *Clock::Real()) {}
+      clock_(options.clock ? *options.clock : *Clock::Real()),
+      devices_(options.devices) {}
 
 kiln::v1::ExecReady Executor::Ready() const {
   kiln::v1::ExecReady ready;
   for (const std::string& kind : registry_.Kinds()) ready.add_tasks(kind);
   ready.set_pid(static_cast<int32_t>(::getpid()));
+  for (const device::DeviceProbe& probe : devices_) *ready.add_devices() = ToProtoDevice(probe);
   return ready;
 }
 
@@ -45,14 +79,30 @@ ExecResult Executor::RunTask(const RunTaskRequest& request,
     result.set_permanent(true);
     return result;
   }
+  // The device the task would use (ordinal 0). The scheduler does not place work on a
+  // device advertised as not runnable; this catches a verdict that changed since.
+  if (!devices_.empty() && !devices_[0].runnable) {
+    result.set_error(absl::StrCat("device ", devices_[0].name,
+                                  " is not runnable: ", devices_[0].unrunnable_reason));
+    result.set_device_cannot_run(true);
+    return result;
+  }
+  if (!devices_.empty() && devices_[0].fake_cannot_run) {
+    result.set_error(
+        "CUDA error: no kernel image is available for execution on the device (simulated)");
+    result.set_device_cannot_run(true);
+    return result;
+  }
 
   // Rate limit: forward at once if the interval has passed, else keep the newest as
   // pending and flush it before the result so the worker always sees the last one.
   std::optional<absl::Time> last_sent;
   std::optional<ExecProgress> pending;
+  bool reported_progress = false;
   tasks::TaskContext context;
   context.request = &request;
   context.report_progress = [&](double fraction, std::string_view message) {
+    reported_progress = true;
     ExecProgress progress;
     progress.set_fraction(fraction);
     progress.set_message(std::string(message));
@@ -78,7 +128,11 @@ ExecResult Executor::RunTask(const RunTaskRequest& request,
 
   if (!output.ok()) {
     result.set_error(std::string(output.status().ToString()));
-    result.set_permanent(IsPermanentTaskError(output.status()));
+    if (IsDeviceCannotRunError(result.error(), reported_progress)) {
+      result.set_device_cannot_run(true);  // Another device may run it: never permanent.
+    } else {
+      result.set_permanent(IsPermanentTaskError(output.status()));
+    }
     return result;
   }
   result.set_ok(true);
@@ -114,7 +168,8 @@ absl::Status Executor::Serve(int in_fd, int out_fd) {
     });
     KILN_RETURN_IF_ERROR(write_status);
     KILN_LOG(INFO) << "job " << run.job_id() << " attempt " << run.attempt() << ": "
-                   << (result.ok() ? "ok" : "failed: " + result.error()) << " after "
+                   << (result.ok() ? "ok" : "failed: " + result.error())
+                   << (result.device_cannot_run() ? " (device cannot run it)" : "") << " after "
                    << absl::FormatDuration(clock_.Now() - start);
     ExecEvent event;
     *event.mutable_result() = std::move(result);

@@ -2,17 +2,24 @@
 // ExecRequest frames and runs each task to completion, one at a time, answering with
 // ExecProgress frames (rate-limited) and one ExecResult per request. This is the task
 // boundary: task errors become ExecResults and no C++ exception gets past RunTask().
+// The devices the process sees are probed once by kiln-exec (kiln_device) and handed in;
+// ExecReady advertises them, and a task on a device that cannot run it comes back with
+// ExecResult.device_cannot_run so that the worker sends the job elsewhere.
 // The Executor borrows the registry (it must outlive it) and the fds; it is driven by a
 // single thread (kiln-exec's main thread).
 #ifndef KILN_WORKER_EXEC_EXECUTOR_H_
 #define KILN_WORKER_EXEC_EXECUTOR_H_
 
 #include <functional>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "kiln/v1/capability.pb.h"
 #include "kiln/v1/executor.pb.h"
+#include "worker/device/device_probe.h"
 #include "worker/tasks/task.h"
 
 namespace kiln::exec {
@@ -24,6 +31,9 @@ struct ExecutorOptions {
   absl::Duration progress_interval = absl::Milliseconds(200);
   // Not owned; defaults to Clock::Real().
   const Clock* clock = nullptr;
+  // The devices this process sees, in ordinal order (ProbeDevices()); empty without GPUs.
+  // Tasks use ordinal 0, the device a GPU slot's executor is pinned to.
+  std::vector<device::DeviceProbe> devices;
 };
 
 class Executor {
@@ -35,7 +45,9 @@ class Executor {
   absl::Status Serve(int in_fd, int out_fd);
 
   // Runs one task and returns its result; progress goes to on_progress, rate-limited.
-  // Unknown tasks and permanent status codes give permanent=true.
+  // Unknown tasks and permanent status codes give permanent=true. On a device that is not
+  // runnable, or a simulated ":cannot-run" one, the task is not run and the result has
+  // device_cannot_run=true; so does a task error that IsDeviceCannotRunError() matches.
   kiln::v1::ExecResult RunTask(
       const kiln::v1::RunTaskRequest& request,
       const std::function<void(const kiln::v1::ExecProgress&)>& on_progress);
@@ -47,10 +59,22 @@ class Executor {
   const tasks::TaskRegistry& registry_;
   const absl::Duration progress_interval_;
   const Clock& clock_;
+  const std::vector<device::DeviceProbe> devices_;
 };
 
 // True for status codes where retrying the same task cannot help.
 bool IsPermanentTaskError(const absl::Status& status);
+
+// True when a task's error message says the device cannot run the code rather than that
+// the task failed: "no kernel image", "invalid device function", "illegal instruction",
+// or "out of memory" while loading (the message says "load", or the task had not reported
+// progress yet: tasks load their model before their first progress report).
+bool IsDeviceCannotRunError(std::string_view message, bool reported_progress);
+
+// The kiln.v1.Device for a probed device: hardware, self-test verdict, the features of
+// its compute capability (common/device_features.h) and the kernels' coverage. The id is
+// left empty: the worker names devices ("cuda:N") by host index.
+kiln::v1::Device ToProtoDevice(const device::DeviceProbe& probe);
 
 }  // namespace kiln::exec
 

@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -15,6 +17,8 @@
 #include "gtest/gtest.h"
 #include "worker/exec/executor.h"
 #include "worker/exec/frame_io.h"
+
+extern char** environ;
 
 namespace kiln::exec {
 namespace {
@@ -25,6 +29,27 @@ using kiln::v1::ExecRequest;
 using kiln::v1::ExecResult;
 using kiln::v1::RunTaskRequest;
 using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+// A task that fails with `status`, after one progress report or before any.
+class FailingTask : public tasks::Task {
+ public:
+  FailingTask(std::string kind, absl::Status status, bool progress_first)
+      : kind_(std::move(kind)), status_(std::move(status)), progress_first_(progress_first) {}
+  std::string_view kind() const override { return kind_; }
+  absl::StatusOr<tasks::TaskOutput> Run(const tasks::TaskContext& context) const override {
+    if (progress_first_) context.report_progress(0.5, "half way");
+    return status_;
+  }
+
+ private:
+  std::string kind_;
+  absl::Status status_;
+  bool progress_first_;
+};
 
 // A task whose behaviour the test scripts: progress steps on a fake clock, then an
 // error, an exception or success.
@@ -73,11 +98,26 @@ class ExecutorTest : public ::testing::Test {
     registry_.Add(
         std::make_unique<ScriptedTask>("t.internal", &clock_, ScriptedTask::End::kInternal));
     registry_.Add(std::make_unique<ScriptedTask>("t.throw", &clock_, ScriptedTask::End::kThrow));
+    registry_.Add(std::make_unique<FailingTask>(
+        "t.nokernel",
+        absl::InternalError("CUDA error: no kernel image is available for execution on the device"),
+        /*progress_first=*/true));
+    registry_.Add(std::make_unique<FailingTask>(
+        "t.illegal", absl::InvalidArgumentError("illegal instruction in sm_75 kernel"),
+        /*progress_first=*/true));
+    registry_.Add(std::make_unique<FailingTask>(
+        "t.oom.load", absl::ResourceExhaustedError("CUDA out of memory: tried to allocate 2 GiB"),
+        /*progress_first=*/false));
+    registry_.Add(std::make_unique<FailingTask>(
+        "t.oom.later", absl::ResourceExhaustedError("CUDA out of memory: tried to allocate 2 GiB"),
+        /*progress_first=*/true));
   }
 
-  ExecResult Run(const std::string& task, std::vector<ExecProgress>* progress) {
+  ExecResult Run(const std::string& task, std::vector<ExecProgress>* progress,
+                 std::vector<device::DeviceProbe> devices = {}) {
     ExecutorOptions options;
     options.registry = &registry_;
+    options.devices = std::move(devices);
     options.clock = &clock_;
     options.progress_interval = absl::Milliseconds(200);
     Executor executor(options);
@@ -140,18 +180,136 @@ TEST_F(ExecutorTest, UnknownTaskIsPermanent) {
   EXPECT_TRUE(progress.empty());
 }
 
-// The real kiln-exec binary on pipes.
+device::DeviceProbe Probe(int cc, bool runnable, bool fake_cannot_run = false) {
+  device::DeviceProbe probe;
+  probe.name = "Simulated " + device::SmName(cc);
+  probe.compute_capability = cc;
+  probe.total_memory_bytes = int64_t{80} << 30;
+  probe.free_memory_bytes = probe.total_memory_bytes;
+  probe.runnable = runnable;
+  if (!runnable) probe.unrunnable_reason = "no kernel image for sm_90: built for sm_120";
+  probe.fake_cannot_run = fake_cannot_run;
+  probe.kernel_sass = {"sm_90"};
+  probe.kernel_ptx = {"compute_120"};
+  probe.driver_version = 13000;
+  probe.runtime_version = 13000;
+  return probe;
+}
+
+TEST_F(ExecutorTest, NoKernelImageIsDeviceCannotRunAndNotPermanent) {
+  std::vector<ExecProgress> progress;
+  ExecResult result = Run("t.nokernel", &progress);
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.device_cannot_run());
+  EXPECT_FALSE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("no kernel image"));
+
+  // An error code that would be permanent does not make it so: another device may run it.
+  result = Run("t.illegal", &progress);
+  EXPECT_TRUE(result.device_cannot_run());
+  EXPECT_FALSE(result.permanent());
+}
+
+TEST_F(ExecutorTest, OutOfMemoryCountsOnlyWhileLoading) {
+  std::vector<ExecProgress> progress;
+  ExecResult result = Run("t.oom.load", &progress);
+  EXPECT_TRUE(result.device_cannot_run()) << result.error();
+  result = Run("t.oom.later", &progress);
+  EXPECT_FALSE(result.device_cannot_run()) << result.error();
+  // Ordinary errors stay ordinary.
+  result = Run("t.internal", &progress);
+  EXPECT_FALSE(result.device_cannot_run());
+}
+
+TEST(DeviceCannotRunTest, Classification) {
+  EXPECT_TRUE(IsDeviceCannotRunError("CUDA error: no kernel image is available", true));
+  EXPECT_TRUE(IsDeviceCannotRunError("CUDA error: invalid device function", true));
+  EXPECT_TRUE(IsDeviceCannotRunError("Illegal Instruction", true));
+  EXPECT_TRUE(IsDeviceCannotRunError("out of memory while loading model sdxl", true));
+  EXPECT_TRUE(IsDeviceCannotRunError("CUDA out of memory", false));
+  EXPECT_FALSE(IsDeviceCannotRunError("CUDA out of memory", true));
+  EXPECT_FALSE(IsDeviceCannotRunError("bad parameter", false));
+}
+
+TEST_F(ExecutorTest, FakeCannotRunDeviceFailsWithoutRunningTheTask) {
+  std::vector<ExecProgress> progress;
+  const ExecResult result =
+      Run("t.ok", &progress, {Probe(90, /*runnable=*/true, /*fake_cannot_run=*/true)});
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.device_cannot_run());
+  EXPECT_EQ(result.error(),
+            "CUDA error: no kernel image is available for execution on the device (simulated)");
+  EXPECT_TRUE(progress.empty());  // The task never ran.
+}
+
+TEST_F(ExecutorTest, NotRunnableDeviceFailsWithItsReason) {
+  std::vector<ExecProgress> progress;
+  const ExecResult result = Run("t.ok", &progress, {Probe(90, /*runnable=*/false)});
+  EXPECT_TRUE(result.device_cannot_run());
+  EXPECT_THAT(result.error(), HasSubstr("no kernel image for sm_90: built for sm_120"));
+  EXPECT_TRUE(progress.empty());
+}
+
+TEST_F(ExecutorTest, RunnableDeviceRunsTheTaskAndReadyListsIt) {
+  std::vector<ExecProgress> progress;
+  EXPECT_TRUE(Run("t.ok", &progress, {Probe(90, /*runnable=*/true)}).ok());
+
+  ExecutorOptions options;
+  options.registry = &registry_;
+  options.devices = {Probe(90, true), Probe(86, false)};
+  const kiln::v1::ExecReady ready = Executor(options).Ready();
+  ASSERT_EQ(ready.devices_size(), 2);
+  const kiln::v1::Device& d = ready.devices(0);
+  EXPECT_EQ(d.id(), "");  // The worker names it.
+  EXPECT_EQ(d.name(), "Simulated sm_90");
+  EXPECT_EQ(d.compute_capability(), 90);
+  EXPECT_EQ(d.total_memory_bytes(), int64_t{80} << 30);
+  EXPECT_TRUE(d.runnable());
+  EXPECT_EQ(d.unrunnable_reason(), "");
+  EXPECT_THAT(d.features(), Contains("bf16"));
+  EXPECT_THAT(d.features(), Contains("fp8"));
+  EXPECT_THAT(d.kernel_sass(), ElementsAre("sm_90"));
+  EXPECT_THAT(d.kernel_ptx(), ElementsAre("compute_120"));
+  EXPECT_EQ(d.driver_version(), 13000);
+  EXPECT_EQ(d.runtime_version(), 13000);
+  EXPECT_FALSE(ready.devices(1).runnable());
+  EXPECT_THAT(ready.devices(1).features(), Not(Contains("fp8")));
+}
+
+// The real kiln-exec binary on pipes, with extra arguments and environment overrides
+// ("NAME=value"; "NAME" alone removes the variable).
 class ExecChild {
  public:
-  ExecChild() {
+  explicit ExecChild(std::vector<std::string> args = {}, std::vector<std::string> env = {}) {
     int in[2], out[2];
     EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
     EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    // Prepared before fork(): the child only dups and execs.
+    args.insert(args.begin(), KILN_EXEC_PATH);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      bool overridden = false;
+      for (const std::string& o : env) {
+        const std::string name = o.substr(0, o.find('='));
+        overridden |= entry.rfind(name + "=", 0) == 0;
+      }
+      if (!overridden) env_strings.push_back(entry);
+    }
+    for (const std::string& o : env) {
+      if (o.find('=') != std::string::npos) env_strings.push_back(o);
+    }
+    std::vector<char*> envp;
+    for (std::string& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
-      ::execl(KILN_EXEC_PATH, KILN_EXEC_PATH, nullptr);
+      ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }
     ::close(in[0]);
@@ -209,6 +367,7 @@ class ExecChild {
     return absl::DeadlineExceededError("kiln-exec did not exit");
   }
   pid_t pid() const { return pid_; }
+  int from() const { return from_; }
 
  private:
   pid_t pid_ = -1;
@@ -288,6 +447,89 @@ TEST(KilnExecTest, ExitsZeroWhenStdinCloses) {
   ASSERT_TRUE(status.ok()) << status.status();
   ASSERT_TRUE(WIFEXITED(*status));
   EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
+TEST(KilnExecTest, ReadyListsFakeDevicesSelfTested) {
+  ExecChild child({"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"}, {"CUDA_VISIBLE_DEVICES"});
+  ExecEvent event;
+  ASSERT_TRUE(child.Read(&event).ok());
+  ASSERT_TRUE(event.has_ready());
+  const kiln::v1::ExecReady& ready = event.ready();
+  ASSERT_EQ(ready.devices_size(), 2);
+  EXPECT_EQ(ready.devices(0).compute_capability(), 90);
+  EXPECT_EQ(ready.devices(0).total_memory_bytes(), int64_t{80} << 30);
+  EXPECT_TRUE(ready.devices(0).runnable()) << ready.devices(0).unrunnable_reason();
+  EXPECT_THAT(ready.devices(0).features(), Contains("fp8"));
+  EXPECT_THAT(ready.devices(0).kernel_sass(), Not(::testing::IsEmpty()));
+  EXPECT_GT(ready.devices(0).driver_version(), 0);
+  EXPECT_EQ(ready.devices(1).compute_capability(), 86);
+  EXPECT_FALSE(ready.devices(1).runnable());
+  EXPECT_THAT(ready.devices(1).unrunnable_reason(), StartsWith("no kernel image for sm_86"));
+}
+
+TEST(KilnExecTest, FakeDevicesHonourCudaVisibleDevices) {
+  {
+    ExecChild child({"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"},
+                    {"CUDA_VISIBLE_DEVICES=1"});
+    ExecEvent event;
+    ASSERT_TRUE(child.Read(&event).ok());
+    ASSERT_EQ(event.ready().devices_size(), 1);
+    EXPECT_EQ(event.ready().devices(0).compute_capability(), 86);
+  }
+  {
+    // The CPU slots' setting: no device at all.
+    ExecChild child({"--fake-devices=sm_90:80GiB"}, {"CUDA_VISIBLE_DEVICES="});
+    ExecEvent event;
+    ASSERT_TRUE(child.Read(&event).ok());
+    ASSERT_TRUE(event.has_ready());
+    EXPECT_EQ(event.ready().devices_size(), 0);
+    EXPECT_THAT(event.ready().tasks(), Contains("debug.sleep"));
+  }
+}
+
+TEST(KilnExecTest, ProbeWritesOneReadyFrameAndExitsZero) {
+  ExecChild child({"--probe", "--fake-devices=sm_120:32GiB,sm_75:16GiB"}, {"CUDA_VISIBLE_DEVICES"});
+  ExecEvent event;
+  ASSERT_TRUE(child.Read(&event).ok());
+  ASSERT_TRUE(event.has_ready());
+  ASSERT_EQ(event.ready().devices_size(), 2);
+  EXPECT_EQ(event.ready().devices(0).compute_capability(), 120);
+  EXPECT_EQ(event.ready().devices(1).compute_capability(), 75);
+  // Then end of stream, without stdin being closed: the probe does not serve.
+  EXPECT_TRUE(IsEndOfStream(ReadFrame(child.from(), &event)));
+  absl::StatusOr<int> status = child.Wait();
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
+TEST(KilnExecTest, BadFakeDeviceSpecExitsTwo) {
+  for (const char* arg : {"--fake-devices=sm_90:lots", "--no-such-flag"}) {
+    ExecChild child({"--probe", arg});
+    ExecEvent event;
+    EXPECT_FALSE(child.Read(&event).ok()) << arg;
+    absl::StatusOr<int> status = child.Wait();
+    ASSERT_TRUE(status.ok()) << status.status();
+    ASSERT_TRUE(WIFEXITED(*status)) << arg;
+    EXPECT_EQ(WEXITSTATUS(*status), 2) << arg;
+  }
+}
+
+TEST(KilnExecTest, TaskOnCannotRunFakeDeviceIsDeviceCannotRun) {
+  ExecChild child({"--fake-devices=sm_90:80GiB:cannot-run"}, {"CUDA_VISIBLE_DEVICES=0"});
+  ExecEvent ready;
+  ASSERT_TRUE(child.Read(&ready).ok());
+  ASSERT_EQ(ready.ready().devices_size(), 1);
+  EXPECT_TRUE(ready.ready().devices(0).runnable());  // The self-test passes.
+  ASSERT_TRUE(child.Send(SleepRequest(0)).ok());
+  std::vector<ExecProgress> progress;
+  absl::StatusOr<ExecResult> result = child.ReadResult(&progress);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->ok());
+  EXPECT_TRUE(result->device_cannot_run());
+  EXPECT_FALSE(result->permanent());
+  EXPECT_EQ(result->error(),
+            "CUDA error: no kernel image is available for execution on the device (simulated)");
 }
 
 }  // namespace
