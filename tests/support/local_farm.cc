@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -70,6 +71,12 @@ absl::Status LocalFarm::StartWorker(int index, int slots,
                                    "--work_dir=" + dir_.Sub(absl::StrCat("worker-", index)),
                                    absl::StrCat("--slots=", slots),
                                    absl::StrCat("--worker_id=worker-", index)};
+  // Only the GPUs a test simulates: a GPU on the test host must not change results.
+  bool devices_chosen = false;
+  for (const std::string& flag : extra_flags) {
+    devices_chosen |= absl::StartsWith(flag, "--gpus") || absl::StartsWith(flag, "--fake-devices");
+  }
+  if (!devices_chosen) argv.push_back("--gpus=none");
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto process = Subprocess::Start(argv, dir_.Sub(absl::StrCat("worker-", index, ".out")),
                                    dir_.Sub(absl::StrCat("worker-", index, ".log")));

@@ -30,7 +30,9 @@ class LocalFarm {
   void StopScheduler(int signal);
   Subprocess* scheduler() { return scheduler_.get(); }
 
-  // Starts worker number `index` (its own work dir) with `slots` CPU slots.
+  // Starts worker number `index` (its own work dir, id "worker-<index>") with
+  // `slots` CPU slots and no GPUs unless the flags choose some (--gpus,
+  // --fake-devices).
   absl::Status StartWorker(int index, int slots, const std::vector<std::string>& extra_flags = {});
   void StopWorker(int index, int signal);
   Subprocess* worker(int index) { return workers_.at(index).get(); }
