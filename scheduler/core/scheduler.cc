@@ -861,6 +861,8 @@ absl::StatusOr<kiln::v1::HeartbeatResponse> Scheduler::Heartbeat(
 absl::StatusOr<Scheduler::ActiveJob*> Scheduler::FindLeasedLocked(const std::string& worker_id,
                                                                   const std::string& job_id,
                                                                   int attempt) {
+  // Every caller is about to change the job: nothing until memory matches the store.
+  KILN_RETURN_IF_ERROR(WritableLocked());
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) {
     KILN_RETURN_IF_ERROR(ValidJobId(job_id, "job_id"));
@@ -898,10 +900,8 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    absl::Status writable = WritableLocked();
     absl::StatusOr<ActiveJob*> found =
-        writable.ok() ? FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt())
-                      : absl::StatusOr<ActiveJob*>(writable);
+        FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
     if (!found.ok()) {
       status = found.status();
     } else {
@@ -1062,10 +1062,8 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    absl::Status writable = WritableLocked();
     absl::StatusOr<ActiveJob*> found =
-        writable.ok() ? FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt())
-                      : absl::StatusOr<ActiveJob*>(writable);
+        FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
     if (!found.ok()) {
       status = found.status();
     } else {

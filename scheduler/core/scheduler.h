@@ -166,7 +166,8 @@ class Scheduler {
   void EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitReason reason,
                                    const std::string& message, bool permanent, bool counted,
                                    store::WriteSet& writes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Finds the fencing target of a worker report, or why it is stale.
+  // Finds the fencing target of a worker report, or why it is stale (or
+  // Unavailable while memory waits to be rebuilt).
   absl::StatusOr<ActiveJob*> FindLeasedLocked(const std::string& worker_id,
                                               const std::string& job_id, int attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

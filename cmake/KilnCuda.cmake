@@ -1,0 +1,16 @@
+# CUDA detection shared by the whole tree and by worker/device's standalone build
+# (the GPU test machine). In: KILN_WITH_CUDA (AUTO|ON|OFF). Out: KILN_HAVE_CUDA.
+# nvcc is not on PATH on Debian's CUDA: look in /usr/local/cuda.
+set(KILN_HAVE_CUDA OFF)
+if(NOT KILN_WITH_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(KILN_HAVE_CUDA ON)
+  elseif(KILN_WITH_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "KILN_WITH_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
