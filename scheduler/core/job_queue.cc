@@ -1,5 +1,7 @@
 #include "scheduler/core/job_queue.h"
 
+#include <algorithm>
+
 #include "common/capability_match.h"
 
 namespace kiln::core {
@@ -34,11 +36,12 @@ bool JobQueue::Remove(const std::string& job_id) {
   return true;
 }
 
-std::optional<std::string> JobQueue::PopBest(const Rank& rank) {
+std::optional<std::string> JobQueue::PopBest(const Rank& rank, std::optional<int> only_priority) {
   const Key* best = nullptr;
   int64_t best_rank = 0;
   for (const auto& [class_key, cls] : classes_) {
     const Key& head = *cls.jobs.begin();
+    if (only_priority.has_value() && -std::get<0>(head) != *only_priority) continue;
     // Ask about the class only when its head could still win on priority.
     if (best != nullptr && std::get<0>(head) > std::get<0>(*best)) continue;
     const std::optional<int64_t> r = rank(cls.representative);
@@ -59,6 +62,24 @@ std::map<std::string, size_t> JobQueue::DepthByClass() const {
   std::map<std::string, size_t> depth;
   for (const auto& [class_key, cls] : classes_) depth[class_key] = cls.jobs.size();
   return depth;
+}
+
+std::optional<int> JobQueue::BestPriority(const Rank& rank) const {
+  std::optional<int> best;
+  for (const auto& [class_key, cls] : classes_) {
+    const int priority = -std::get<0>(*cls.jobs.begin());
+    if (best.has_value() && priority <= *best) continue;
+    if (rank(cls.representative).has_value()) best = priority;
+  }
+  return best;
+}
+
+int JobQueue::MaxTierCount() const {
+  int most = 0;
+  for (const auto& [class_key, cls] : classes_) {
+    most = std::max(most, std::max(1, cls.representative.tiers_size()));
+  }
+  return most;
 }
 
 void JobQueue::ForEachClass(

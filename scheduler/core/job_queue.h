@@ -31,8 +31,14 @@ class JobQueue {
   // tiers and requirements, no parameters).
   using Rank = std::function<std::optional<int64_t>(const kiln::v1::JobSpec& representative)>;
   // Removes and returns the best job among the fitting classes: highest
-  // priority, then lowest rank, then oldest; nullopt when no class fits.
-  std::optional<std::string> PopBest(const Rank& rank);
+  // priority, then lowest rank, then oldest; nullopt when no class fits. With
+  // `only_priority`, classes whose best job has another priority are skipped.
+  std::optional<std::string> PopBest(const Rank& rank,
+                                     std::optional<int> only_priority = std::nullopt);
+  // The highest priority among the jobs of the fitting classes.
+  std::optional<int> BestPriority(const Rank& rank) const;
+  // The most tiers any queued job has (at least 1 when the queue is not empty).
+  int MaxTierCount() const;
 
   size_t size() const { return index_.size(); }
   size_t class_count() const { return classes_.size(); }

@@ -97,6 +97,13 @@ std::string WaitingFor(const kiln::v1::JobSpec& spec) {
   return out;
 }
 
+// What a device-cannot-run failure marks: this device with this task and model
+// (tasks without a model are told apart by their kind).
+std::string IncapableKey(const std::string& worker_id, const std::string& device_id,
+                         const kiln::v1::JobSpec& spec, int tier) {
+  return absl::StrCat(worker_id, "/", device_id, "/", spec.task(), "/", TierModel(spec, tier));
+}
+
 // A commit callback that answers `done` with `value` once the write is durable,
 // or with the write's error.
 template <typename T>
@@ -268,6 +275,7 @@ void Scheduler::EnqueueLocked(ActiveJob& active) {
     delayed_.emplace(not_before, active.job.id());
   } else {
     queue_.Push(active.job.spec(), active.seq, active.job.id());
+    dispatch_needed_ = true;
   }
 }
 
@@ -279,6 +287,7 @@ void Scheduler::SetLeaseLocked(ActiveJob& active, absl::Time deadline) {
 
 void Scheduler::ClearLeaseLocked(ActiveJob& active) {
   ReserveLocked(active, -1);
+  dispatch_needed_ = true;  // the slot's memory (and the slot) may fit other work now
   leases_.erase({active.lease_deadline, active.job.id()});
   active.lease_deadline = absl::InfinitePast();
 }
@@ -544,6 +553,7 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
       Job snapshot = active.job;
       CommitLocked(std::move(writes), {job_id},
                    AnswerWhenDurable(std::move(snapshot), std::move(done)));
+      if (dispatch_needed_) DispatchLocked();
       return;
     }
   }
@@ -635,6 +645,7 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
       *state.info.mutable_capabilities() = caps;
       *state.info.mutable_registered_at() = ToProtoTime(now);
       state.last_seen = now;
+      dispatch_needed_ = true;  // parked slots of this worker may fit other work now
       store::WriteSet writes;
       writes.PutWorker(state.info);
       kiln::v1::RegisterWorkerResponse response;
@@ -677,8 +688,9 @@ void Scheduler::ReserveLocked(const ActiveJob& active, int sign) {
 }
 
 bool Scheduler::IncapableLocked(const std::string& worker_id, const std::string& device_id,
-                                const std::string& model, absl::Time now) const {
-  auto it = incapable_.find(absl::StrCat(worker_id, "/", device_id, "/", model));
+                                const kiln::v1::JobSpec& spec, int tier, absl::Time now) const {
+  if (incapable_.empty()) return false;
+  auto it = incapable_.find(IncapableKey(worker_id, device_id, spec, tier));
   return it != incapable_.end() && it->second > now;
 }
 
@@ -689,14 +701,15 @@ std::optional<int> Scheduler::FittingTierLocked(const std::string& worker_id,
                                                 int64_t reserved_bytes, absl::Time now) const {
   for (int tier = 0; tier < TierCount(spec); ++tier) {
     if (!WhyCannotRun(device, slot, spec, tier, reserved_bytes).empty()) continue;
-    if (IncapableLocked(worker_id, device.id(), TierModel(spec, tier), now)) continue;
+    if (IncapableLocked(worker_id, device.id(), spec, tier, now)) continue;
     return tier;
   }
   return std::nullopt;
 }
 
 bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
-                                Callback<kiln::v1::AcquireJobResponse>& done, int only_tier) {
+                                Callback<kiln::v1::AcquireJobResponse>& done, int only_tier,
+                                std::optional<int> only_priority) {
   const kiln::v1::Slot* slot = nullptr;
   const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot_index, &slot);
   if (device == nullptr) return false;
@@ -704,12 +717,13 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
   const int64_t reserved = ReservedLocked(worker_id, device->id());
   // Rank: the earliest tier this slot runs first, and within it the most
   // specific work, so a capable device takes what only it can run first.
-  std::optional<std::string> job_id =
-      queue_.PopBest([&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
+  std::optional<std::string> job_id = queue_.PopBest(
+      [&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
         std::optional<int> tier = FittingTierLocked(worker_id, *device, *slot, spec, reserved, now);
         if (!tier.has_value() || (only_tier >= 0 && *tier != only_tier)) return std::nullopt;
         return int64_t{*tier} * 1000 - Specificity(TierRequirements(spec, *tier));
-      });
+      },
+      only_priority);
   if (!job_id.has_value()) return false;
 
   ActiveJob& active = jobs_.at(*job_id);
@@ -808,10 +822,14 @@ void Scheduler::CancelAcquire(uint64_t waiter_id) {
 }
 
 void Scheduler::DispatchLocked() {
+  dispatch_needed_ = false;
   if (waiters_.empty() || queue_.size() == 0) return;
+  const absl::Time now = clock_->Now();
   // Least capable waiting slots first, so each job lands on the least capable
   // device that fits; and tier by tier, so a job takes a fallback tier only
-  // when no waiting slot runs an earlier one.
+  // when no waiting slot runs an earlier one. Within a pass a slot takes only
+  // work of the best priority it could take at all, so the passes never put
+  // lower-priority work ahead of higher.
   std::vector<std::tuple<int, int64_t, uint64_t>> order;
   for (const auto& [id, waiter] : waiters_) {
     const kiln::v1::Slot* slot = nullptr;
@@ -820,11 +838,26 @@ void Scheduler::DispatchLocked() {
                        device ? device->total_memory_bytes() : 0, id);
   }
   std::sort(order.begin(), order.end());
-  for (int tier = 0; tier < kMaxTiers && queue_.size() > 0; ++tier) {
+  const int tiers = queue_.MaxTierCount();
+  for (int tier = 0; tier < tiers && queue_.size() > 0; ++tier) {
     for (const auto& [cc, memory, id] : order) {
       auto it = waiters_.find(id);
       if (it == waiters_.end()) continue;
-      if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier)) {
+      const kiln::v1::Slot* slot = nullptr;
+      const kiln::v1::Device* device =
+          SlotDeviceLocked(it->second.worker_id, it->second.slot, &slot);
+      if (device == nullptr) continue;
+      const int64_t reserved = ReservedLocked(it->second.worker_id, device->id());
+      const std::optional<int> best_priority =
+          queue_.BestPriority([&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
+            if (!FittingTierLocked(it->second.worker_id, *device, *slot, spec, reserved, now)) {
+              return std::nullopt;
+            }
+            return 0;
+          });
+      if (!best_priority.has_value()) continue;
+      if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier,
+                          best_priority)) {
         waiters_.erase(it);
         if (queue_.size() == 0) return;
       }
@@ -850,7 +883,6 @@ absl::StatusOr<kiln::v1::HeartbeatResponse> Scheduler::Heartbeat(
         FindLeasedLocked(request.worker_id(), held.job_id(), held.attempt());
     if (active.ok()) {
       SetLeaseLocked(**active, now + options_.lease_duration);
-      ReserveLocked(**active, +1);
     } else {
       *response.add_abandon() = held;
     }
@@ -1005,6 +1037,7 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       writes.DeleteLease(active.job.id());
       ++stats_.jobs_succeeded;
       CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
+      DispatchLocked();  // the slot and its memory are free for parked work
       return;
     }
   }
@@ -1075,9 +1108,10 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       if (!counted) {
         // Keep this (worker, device, model) away from the model for a while.
         const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
-        incapable_[absl::StrCat(attempt.worker_id(), "/", attempt.device(), "/",
-                                TierModel(active.job.spec(), attempt.tier_index()))] =
+        incapable_[IncapableKey(attempt.worker_id(), attempt.device(), active.job.spec(),
+                                attempt.tier_index())] =
             clock_->Now() + options_.incapable_cooldown;
+        dispatch_needed_ = true;
       }
       EndAttemptWithFailureLocked(active, request.reason(), request.message(), request.permanent(),
                                   counted, writes);
@@ -1086,6 +1120,7 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
       CommitLocked(std::move(writes), {active.job.id()},
                    AnswerWhenDurable(std::move(response), std::move(done)));
+      DispatchLocked();  // an uncounted requeue goes elsewhere at once
       return;
     }
   }
@@ -1097,6 +1132,15 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
 
 void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
   reasons_updated_ = now;
+  // Cool-downs that ended may make parked slots fit again.
+  for (auto it = incapable_.begin(); it != incapable_.end();) {
+    if (it->second <= now) {
+      incapable_.erase(it++);
+      dispatch_needed_ = true;
+    } else {
+      ++it;
+    }
+  }
   class_reasons_.clear();
   if (queue_.size() == 0) return;
   absl::flat_hash_set<std::string> busy;  // "worker#slot" holding a lease
@@ -1199,6 +1243,7 @@ void Scheduler::Tick() {
         auto it = jobs_.find(id);
         if (it != jobs_.end() && it->second.job.state() == kiln::v1::JOB_STATE_QUEUED) {
           queue_.Push(it->second.job.spec(), it->second.seq, id);
+          dispatch_needed_ = true;
         }
       }
       // Lapsed leases.
@@ -1239,7 +1284,7 @@ void Scheduler::Tick() {
           ++it;
         }
       }
-      DispatchLocked();
+      if (dispatch_needed_) DispatchLocked();
     }
   }
   for (auto& done : expired_waiters) done(kiln::v1::AcquireJobResponse());

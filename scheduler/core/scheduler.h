@@ -173,8 +173,10 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tries to give `waiter` a job; true when one was assigned (done will run).
   // `only_tier` >= 0 restricts it to jobs whose first tier this slot runs is that one.
+  // `only_priority` restricts it to jobs of that priority.
   bool TryAssignLocked(const std::string& worker_id, int slot,
-                       Callback<kiln::v1::AcquireJobResponse>& done, int only_tier = -1)
+                       Callback<kiln::v1::AcquireJobResponse>& done, int only_tier = -1,
+                       std::optional<int> only_priority = std::nullopt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const kiln::v1::Device* SlotDeviceLocked(const std::string& worker_id, int slot_index,
                                            const kiln::v1::Slot** slot) const
@@ -186,7 +188,7 @@ class Scheduler {
   void ReserveLocked(const ActiveJob& active, int sign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A device-cannot-run failure keeps (worker, device, model) apart for a while.
   bool IncapableLocked(const std::string& worker_id, const std::string& device_id,
-                       const std::string& model, absl::Time now) const
+                       const kiln::v1::JobSpec& spec, int tier, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The first tier of `spec` this slot runs now, if any.
   std::optional<int> FittingTierLocked(const std::string& worker_id, const kiln::v1::Device& device,
@@ -228,11 +230,14 @@ class Scheduler {
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
   // "worker/device" -> bytes of device memory the leased jobs there asked for.
   absl::flat_hash_map<std::string, int64_t> reserved_ ABSL_GUARDED_BY(mu_);
-  // "worker/device/model" -> until when that device is kept from that model.
+  // "worker/device/task/model" -> until when that device is kept from them.
   absl::flat_hash_map<std::string, absl::Time> incapable_ ABSL_GUARDED_BY(mu_);
   // Requirement class key -> why its ready jobs wait (refreshed by Tick).
   absl::flat_hash_map<std::string, std::string> class_reasons_ ABSL_GUARDED_BY(mu_);
   absl::Time reasons_updated_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Set by whatever may let a parked slot fit a queued job (a job became ready,
+  // a lease ended, a worker registered, a cool-down ended); Tick dispatches then.
+  bool dispatch_needed_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Notification stop_;
   std::thread ticker_;

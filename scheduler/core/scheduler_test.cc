@@ -690,8 +690,24 @@ TEST_F(PlacementTest, MemoryIsCheckedAndReservedPerDevice) {
   EXPECT_EQ(scheduler_->GetJob(huge.id())->status_message(),
             "waiting: no worker can run it (hopper: device cuda:0 has 80.0 GiB, below 100.0 GiB)");
   ASSERT_TRUE(Progress("hopper", big1.id(), 1).ok());
+  // Heartbeats extend the lease; they must not reserve the memory again.
+  for (int i = 0; i < 3; ++i) {
+    kiln::v1::HeartbeatRequest heartbeat;
+    heartbeat.set_worker_id("hopper");
+    auto* lease = heartbeat.add_leases();
+    lease->set_job_id(big1.id());
+    lease->set_attempt(1);
+    ASSERT_TRUE(scheduler_->Heartbeat(heartbeat).ok());
+  }
   ASSERT_TRUE(Complete("hopper", big1.id(), 1).ok());
   EXPECT_EQ(AcquireSlot("hopper", 1), big2.id());
+  // And the memory big2 holds is released when it ends, whatever the path.
+  Result<kiln::v1::Job> cancelled;
+  scheduler_->Cancel(big2.id(), "", cancelled.callback());
+  ASSERT_TRUE(cancelled.Get().ok());
+  kiln::v1::Job big3 =
+      Submit(SpecJson(R"({"requirements":{"minDeviceMemoryBytes":"75161927680"}})"));
+  EXPECT_EQ(AcquireSlot("hopper", 0), big3.id());  // 70 GiB: only an empty device fits
 }
 
 TEST_F(PlacementTest, PendingReasonNamesWhatIsMissing) {

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/blob_transfer.h"
@@ -67,6 +68,8 @@ struct WorkerAgent::Slot {
   grpc::ClientContext* active_call ABSL_GUARDED_BY(mu) = nullptr;
   // Last progress forwarded, for rate limiting (slot thread only).
   absl::Time last_progress = absl::InfinitePast();
+  // When the slot's executor last probed its device (slot thread only).
+  absl::Time last_probe = absl::Now();
 
   // Makes `context` the call that Shutdown() and abandonment cancel (nullptr: none).
   void SetActiveCall(grpc::ClientContext* context) {
@@ -369,22 +372,13 @@ absl::Status WorkerAgent::Run() {
 
 void WorkerAgent::HeartbeatLoop() {
   NameThisThread("heartbeat");
-  const bool reprobe = gpu_slots_ > 0 && options_.reprobe_interval > absl::ZeroDuration();
-  absl::Time next_reprobe = absl::Now() + options_.reprobe_interval;
   for (;;) {
     absl::Duration interval;
     {
       absl::MutexLock lock(&mu_);
       interval = heartbeat_interval_;
     }
-    if (reprobe)
-      interval = std::min(interval, std::max(next_reprobe - absl::Now(), absl::ZeroDuration()));
     if (!SleepUnlessShutdown(interval)) return;
-    if (reprobe && absl::Now() >= next_reprobe) {
-      ReprobeHost();
-      next_reprobe = absl::Now() + options_.reprobe_interval;
-      if (ShuttingDown()) return;
-    }
     HeartbeatOnce();
   }
 }
@@ -421,7 +415,8 @@ void WorkerAgent::RegisterAfterChange(std::string_view why) {
   need_register_ = true;
 }
 
-void WorkerAgent::ReprobeSlot(Slot& slot) {
+void WorkerAgent::ReprobeSlot(Slot& slot, absl::string_view why) {
+  slot.last_probe = absl::Now();
   KILN_LOG(INFO) << "slot " << slot.index << ": restarting its executor to probe " << slot.device_id
                  << " again";
   const absl::Status status = slot.executor->Restart();
@@ -436,32 +431,8 @@ void WorkerAgent::ReprobeSlot(Slot& slot) {
       slot.gpu, ready.devices_size() > 0 ? &ready.devices(0) : nullptr, &listed_gpus_[slot.gpu],
       "the slot's executor no longer sees its CUDA device");
   if (UpdateDevice(device, /*compare_memory=*/true)) {
-    RegisterAfterChange(absl::StrCat(slot.device_id, " changed after a device-cannot-run failure"));
+    RegisterAfterChange(absl::StrCat(slot.device_id, " changed at ", why));
   }
-}
-
-void WorkerAgent::ReprobeHost() {
-  ExecProbeOptions probe;
-  probe.exec_path = options_.exec_path;
-  probe.fake_devices = options_.fake_devices;
-  probe.log_path = (fs::path(options_.work_dir) / "probe.log").string();
-  probe.timeout = options_.probe_timeout;
-  const absl::StatusOr<kiln::v1::ExecReady> ready = RunExecProbe(probe);
-  if (!ready.ok()) {
-    KILN_LOG(WARNING) << "re-probe failed, keeping the advertised devices: " << ready.status();
-    return;
-  }
-  bool changed = false;
-  for (const auto& slot : slots_) {
-    if (slot->gpu < 0) continue;
-    const kiln::v1::Device device = AdvertisedGpuDevice(
-        slot->gpu, slot->gpu < ready->devices_size() ? &ready->devices(slot->gpu) : nullptr,
-        &listed_gpus_[slot->gpu],
-        absl::StrCat("kiln-exec --probe no longer lists GPU ", slot->gpu));
-    // Free memory moves with the jobs running there: only the verdict counts here.
-    changed |= UpdateDevice(device, /*compare_memory=*/false);
-  }
-  if (changed) RegisterAfterChange("a device changed at the periodic re-probe");
 }
 
 void WorkerAgent::HeartbeatOnce() {
@@ -523,6 +494,13 @@ void WorkerAgent::SlotLoop(Slot& slot) {
   absl::Duration backoff = absl::Milliseconds(200);
   std::string last_error;
   while (!ShuttingDown()) {
+    // Re-probe on the slot's own thread while it is idle: the pinned executor
+    // restarts and probes its device again, so no second process competes for
+    // a GPU that runs jobs (exclusive-process mode, or memory held by a job).
+    if (slot.gpu >= 0 && options_.reprobe_interval > absl::ZeroDuration() &&
+        absl::Now() - slot.last_probe >= options_.reprobe_interval) {
+      ReprobeSlot(slot, "the periodic re-probe");
+    }
     absl::Status status = slot.executor->EnsureRunning();
     if (absl::IsCancelled(status)) break;
     if (status.ok()) {
@@ -642,7 +620,7 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
   }
   // Before the slot asks for more work, so that a device that turned out unusable is
   // advertised as such first.
-  if (reprobe && !ShuttingDown()) ReprobeSlot(slot);
+  if (reprobe && !ShuttingDown()) ReprobeSlot(slot, "a device-cannot-run failure");
 }
 
 WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignment,
@@ -732,6 +710,14 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
                        "; executor killed"));
     }
     if (absl::IsAborted(result.status())) {
+      // An illegal instruction says the device cannot run the code (wrong
+      // architecture), not that the job is bad.
+      if (absl::StrContains(result.status().message(), "(SIGILL)")) {
+        Outcome outcome = Outcome::Fail(kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN,
+                                        std::string(result.status().message()));
+        outcome.reprobe = true;
+        return outcome;
+      }
       return Outcome::Fail(kiln::v1::EXIT_REASON_EXECUTOR_CRASH,
                            std::string(result.status().message()));
     }

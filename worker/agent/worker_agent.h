@@ -9,9 +9,10 @@
 // the attempt (CompleteJob / FailJob). The scheduler never dials the worker.
 //
 // Device verdicts are kept current: after a task failure the executor classifies as
-// device-cannot-run (reported as EXIT_REASON_DEVICE_CANNOT_RUN), the slot restarts its
-// executor, which probes again; and every reprobe_interval the heartbeat thread runs
-// `kiln-exec --probe`. When a device's runnable/reason (or, after a restart, its memory
+// device-cannot-run (reported as EXIT_REASON_DEVICE_CANNOT_RUN; an executor killed by
+// SIGILL counts too), the slot restarts its executor, which probes again; and an idle
+// GPU slot does the same every reprobe_interval, on its own thread, so no second
+// process touches a GPU that runs jobs. When a device's runnable/reason (or its memory
 // in whole GiB) changed, the agent registers again with the new capabilities; running
 // jobs are not disturbed.
 //
@@ -23,8 +24,7 @@
 // (PR_SET_PDEATHSIG), so it must outlive the agent; Run() is called once and starts
 //   slot-N     one per slot: acquire, stage, run, upload, report;
 //   heartbeat  extends the held leases every heartbeat_interval, kills the executors of
-//              abandoned (cancelled/reassigned) attempts, re-registers when told to,
-//              re-probes the GPUs every reprobe_interval;
+//              abandoned (cancelled/reassigned) attempts, re-registers when told to;
 // and returns when Shutdown() was called and they are joined. Shutdown() may be called
 // from any thread (kiln-worker's signal thread calls it); it stops acquiring, kills the
 // executors of running jobs, and the slot threads FailJob those attempts with
@@ -42,6 +42,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "kiln/v1/job_service.grpc.pb.h"
@@ -135,11 +136,9 @@ class WorkerAgent {
   absl::Status RegisterOnce();
   // Registers now if a device changed; on failure leaves it to the heartbeat thread.
   void RegisterAfterChange(std::string_view why);
-  // Slot thread, after a device-cannot-run failure: restarts the slot's executor and
-  // takes its fresh device verdict.
-  void ReprobeSlot(Slot& slot);
-  // Heartbeat thread: `kiln-exec --probe` and compare runnable/reason per GPU slot.
-  void ReprobeHost();
+  // Slot thread, idle (after a device-cannot-run failure, or every
+  // reprobe_interval): restarts the slot's executor and takes its fresh device verdict.
+  void ReprobeSlot(Slot& slot, absl::string_view why);
   // Replaces the advertised device with the same id; true if AdvertisedDeviceChanged().
   bool UpdateDevice(const kiln::v1::Device& device, bool compare_memory);
   void SlotLoop(Slot& slot);

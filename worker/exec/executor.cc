@@ -27,14 +27,16 @@ bool IsPermanentTaskError(const absl::Status& status) {
          absl::IsFailedPrecondition(status) || absl::IsUnimplemented(status);
 }
 
-bool IsDeviceCannotRunError(std::string_view message, bool reported_progress) {
+bool IsDeviceCannotRunError(std::string_view message) {
   std::string lower(message);
   absl::AsciiStrToLower(&lower);
   const auto has = [&](std::string_view what) { return lower.find(what) != std::string::npos; };
   if (has("no kernel image") || has("invalid device function") || has("illegal instruction")) {
     return true;
   }
-  return has("out of memory") && (has("load") || !reported_progress);
+  // Out of memory is the device's fault only while loading (a model that does not
+  // fit); later it is the job's own size, which uses an attempt like any error.
+  return has("out of memory") && has("load");
 }
 
 kiln::v1::Device ToProtoDevice(const device::DeviceProbe& probe) {
@@ -98,11 +100,9 @@ ExecResult Executor::RunTask(const RunTaskRequest& request,
   // pending and flush it before the result so the worker always sees the last one.
   std::optional<absl::Time> last_sent;
   std::optional<ExecProgress> pending;
-  bool reported_progress = false;
   tasks::TaskContext context;
   context.request = &request;
   context.report_progress = [&](double fraction, std::string_view message) {
-    reported_progress = true;
     ExecProgress progress;
     progress.set_fraction(fraction);
     progress.set_message(std::string(message));
@@ -128,7 +128,7 @@ ExecResult Executor::RunTask(const RunTaskRequest& request,
 
   if (!output.ok()) {
     result.set_error(std::string(output.status().ToString()));
-    if (IsDeviceCannotRunError(result.error(), reported_progress)) {
+    if (IsDeviceCannotRunError(result.error())) {
       result.set_device_cannot_run(true);  // Another device may run it: never permanent.
     } else {
       result.set_permanent(IsPermanentTaskError(output.status()));

@@ -67,9 +67,9 @@ bool IsPermanentTaskError(const absl::Status& status);
 
 // True when a task's error message says the device cannot run the code rather than that
 // the task failed: "no kernel image", "invalid device function", "illegal instruction",
-// or "out of memory" while loading (the message says "load", or the task had not reported
-// progress yet: tasks load their model before their first progress report).
-bool IsDeviceCannotRunError(std::string_view message, bool reported_progress);
+// or "out of memory" while loading a model (the message says "load"). Any other out of
+// memory is the job's own size and uses an attempt.
+bool IsDeviceCannotRunError(std::string_view message);
 
 // The kiln.v1.Device for a probed device: hardware, self-test verdict, the features of
 // its compute capability (common/device_features.h) and the kernels' coverage. The id is

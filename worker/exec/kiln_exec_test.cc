@@ -106,7 +106,8 @@ class ExecutorTest : public ::testing::Test {
         "t.illegal", absl::InvalidArgumentError("illegal instruction in sm_75 kernel"),
         /*progress_first=*/true));
     registry_.Add(std::make_unique<FailingTask>(
-        "t.oom.load", absl::ResourceExhaustedError("CUDA out of memory: tried to allocate 2 GiB"),
+        "t.oom.load",
+        absl::ResourceExhaustedError("CUDA out of memory while loading model weights (2 GiB)"),
         /*progress_first=*/false));
     registry_.Add(std::make_unique<FailingTask>(
         "t.oom.later", absl::ResourceExhaustedError("CUDA out of memory: tried to allocate 2 GiB"),
@@ -222,13 +223,13 @@ TEST_F(ExecutorTest, OutOfMemoryCountsOnlyWhileLoading) {
 }
 
 TEST(DeviceCannotRunTest, Classification) {
-  EXPECT_TRUE(IsDeviceCannotRunError("CUDA error: no kernel image is available", true));
-  EXPECT_TRUE(IsDeviceCannotRunError("CUDA error: invalid device function", true));
-  EXPECT_TRUE(IsDeviceCannotRunError("Illegal Instruction", true));
-  EXPECT_TRUE(IsDeviceCannotRunError("out of memory while loading model sdxl", true));
-  EXPECT_TRUE(IsDeviceCannotRunError("CUDA out of memory", false));
-  EXPECT_FALSE(IsDeviceCannotRunError("CUDA out of memory", true));
-  EXPECT_FALSE(IsDeviceCannotRunError("bad parameter", false));
+  EXPECT_TRUE(IsDeviceCannotRunError("CUDA error: no kernel image is available"));
+  EXPECT_TRUE(IsDeviceCannotRunError("CUDA error: invalid device function"));
+  EXPECT_TRUE(IsDeviceCannotRunError("Illegal Instruction"));
+  EXPECT_TRUE(IsDeviceCannotRunError("out of memory while loading model sdxl"));
+  // The job's own size: it uses an attempt like any other error.
+  EXPECT_FALSE(IsDeviceCannotRunError("CUDA out of memory: tried to allocate 2 GiB"));
+  EXPECT_FALSE(IsDeviceCannotRunError("bad parameter"));
 }
 
 TEST_F(ExecutorTest, FakeCannotRunDeviceFailsWithoutRunningTheTask) {
