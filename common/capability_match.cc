@@ -49,64 +49,86 @@ google::protobuf::Struct TierParameters(const kiln::v1::JobSpec& spec, int tier)
   return merged;
 }
 
-std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
-                         const kiln::v1::JobSpec& spec, int tier, int64_t reserved_bytes) {
+namespace {
+
+// The one feasibility check. Builds the reason only when `why` is given: placement
+// asks millions of times and needs only the answer.
+bool CheckFits(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
+               const kiln::v1::JobSpec& spec, int tier, int64_t reserved_bytes, std::string* why) {
+  const auto fail = [&](auto&&... parts) {
+    if (why != nullptr) *why = absl::StrCat(parts...);
+    return false;
+  };
   if (std::find(slot.tasks().begin(), slot.tasks().end(), spec.task()) == slot.tasks().end()) {
-    return absl::StrCat("slot ", slot.index(), " does not run task ", spec.task());
+    return fail("slot ", slot.index(), " does not run task ", spec.task());
   }
   if (!device.runnable()) {
-    return absl::StrCat("device ", device.id(), " is not runnable: ", device.unrunnable_reason());
+    return fail("device ", device.id(), " is not runnable: ", device.unrunnable_reason());
   }
   const kiln::v1::Requirements& req = TierRequirements(spec, tier);
   const bool is_gpu = device.compute_capability() > 0;
   if (req.accelerator() == kiln::v1::ACCELERATOR_GPU && !is_gpu) {
-    return absl::StrCat("device ", device.id(), " is not a GPU");
+    return fail("device ", device.id(), " is not a GPU");
   }
   if (req.accelerator() == kiln::v1::ACCELERATOR_CPU && is_gpu) {
-    return absl::StrCat("device ", device.id(), " is not a CPU");
+    return fail("device ", device.id(), " is not a CPU");
   }
   const int cc = device.compute_capability();
   if (req.min_compute_capability() > 0 && cc < req.min_compute_capability()) {
-    return is_gpu ? absl::StrCat("device ", device.id(), " has compute capability ", CcName(cc),
-                                 ", below ", CcName(req.min_compute_capability()))
-                  : absl::StrCat("device ", device.id(), " is not a GPU");
+    if (!is_gpu) return fail("device ", device.id(), " is not a GPU");
+    return fail("device ", device.id(), " has compute capability ", CcName(cc), ", below ",
+                CcName(req.min_compute_capability()));
   }
   if (req.max_compute_capability() > 0 && cc > req.max_compute_capability()) {
-    return absl::StrCat("device ", device.id(), " has compute capability ", CcName(cc), ", above ",
-                        CcName(req.max_compute_capability()));
+    return fail("device ", device.id(), " has compute capability ", CcName(cc), ", above ",
+                CcName(req.max_compute_capability()));
   }
   if (!req.architectures().empty()) {
     const std::string arch = ArchitectureName(cc);
     if (std::find(req.architectures().begin(), req.architectures().end(), arch) ==
         req.architectures().end()) {
-      return absl::StrCat("device ", device.id(), " is ", arch.empty() ? "a CPU" : arch, ", not ",
-                          absl::StrJoin(req.architectures(), " or "));
+      return fail("device ", device.id(), " is ", arch.empty() ? "a CPU" : arch, ", not ",
+                  absl::StrJoin(req.architectures(), " or "));
     }
   }
   for (const std::string& feature : req.features()) {
     if (std::find(device.features().begin(), device.features().end(), feature) ==
         device.features().end()) {
-      return absl::StrCat("device ", device.id(), " has no ", feature);
+      return fail("device ", device.id(), " has no ", feature);
     }
   }
   if (req.min_device_memory_bytes() > 0) {
     if (device.total_memory_bytes() < req.min_device_memory_bytes()) {
-      return absl::StrCat("device ", device.id(), " has ", GiB(device.total_memory_bytes()),
-                          ", below ", GiB(req.min_device_memory_bytes()));
+      return fail("device ", device.id(), " has ", GiB(device.total_memory_bytes()), ", below ",
+                  GiB(req.min_device_memory_bytes()));
     }
     if (device.total_memory_bytes() - reserved_bytes < req.min_device_memory_bytes()) {
-      return absl::StrCat(
-          "device ", device.id(), " has ", GiB(device.total_memory_bytes() - reserved_bytes),
-          " not reserved by running jobs, below ", GiB(req.min_device_memory_bytes()));
+      return fail("device ", device.id(), " has ",
+                  GiB(device.total_memory_bytes() - reserved_bytes),
+                  " not reserved by running jobs, below ", GiB(req.min_device_memory_bytes()));
     }
   }
-  return "";
+  return true;
+}
+
+}  // namespace
+
+std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
+                         const kiln::v1::JobSpec& spec, int tier, int64_t reserved_bytes) {
+  std::string why;
+  CheckFits(device, slot, spec, tier, reserved_bytes, &why);
+  return why;
+}
+
+bool Fits(const kiln::v1::Device& device, const kiln::v1::Slot& slot, const kiln::v1::JobSpec& spec,
+          int tier, int64_t reserved_bytes) {
+  return CheckFits(device, slot, spec, tier, reserved_bytes, nullptr);
 }
 
 int FirstFittingTier(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
                      const kiln::v1::JobSpec& spec, int64_t reserved_bytes) {
   for (int tier = 0; tier < TierCount(spec); ++tier) {
-    if (WhyCannotRun(device, slot, spec, tier, reserved_bytes).empty()) return tier;
+    if (Fits(device, slot, spec, tier, reserved_bytes)) return tier;
   }
   return -1;
 }

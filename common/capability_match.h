@@ -36,6 +36,10 @@ google::protobuf::Struct TierParameters(const kiln::v1::JobSpec& spec, int tier)
 std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
                          const kiln::v1::JobSpec& spec, int tier = 0, int64_t reserved_bytes = 0);
 
+// WhyCannotRun(...).empty(), without building any message (placement's hot path).
+bool Fits(const kiln::v1::Device& device, const kiln::v1::Slot& slot, const kiln::v1::JobSpec& spec,
+          int tier = 0, int64_t reserved_bytes = 0);
+
 // The first tier of `spec` that `slot` on `device` can run, or -1.
 int FirstFittingTier(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
                      const kiln::v1::JobSpec& spec, int64_t reserved_bytes = 0);

@@ -152,6 +152,7 @@ Scheduler::~Scheduler() {
     absl::MutexLock lock(&mu_);
     for (auto& [id, waiter] : waiters_) parked.push_back(std::move(waiter.done));
     waiters_.clear();
+    waiter_order_.clear();
   }
   for (auto& done : parked) done(absl::UnavailableError("scheduler shutting down"));
 }
@@ -424,7 +425,13 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
                        done(std::move(results));
                      }
                    });
-      DispatchLocked();
+      // Parked slots have no fitting work (every dispatch leaves them so), so only
+      // the new jobs need a slot, unless something else changed meanwhile.
+      if (dispatch_needed_) {
+        DispatchLocked();
+      } else {
+        DispatchNewJobsLocked(new_ids);
+      }
       return;
     }
   }
@@ -700,7 +707,7 @@ std::optional<int> Scheduler::FittingTierLocked(const std::string& worker_id,
                                                 const kiln::v1::JobSpec& spec,
                                                 int64_t reserved_bytes, absl::Time now) const {
   for (int tier = 0; tier < TierCount(spec); ++tier) {
-    if (!WhyCannotRun(device, slot, spec, tier, reserved_bytes).empty()) continue;
+    if (!Fits(device, slot, spec, tier, reserved_bytes)) continue;
     if (IncapableLocked(worker_id, device.id(), spec, tier, now)) continue;
     return tier;
   }
@@ -795,7 +802,17 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
                                                absl::ZeroDuration(), options_.max_acquire_wait);
         if (wait > absl::ZeroDuration()) {
           const uint64_t id = next_waiter_id_++;
-          waiters_[id] = Waiter{request.worker_id(), request.slot(), now + wait, std::move(done)};
+          const kiln::v1::Slot* slot = nullptr;
+          const kiln::v1::Device* device =
+              SlotDeviceLocked(request.worker_id(), request.slot(), &slot);
+          Waiter waiter{request.worker_id(),
+                        request.slot(),
+                        now + wait,
+                        std::move(done),
+                        {device ? device->compute_capability() : 0,
+                         device ? device->total_memory_bytes() : 0, id}};
+          waiter_order_.insert(waiter.order);
+          waiters_.emplace(id, std::move(waiter));
           return id;
         }
       }
@@ -816,9 +833,48 @@ void Scheduler::CancelAcquire(uint64_t waiter_id) {
     auto it = waiters_.find(waiter_id);
     if (it == waiters_.end()) return;
     done = std::move(it->second.done);
-    waiters_.erase(it);
+    EraseWaiterLocked(it);
   }
   done(absl::CancelledError("acquire cancelled by the client"));
+}
+
+void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
+  if (waiters_.empty()) return;
+  const absl::Time now = clock_->Now();
+  for (const std::string& job_id : job_ids) {
+    auto job = jobs_.find(job_id);
+    if (job == jobs_.end() || job->second.job.state() != kiln::v1::JOB_STATE_QUEUED) continue;
+    const kiln::v1::JobSpec& spec = job->second.job.spec();
+    // The least capable waiting slot whose earliest fitting tier is the job's
+    // earliest tier any waiting slot runs, as DispatchLocked would choose.
+    bool assigned = false;
+    for (int tier = 0; tier < TierCount(spec) && !assigned && !waiters_.empty(); ++tier) {
+      for (const auto& [cc, memory, id] : waiter_order_) {
+        auto it = waiters_.find(id);
+        const kiln::v1::Slot* slot = nullptr;
+        const kiln::v1::Device* device =
+            SlotDeviceLocked(it->second.worker_id, it->second.slot, &slot);
+        if (device == nullptr) continue;
+        const std::optional<int> fits =
+            FittingTierLocked(it->second.worker_id, *device, *slot, spec,
+                              ReservedLocked(it->second.worker_id, device->id()), now);
+        if (!fits.has_value() || *fits != tier) continue;
+        if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier,
+                            spec.priority())) {
+          EraseWaiterLocked(it);
+          assigned = true;
+        }
+        break;
+      }
+    }
+    if (waiters_.empty()) return;
+  }
+}
+
+std::map<uint64_t, Scheduler::Waiter>::iterator Scheduler::EraseWaiterLocked(
+    std::map<uint64_t, Waiter>::iterator it) {
+  waiter_order_.erase(it->second.order);
+  return waiters_.erase(it);
 }
 
 void Scheduler::DispatchLocked() {
@@ -830,14 +886,9 @@ void Scheduler::DispatchLocked() {
   // when no waiting slot runs an earlier one. Within a pass a slot takes only
   // work of the best priority it could take at all, so the passes never put
   // lower-priority work ahead of higher.
-  std::vector<std::tuple<int, int64_t, uint64_t>> order;
-  for (const auto& [id, waiter] : waiters_) {
-    const kiln::v1::Slot* slot = nullptr;
-    const kiln::v1::Device* device = SlotDeviceLocked(waiter.worker_id, waiter.slot, &slot);
-    order.emplace_back(device ? device->compute_capability() : 0,
-                       device ? device->total_memory_bytes() : 0, id);
-  }
-  std::sort(order.begin(), order.end());
+  // A copy: assignments erase from the index while we walk it.
+  const std::vector<std::tuple<int, int64_t, uint64_t>> order(waiter_order_.begin(),
+                                                              waiter_order_.end());
   const int tiers = queue_.MaxTierCount();
   for (int tier = 0; tier < tiers && queue_.size() > 0; ++tier) {
     for (const auto& [cc, memory, id] : order) {
@@ -858,7 +909,7 @@ void Scheduler::DispatchLocked() {
       if (!best_priority.has_value()) continue;
       if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier,
                           best_priority)) {
-        waiters_.erase(it);
+        EraseWaiterLocked(it);
         if (queue_.size() == 0) return;
       }
     }
@@ -1221,6 +1272,7 @@ void Scheduler::Tick() {
       // long-polls are answered empty and workers simply ask again.
       for (auto& [id, waiter] : waiters_) expired_waiters.push_back(std::move(waiter.done));
       waiters_.clear();
+      waiter_order_.clear();
       // The committer fails whatever is still queued; rebuild once it is all answered.
       if (commits_in_flight_ == 0) {
         absl::Status s = store_->Resume();
@@ -1279,7 +1331,7 @@ void Scheduler::Tick() {
       for (auto it = waiters_.begin(); it != waiters_.end();) {
         if (it->second.deadline <= now) {
           expired_waiters.push_back(std::move(it->second.done));
-          it = waiters_.erase(it);
+          it = EraseWaiterLocked(it);
         } else {
           ++it;
         }

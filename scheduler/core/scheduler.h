@@ -27,6 +27,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -147,6 +148,8 @@ class Scheduler {
     int slot = 0;
     absl::Time deadline;
     Callback<kiln::v1::AcquireJobResponse> done;
+    // Position in waiter_order_: (compute capability, device memory, id).
+    std::tuple<int, int64_t, uint64_t> order;
   };
 
   Scheduler(const SchedulerOptions& options, store::Store* store, store::GroupCommitter* committer);
@@ -201,6 +204,13 @@ class Scheduler {
   kiln::v1::Job WithPendingReasonLocked(const kiln::v1::Job& job) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // DispatchLocked for just-queued jobs when nothing else changed: asks only
+  // about their classes instead of every class for every waiting slot.
+  void DispatchNewJobsLocked(const std::vector<std::string>& job_ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes a parked acquire from both indexes; returns the next one by id.
+  std::map<uint64_t, Waiter>::iterator EraseWaiterLocked(std::map<uint64_t, Waiter>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunTicker();
 
   const SchedulerOptions options_;
@@ -219,6 +229,8 @@ class Scheduler {
   absl::flat_hash_map<std::string, std::string> pending_requests_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);  // FIFO by id
+  // The same waiters, least capable device first (kept, not sorted per dispatch).
+  std::set<std::tuple<int, int64_t, uint64_t>> waiter_order_ ABSL_GUARDED_BY(mu_);
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Set when a commit failed: memory is ahead of the store. Every mutating call
   // answers Unavailable until Tick has rebuilt memory from the store, which it
