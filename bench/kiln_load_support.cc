@@ -1,10 +1,7 @@
 #include "bench/kiln_load_support.h"
 
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,9 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 #include "kiln/v1/job_service.grpc.pb.h"
-
-extern char** environ;
+#include "tests/support/subprocess.h"
 
 namespace kiln::bench {
 namespace {
@@ -69,24 +66,9 @@ absl::StatusOr<std::unique_ptr<SchedulerProcess>> SchedulerProcess::Start(const 
   std::vector<std::string> argv = {options.binary, "--listen=127.0.0.1:0",
                                    "--data_dir=" + options.data_dir, "--port_file=" + port_file};
   argv.insert(argv.end(), options.extra_flags.begin(), options.extra_flags.end());
-  std::vector<char*> c_argv;
-  for (const std::string& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
-  c_argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, process->log_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   const absl::Time exec_time = absl::Now();
-  const int rc =
-      posix_spawn(&process->pid_, argv[0].c_str(), &actions, nullptr, c_argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    process->pid_ = 0;
-    return absl::InternalError(absl::StrCat("spawn ", argv[0], ": ", std::strerror(rc)));
-  }
+  KILN_ASSIGN_OR_RETURN(process->process_,
+                        kiln::testing::Subprocess::Start(argv, "", process->log_path_));
 
   // Poll tightly: the restart figure is measured here.
   const absl::Time deadline = exec_time + options.start_timeout;
@@ -97,7 +79,7 @@ absl::StatusOr<std::unique_ptr<SchedulerProcess>> SchedulerProcess::Start(const 
       process->time_to_port_file_ = absl::Now() - exec_time;
       break;
     }
-    if (process->Wait(absl::ZeroDuration()).ok()) {
+    if (!process->process_->Running()) {
       return absl::InternalError(absl::StrCat("scheduler exited: ", process->Log()));
     }
     if (absl::Now() > deadline) {
@@ -135,38 +117,15 @@ absl::StatusOr<std::unique_ptr<SchedulerProcess>> SchedulerProcess::Start(const 
   return process;
 }
 
-SchedulerProcess::~SchedulerProcess() {
-  if (pid_ > 0 && !exit_code_.has_value()) {
-    ::kill(pid_, SIGKILL);
-    Wait(absl::Seconds(10)).IgnoreError();
-  }
-}
+SchedulerProcess::~SchedulerProcess() = default;
 
 std::string SchedulerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
 std::string SchedulerProcess::Log() const { return ReadFile(log_path_); }
 
 absl::StatusOr<int> SchedulerProcess::Stop(int signal, absl::Duration timeout) {
-  if (!exit_code_.has_value()) ::kill(pid_, signal);
-  return Wait(timeout);
-}
-
-absl::StatusOr<int> SchedulerProcess::Wait(absl::Duration timeout) {
-  if (exit_code_.has_value()) return *exit_code_;
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return *exit_code_;
-    }
-    if (r < 0 && errno != EINTR) return absl::InternalError("waitpid failed");
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " still running"));
-    }
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  process_->Signal(signal);
+  return process_->Wait(timeout);
 }
 
 void LatencyRecorder::Add(absl::Duration d) {

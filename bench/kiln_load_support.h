@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "tests/support/subprocess.h"
 
 namespace kiln::bench {
 
@@ -53,7 +54,7 @@ class SchedulerProcess {
   static absl::StatusOr<std::unique_ptr<SchedulerProcess>> Start(const Options& options);
   ~SchedulerProcess();
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
   int port() const { return port_; }
   std::string address() const;
   // From just before posix_spawn to the port file appearing / GetJob answering.
@@ -68,12 +69,10 @@ class SchedulerProcess {
 
  private:
   SchedulerProcess() = default;
-  absl::StatusOr<int> Wait(absl::Duration timeout);
 
-  pid_t pid_ = 0;
+  std::unique_ptr<kiln::testing::Subprocess> process_;
   int port_ = 0;
   std::string log_path_;
-  std::optional<int> exit_code_;
   absl::Duration time_to_port_file_;
   absl::Duration time_to_serving_;
 };
