@@ -22,6 +22,13 @@ std::string ArchitectureName(int compute_capability) {
   return absl::StrCat("sm_", compute_capability);
 }
 
+bool ModelRefMatches(std::string_view ref, std::string_view key) {
+  if (ref.size() > key.size() || key.substr(0, ref.size()) != ref) return false;
+  // Exact, or "name" against "name@version".
+  return ref.size() == key.size() ||
+         (key[ref.size()] == '@' && ref.find('@') == std::string_view::npos);
+}
+
 int TierCount(const kiln::v1::JobSpec& spec) { return std::max(1, spec.tiers_size()); }
 
 const kiln::v1::Requirements& TierRequirements(const kiln::v1::JobSpec& spec, int tier) {
@@ -61,6 +68,10 @@ bool CheckFits(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
   };
   if (std::find(slot.tasks().begin(), slot.tasks().end(), spec.task()) == slot.tasks().end()) {
     return fail("slot ", slot.index(), " does not run task ", spec.task());
+  }
+  if (const std::string& model = TierModel(spec, tier);
+      !model.empty() && !AnyModelMatches(model, slot.models())) {
+    return fail("slot ", slot.index(), " has no model ", model);
   }
   if (!device.runnable()) {
     return fail("device ", device.id(), " is not runnable: ", device.unrunnable_reason());

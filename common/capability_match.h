@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "google/protobuf/struct.pb.h"
 #include "kiln/v1/capability.pb.h"
@@ -29,6 +30,18 @@ const std::string& TierModel(const kiln::v1::JobSpec& spec, int tier);
 std::string TierName(const kiln::v1::JobSpec& spec, int tier);
 // The job's parameters with the tier's top-level keys merged over them.
 google::protobuf::Struct TierParameters(const kiln::v1::JobSpec& spec, int tier);
+
+// Whether a job's model reference ("name" for any version, or "name@version") names
+// the model with key "name@version".
+bool ModelRefMatches(std::string_view ref, std::string_view key);
+// Whether `ref` matches one of `keys` (a slot's models, or the models loaded in it).
+template <typename Keys>
+bool AnyModelMatches(std::string_view ref, const Keys& keys) {
+  for (const auto& key : keys) {
+    if (ModelRefMatches(ref, key)) return true;
+  }
+  return false;
+}
 
 // Empty when `slot` on `device` can run tier `tier` of `spec`, with
 // `reserved_bytes` of the device's memory already held by running jobs;

@@ -123,6 +123,32 @@ TEST(CapabilityMatchTest, TiersCarryTheirModelAndParameters) {
   EXPECT_EQ(TierName(Spec("{}"), 0), "default");
 }
 
+TEST(CapabilityMatchTest, ModelReferencesMatchNameOrNameAtVersion) {
+  EXPECT_TRUE(ModelRefMatches("torus", "torus@1"));
+  EXPECT_TRUE(ModelRefMatches("torus@1", "torus@1"));
+  EXPECT_FALSE(ModelRefMatches("torus@2", "torus@1"));
+  EXPECT_FALSE(ModelRefMatches("tor", "torus@1"));
+  EXPECT_FALSE(ModelRefMatches("torus@1", "torus@10"));
+  EXPECT_FALSE(ModelRefMatches("torus-large", "torus@1"));
+}
+
+TEST(CapabilityMatchTest, AJobNamingAModelNeedsASlotThatRunsIt) {
+  const kiln::v1::Device sm90 = Gpu(90, 80);
+  kiln::v1::Slot slot = SlotFor(sm90);
+  slot.add_models("torus@1");
+  slot.add_models("triposr@2");
+  EXPECT_EQ(FirstFittingTier(sm90, slot, Spec(R"({"model":"torus"})")), 0);
+  EXPECT_EQ(FirstFittingTier(sm90, slot, Spec(R"({"model":"triposr@2"})")), 0);
+  EXPECT_EQ(WhyCannotRun(sm90, slot, Spec(R"({"model":"triposr@3"})")),
+            "slot 0 has no model triposr@3");
+  // A tier with a model the slot lacks falls through to the next tier.
+  EXPECT_EQ(FirstFittingTier(sm90, slot,
+                             Spec(R"({"model":"torus","tiers":[{"model":"big"},{}]})")),
+            1);
+  // Jobs without a model are not affected by what the slot has.
+  EXPECT_EQ(FirstFittingTier(sm90, SlotFor(sm90), Spec("{}")), 0);
+}
+
 TEST(CapabilityMatchTest, SpecificityAndClassKeys) {
   EXPECT_EQ(Specificity(Spec("{}").requirements()), 0);
   EXPECT_EQ(Specificity(Spec(R"({"requirements":{"minComputeCapability":80}})").requirements()),

@@ -13,6 +13,10 @@
 namespace kiln::core {
 namespace {
 
+constexpr char kModelRefRule[] =
+    "must be a model name, or name@version, of [A-Za-z0-9._-] (name up to 128 characters, "
+    "version up to 64)";
+
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
@@ -86,6 +90,12 @@ bool IsSafeName(absl::string_view name, size_t max_length) {
   return name != "." && name != "..";
 }
 
+bool IsModelRef(absl::string_view ref) {
+  const size_t at = ref.find('@');
+  if (at == absl::string_view::npos) return IsSafeName(ref, 128);
+  return IsSafeName(ref.substr(0, at), 128) && IsSafeName(ref.substr(at + 1), 64);
+}
+
 absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& limits,
                              absl::string_view field) {
   const std::string f(field);
@@ -95,8 +105,8 @@ absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& lim
     absl::Status s = ValidateTaskParameters(spec.task(), spec.parameters(), limits.tasks);
     return absl::InvalidArgumentError(absl::StrCat(f, ".", s.message()));
   }
-  if (!spec.model().empty() && !IsSafeName(spec.model(), 128)) {
-    return Invalid(f + ".model", "must be 1..128 characters of [A-Za-z0-9._-]");
+  if (!spec.model().empty() && !IsModelRef(spec.model())) {
+    return Invalid(f + ".model", kModelRefRule);
   }
   if (spec.parameters().ByteSizeLong() > limits.max_parameters_bytes) {
     return Invalid(f + ".parameters", absl::StrCat("larger than the limit of ",
@@ -141,8 +151,8 @@ absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& lim
     if (!tier.name().empty() && !IsSafeName(tier.name(), 63)) {
       return Invalid(at + ".name", "must be 1..63 characters of [A-Za-z0-9._-]");
     }
-    if (!tier.model().empty() && !IsSafeName(tier.model(), 128)) {
-      return Invalid(at + ".model", "must be 1..128 characters of [A-Za-z0-9._-]");
+    if (!tier.model().empty() && !IsModelRef(tier.model())) {
+      return Invalid(at + ".model", kModelRefRule);
     }
     KILN_RETURN_IF_ERROR(ValidateRequirements(tier.requirements(), at + ".requirements"));
     if (tier.parameters().ByteSizeLong() > limits.max_parameters_bytes ||

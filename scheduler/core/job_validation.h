@@ -31,6 +31,9 @@ struct JobLimits {
 // True for names made of [A-Za-z0-9._-], 1..max_length long (ids, blob names).
 bool IsSafeName(absl::string_view name, size_t max_length);
 
+// True for a model reference: "name", or "name@version", both safe names.
+bool IsModelRef(absl::string_view ref);
+
 // `field` prefixes the messages: "spec" for SubmitJob, "specs[3]" for SubmitJobs.
 absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& limits,
                              absl::string_view field);

@@ -99,5 +99,22 @@ TEST(JobValidationTest, SafeNames) {
   EXPECT_FALSE(IsSafeName("abc", 2));
 }
 
+TEST(JobValidationTest, ModelReferencesAreANameOrNameAtVersion) {
+  EXPECT_TRUE(IsModelRef("torus-sdf"));
+  EXPECT_TRUE(IsModelRef("torus-sdf@1"));
+  EXPECT_FALSE(IsModelRef("torus-sdf@"));
+  EXPECT_FALSE(IsModelRef("@1"));
+  EXPECT_FALSE(IsModelRef("a@1@2"));
+  EXPECT_FALSE(IsModelRef("../etc@1"));
+  kiln::v1::JobSpec spec = ValidSpec();
+  spec.set_model("torus-sdf@1");
+  EXPECT_TRUE(ValidateJobSpec(spec, JobLimits(), "spec").ok());
+  spec.set_model("torus sdf");
+  ExpectInvalid(spec, "spec.model: must be a model name");
+  spec = ValidSpec();
+  spec.add_tiers()->set_model("x@");
+  ExpectInvalid(spec, "spec.tiers[0].model");
+}
+
 }  // namespace
 }  // namespace kiln::core
