@@ -12,47 +12,31 @@
 // grid edge. Hence, when the surface stays inside the grid, every mesh edge has exactly
 // two triangles, traversed in opposite directions (tests check all 256 sign cases).
 //
-// The grid is processed slab by slab: only two z-slices of samples and their edge
-// vertex indices are in memory (O(nx*ny)), plus the output mesh.
+// Two implementations make the same mesh from the same field: the CPU one here
+// (marching_cubes_cpu.h: slab by slab, O(nx*ny) memory besides the mesh) and the CUDA
+// one (marching_cubes_gpu.h, cuda/marching_cubes_cuda.h). They share the tables
+// (marching_cubes_tables.h) and the per-cube arithmetic (marching_cubes_cell.h); only
+// the order of the vertices and triangles differs.
 //
 // ExtractIsosurface is reentrant; the callbacks run on the calling thread.
 #ifndef KILN_WORKER_TASKS_MARCHING_CUBES_H_
 #define KILN_WORKER_TASKS_MARCHING_CUBES_H_
 
-#include <array>
-#include <functional>
-#include <span>
-
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "worker/tasks/marching_cubes_types.h"
 #include "worker/tasks/mesh.h"
 
 namespace kiln::tasks {
 
-// Samples lie at origin + (i, j, k) * spacing for 0 <= i <= cells[0], etc.
-struct GridSpec {
-  std::array<double, 3> origin{0, 0, 0};
-  std::array<double, 3> spacing{1, 1, 1};
-  std::array<int, 3> cells{1, 1, 1};  // Cubes along each axis, >= 1.
-};
-
-struct MarchingCubesOptions {
-  // The level to extract; a sample is inside when value < iso.
-  double iso = 0;
-  // When set, each vertex gets the normalized gradient at its position as its normal
-  // (the gradient points from inside to outside). Called once per vertex.
-  std::function<std::array<double, 3>(const std::array<double, 3>& p)> gradient;
-  // Called after each slab of cubes with (slabs done, cells[2]).
-  std::function<void(int done, int total)> progress;
-};
-
-// Fills `values` with the field on the z-slice k: values[j * (cells[0]+1) + i] is the
-// sample at (i, j, k). Called once per slice, k = 0..cells[2], in order.
-using SliceSampler = std::function<void(int k, std::span<float> values)>;
-
 // Triangles are counter-clockwise seen from outside (the side where value >= iso).
-// Fails with InvalidArgument for a bad grid and ResourceExhausted past 2^32 vertices.
+// Fails with InvalidArgument for a bad grid or a NaN or infinite sample, and
+// ResourceExhausted past 2^32 vertices.
 absl::StatusOr<Mesh> ExtractIsosurface(const GridSpec& grid, const SliceSampler& sample,
                                        const MarchingCubesOptions& options);
+
+// The absl::Status for a status of the Abseil-free marching cubes code.
+absl::Status ToAbslStatus(const MarchingCubesStatus& status);
 
 }  // namespace kiln::tasks
 

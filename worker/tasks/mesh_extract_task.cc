@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "worker/tasks/marching_cubes_gpu.h"
 #include "worker/tasks/mesh_stats.h"
 #include "worker/tasks/ply.h"
 
@@ -44,7 +45,8 @@ GridSpec MeshExtractGrid(const MeshExtractParams& params) {
 }
 
 absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
-                                 const std::function<void(double fraction)>& progress) {
+                                 const std::function<void(double fraction)>& progress,
+                                 int cuda_device) {
   const GridSpec grid = MeshExtractGrid(params);
   const SdfScene& shape = params.shape;
   const int sx = grid.cells[0] + 1;
@@ -77,6 +79,7 @@ absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
   if (progress) {
     options.progress = [&progress](int done, int total) { progress(double(done) / total); };
   }
+  if (cuda_device >= 0) return ExtractIsosurfaceOnGpu(cuda_device, grid, sample, options);
   return ExtractIsosurface(grid, sample, options);
 }
 
@@ -93,15 +96,17 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
     return absl::FailedPreconditionError("the request has no output_dir");
   }
   const GridSpec grid = MeshExtractGrid(params);
+  const int cuda_device = GpuMarchingCubesBuilt() ? cuda_device_ : -1;
 
   // Sampling and extraction take about 95% of the time, writing the rest.
   absl::StatusOr<Mesh> mesh;
   try {
-    mesh = ExtractMesh(params, [&](double fraction) {
+    auto slab_progress = [&](double fraction) {
       const int slabs = grid.cells[2];
       report(0.95 * fraction, absl::StrFormat("marching cubes: slab %d of %d",
                                               static_cast<int>(fraction * slabs), slabs));
-    });
+    };
+    mesh = ExtractMesh(params, slab_progress, cuda_device);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("out of memory while extracting the mesh");
   }
@@ -131,6 +136,7 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
   fields["bbox_min"] = NumberList(stats.bbox_min);
   fields["bbox_max"] = NumberList(stats.bbox_max);
   fields["seconds"].set_number_value(absl::ToDoubleSeconds(absl::Now() - start));
+  fields["extractor"].set_string_value(cuda_device >= 0 ? "cuda" : "cpu");
   report(1.0, absl::StrCat(stats.vertices, " vertices, ", stats.faces, " faces"));
   return output;
 }

@@ -22,21 +22,35 @@ GridSpec MeshExtractGrid(const MeshExtractParams& params);
 
 // Samples params.shape on MeshExtractGrid(params) and extracts the surface sdf == iso,
 // oriented outward, with normals when params.normals. `progress` (may be empty) gets
-// the fraction of slabs done.
+// the fraction of slabs done. With cuda_device >= 0 the marching cubes run on that CUDA
+// device (marching_cubes_gpu.h; the same mesh), else on the CPU.
 absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
-                                 const std::function<void(double fraction)>& progress);
+                                 const std::function<void(double fraction)>& progress,
+                                 int cuda_device = -1);
+
+struct MeshExtractTaskOptions {
+  TaskLimits limits;
+  // The CUDA device for marching cubes (a GPU slot's executor sees its GPU as 0), or -1
+  // for the CPU path. Ignored (CPU path) when kiln_tasks was built without CUDA.
+  int cuda_device = -1;
+};
 
 class MeshExtractTask : public Task {
  public:
-  explicit MeshExtractTask(TaskLimits limits = {}) : limits_(limits) {}
+  explicit MeshExtractTask(TaskLimits limits = {})
+      : MeshExtractTask(MeshExtractTaskOptions{limits}) {}
+  explicit MeshExtractTask(const MeshExtractTaskOptions& options)
+      : limits_(options.limits), cuda_device_(options.cuda_device) {}
 
   std::string_view kind() const override { return kMeshExtractTask; }
   // Outputs the PLY file; summary: vertices, faces, components, watertight,
-  // resolution, grid [nx, ny, nz] (cubes), cell_size, bbox_min, bbox_max, seconds.
+  // resolution, grid [nx, ny, nz] (cubes), cell_size, bbox_min, bbox_max, seconds,
+  // extractor ("cuda" or "cpu").
   absl::StatusOr<TaskOutput> Run(const TaskContext& context) const override;
 
  private:
   const TaskLimits limits_;
+  const int cuda_device_;
 };
 
 }  // namespace kiln::tasks

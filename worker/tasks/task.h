@@ -50,6 +50,9 @@ class TaskRegistry {
  public:
   // All built-in tasks of this build.
   static const TaskRegistry& Builtin();
+  // A fresh registry holding the built-in tasks, for an executor that adds its own
+  // (e.g. tasks that need the model repository).
+  static std::unique_ptr<TaskRegistry> NewBuiltin();
 
   void Add(std::unique_ptr<Task> task);
   // Returns nullptr for an unknown kind.

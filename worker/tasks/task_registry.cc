@@ -8,14 +8,16 @@
 namespace kiln::tasks {
 
 const TaskRegistry& TaskRegistry::Builtin() {
-  static const TaskRegistry* registry = [] {
-    auto* r = new TaskRegistry;
-    // The scheduler applies the operator's limits; the executor only the ceiling.
-    r->Add(std::make_unique<MeshExtractTask>(TaskLimits::Ceiling()));
-    r->Add(std::make_unique<DebugSleepTask>(DebugSleepOptions{.limits = TaskLimits::Ceiling()}));
-    return r;
-  }();
+  static const TaskRegistry* registry = NewBuiltin().release();
   return *registry;
+}
+
+std::unique_ptr<TaskRegistry> TaskRegistry::NewBuiltin() {
+  auto r = std::make_unique<TaskRegistry>();
+  // The scheduler applies the operator's limits; the executor only the ceiling.
+  r->Add(std::make_unique<MeshExtractTask>(TaskLimits::Ceiling()));
+  r->Add(std::make_unique<DebugSleepTask>(DebugSleepOptions{.limits = TaskLimits::Ceiling()}));
+  return r;
 }
 
 void TaskRegistry::Add(std::unique_ptr<Task> task) {

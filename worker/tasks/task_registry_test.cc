@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <memory>
 
 #include "common/task_catalog.h"
@@ -10,8 +11,16 @@ namespace {
 
 TEST(TaskRegistryTest, BuiltinRunsEveryTaskTheCatalogKnows) {
   const TaskRegistry& registry = TaskRegistry::Builtin();
-  EXPECT_EQ(registry.Kinds(), KnownTasks());
+  // Tasks that need kiln-exec's model repository are registered by kiln-exec itself.
+  const std::vector<std::string> with_repository = {"field.decode", "model.run"};
+  std::vector<std::string> builtin_known;
   for (const std::string& kind : KnownTasks()) {
+    if (std::find(with_repository.begin(), with_repository.end(), kind) == with_repository.end()) {
+      builtin_known.push_back(kind);
+    }
+  }
+  EXPECT_EQ(registry.Kinds(), builtin_known);
+  for (const std::string& kind : builtin_known) {
     const Task* task = registry.Find(kind);
     ASSERT_NE(task, nullptr) << kind;
     EXPECT_EQ(task->kind(), kind);

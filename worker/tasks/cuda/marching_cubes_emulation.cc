@@ -1,0 +1,133 @@
+#include "worker/tasks/cuda/marching_cubes_emulation.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "worker/tasks/cuda/marching_cubes_passes.h"
+#include "worker/tasks/marching_cubes_tables.h"
+
+namespace kiln::tasks {
+
+namespace mc = marching_cubes;
+
+MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const GridSpec& grid,
+                                             double iso, bool normals, Mesh* mesh) {
+  if (MarchingCubesStatus s = mc::ValidateGridForCuda(grid); !s.ok()) return s;
+  if (MarchingCubesStatus s = mc::ValidateFieldSize(grid, field.size()); !s.ok()) return s;
+  const mc::FieldView f = mc::MakeFieldView(field.data(), grid, iso);
+  const mc::TableView tables = GetMarchingCubesTables().View();
+  const mc::LaunchShape shape = mc::LaunchShapeFor(grid);
+
+  // Runs `thread(sample, linear thread rank)` for every thread of block (bx, by, bz).
+  auto for_each_thread = [&](uint32_t bx, uint32_t by, uint32_t bz, auto&& thread) {
+    for (uint32_t ty = 0; ty < mc::kBlockY; ++ty) {
+      for (uint32_t tx = 0; tx < mc::kBlockX; ++tx)
+        thread(mc::SampleOfThread(f, bx, by, bz, tx, ty));
+    }
+  };
+  auto for_each_block = [&](uint32_t blocks_z, auto&& block) {
+    for (uint32_t bz = 0; bz < blocks_z; ++bz) {
+      for (uint32_t by = 0; by < shape.blocks_y; ++by) {
+        for (uint32_t bx = 0; bx < shape.blocks_x; ++bx) {
+          block(bx, by, bz, mc::BlockIndex(shape.blocks_x, shape.blocks_y, bx, by, bz));
+        }
+      }
+    }
+  };
+
+  // Pass 1: per-block counts (a block reduction of packed counts).
+  std::vector<mc::MeshCounts> scanned(shape.block_count);
+  uint64_t first_nonfinite = std::numeric_limits<uint64_t>::max();
+  for_each_block(shape.blocks_z, [&](uint32_t bx, uint32_t by, uint32_t bz, uint64_t b) {
+    uint64_t packed = 0;
+    for_each_thread(bx, by, bz, [&](const mc::ThreadSample& t) {
+      if (!t.in_grid) return;
+      const mc::SampleCounts c = mc::CountSample(f, tables, t.i, t.j, t.k);
+      if (c.nonfinite)
+        first_nonfinite = std::min(first_nonfinite, mc::SampleIndex(f, t.i, t.j, t.k));
+      packed += mc::PackCounts(c.vertices, c.triangles, c.centers);
+    });
+    scanned[b] = mc::UnpackCounts(packed);
+  });
+  if (first_nonfinite != std::numeric_limits<uint64_t>::max()) {
+    return mc::NonFiniteSampleAt(grid, first_nonfinite, field[first_nonfinite]);
+  }
+
+  // Pass 2: inclusive scan over the blocks.
+  for (size_t b = 1; b < scanned.size(); ++b)
+    scanned[b] = mc::AddMeshCounts()(scanned[b - 1], scanned[b]);
+  const mc::MeshCounts total = scanned.back();
+  const uint64_t vertex_count = total.vertices + total.centers;
+  if (vertex_count > uint64_t{std::numeric_limits<uint32_t>::max()} + 1) {
+    return MarchingCubesStatus::Error(MarchingCubesCode::kResourceExhausted,
+                                      "mesh has more than 2^32 vertices");
+  }
+  auto before = [&](uint64_t b) { return b == 0 ? mc::MeshCounts{} : scanned[b - 1]; };
+
+  std::vector<uint32_t> edge_base(mc::SampleCount(grid), 0);
+  std::vector<float> positions(3 * vertex_count), normal_values(normals ? 3 * vertex_count : 0);
+  std::vector<uint8_t> missing(normals ? vertex_count : 0);
+  std::vector<uint32_t> triangles(3 * total.triangles);
+  std::vector<uint64_t> center_cubes(normals ? total.centers : 0);
+  unsigned int missing_count = 0;
+  mc::MeshBuffers out;
+  out.edge_base = edge_base.data();
+  out.positions = positions.data();
+  out.normals = normals ? normal_values.data() : nullptr;
+  out.missing = normals ? missing.data() : nullptr;
+  out.missing_count = &missing_count;
+  out.triangles = triangles.data();
+  out.center_cubes = normals ? center_cubes.data() : nullptr;
+  out.first_center = uint32_t(total.vertices);
+
+  // Pass 3: edge vertices, at the block's offset plus an exclusive scan in thread order.
+  for_each_block(shape.blocks_z, [&](uint32_t bx, uint32_t by, uint32_t bz, uint64_t b) {
+    uint32_t next = uint32_t(before(b).vertices);
+    for_each_thread(bx, by, bz, [&](const mc::ThreadSample& t) {
+      if (!t.in_grid) return;
+      const int flags = mc::CrossingEdges(f, t.i, t.j, t.k);
+      if (flags == 0) return;
+      mc::WriteEdgeVertices(f, out, t.i, t.j, t.k, flags, next);
+      next += mc::PopCount3(flags);
+    });
+  });
+
+  // Pass 4: triangles and centre vertices (centres after all edge vertices).
+  for_each_block(shape.blocks_z - 1, [&](uint32_t bx, uint32_t by, uint32_t bz, uint64_t b) {
+    uint64_t next_triangle = before(b).triangles;
+    uint32_t next_center = uint32_t(total.vertices + before(b).centers);
+    for_each_thread(bx, by, bz, [&](const mc::ThreadSample& t) {
+      if (!t.in_grid || !mc::OwnsCube(f, t.i, t.j, t.k)) return;
+      const mc::CubeCase cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
+      if (cube.triangles == 0) return;
+      mc::WriteCubeTriangles(f, tables, out, t.i, t.j, t.k, cube, next_triangle, next_center);
+      next_triangle += cube.triangles;
+      next_center += cube.centers;
+    });
+  });
+
+  // Pass 4b: centre vertex normals.
+  if (normals) {
+    for (uint64_t n = 0; n < total.centers; ++n) mc::WriteCenterNormal(f, tables, out, uint32_t(n));
+  }
+
+  // Pass 5: face normals where the gradient vanished.
+  if (normals && missing_count > 0) {
+    for (uint64_t t = 0; t < total.triangles; ++t) mc::AccumulateFaceNormal(out, t);
+    for (uint64_t v = 0; v < vertex_count; ++v) mc::NormalizeMissingNormal(out, uint32_t(v));
+  }
+
+  mesh->positions.resize(vertex_count);
+  std::memcpy(mesh->positions.data(), positions.data(), positions.size() * sizeof(float));
+  mesh->normals.resize(normals ? vertex_count : 0);
+  if (normals)
+    std::memcpy(mesh->normals.data(), normal_values.data(), normal_values.size() * sizeof(float));
+  mesh->triangles.resize(total.triangles);
+  std::memcpy(mesh->triangles.data(), triangles.data(), triangles.size() * sizeof(uint32_t));
+  return MarchingCubesStatus::Ok();
+}
+
+}  // namespace kiln::tasks

@@ -1,0 +1,430 @@
+// The per-thread work of the CUDA marching cubes, written once as __host__ __device__
+// functions: the kernels in marching_cubes_cuda.cu call them, and
+// marching_cubes_emulation.cc calls the same functions in plain loops (with the block
+// scans done sequentially) so that the whole algorithm is tested on a CPU.
+//
+// The passes, each over the same launch shape (one thread per sample, blocks of
+// kBlockX x kBlockY samples of one z-slice, block b = bx + bx_count * (by + by_count * bz)):
+//  1. count: a sample owns the (up to) three grid edges that start at it (+x, +y, +z) and,
+//     unless it is on the grid's top x, y or z side, the cube whose lowest corner it is.
+//     Each block sums its edge vertices, triangles and centre vertices (MeshCounts);
+//     non-finite samples are reported through the lowest such sample index.
+//  2. an inclusive scan over the blocks' counts gives each block its first vertex,
+//     triangle and centre vertex; the totals size the outputs.
+//  3. vertices: a block scan of the samples' crossing-edge counts gives each sample the
+//     index of its first edge vertex (edge_base[sample]); it writes its edge vertices as
+//     x, then y, then z, each with the interpolated gradient as normal.
+//  4. triangles: a block scan of the cubes' (triangles, centres) gives each cube where its
+//     triangles and centre vertices go (centres after all edge vertices); a cube finds the
+//     vertex of each of its edges at edge_base[owner sample] + the owner's crossing edges
+//     on lower axes.
+//     With normals, pass 4b gives the centre vertices the gradient at their position.
+//  5. only when some gradient vanished: area-weighted face normals for those vertices.
+// Vertex and triangle order thus differ from the CPU path; the vertices, the triangles
+// (up to rotation) and the decisions are the same (marching_cubes_cell.h).
+//
+// Index types: samples are addressed with 64 bits (a grid may have more than 2^31
+// samples), vertices with 32 (a mesh has at most 2^32), triangles with 64.
+#ifndef KILN_WORKER_TASKS_CUDA_MARCHING_CUBES_PASSES_H_
+#define KILN_WORKER_TASKS_CUDA_MARCHING_CUBES_PASSES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "worker/tasks/marching_cubes_cell.h"
+#include "worker/tasks/marching_cubes_types.h"
+
+namespace kiln::tasks::marching_cubes {
+
+// A warp reads 32 consecutive samples of a row; 8 rows per block.
+inline constexpr int kBlockX = 32;
+inline constexpr int kBlockY = 8;
+inline constexpr int kBlockThreads = kBlockX * kBlockY;
+// CUDA's limit on gridDim.y and gridDim.z.
+inline constexpr uint32_t kMaxGridYZ = 65535;
+
+// Per block, then (scanned) the running totals before and including a block.
+struct MeshCounts {
+  unsigned long long vertices = 0;  // Edge vertices.
+  unsigned long long triangles = 0;
+  unsigned long long centers = 0;  // Loop centre vertices.
+};
+
+struct AddMeshCounts {
+  KILN_MC_HD MeshCounts operator()(const MeshCounts& a, const MeshCounts& b) const {
+    MeshCounts sum;
+    sum.vertices = a.vertices + b.vertices;
+    sum.triangles = a.triangles + b.triangles;
+    sum.centers = a.centers + b.centers;
+    return sum;
+  }
+};
+
+// One thread's counts packed into 64 bits for a single block reduction: vertices in bits
+// 0..19, triangles in 20..41, centres in 42..63. A block of 256 samples has at most 768
+// edge vertices, 2560 triangles (10 per cube) and 256 centres, so sums never carry.
+KILN_MC_INLINE uint64_t PackCounts(uint32_t vertices, uint32_t triangles, uint32_t centers) {
+  return uint64_t(vertices) | (uint64_t(triangles) << 20) | (uint64_t(centers) << 42);
+}
+KILN_MC_INLINE MeshCounts UnpackCounts(uint64_t packed) {
+  MeshCounts c;
+  c.vertices = packed & ((uint64_t{1} << 20) - 1);
+  c.triangles = (packed >> 20) & ((uint64_t{1} << 22) - 1);
+  c.centers = packed >> 42;
+  return c;
+}
+
+// The launch shape of passes 1 and 3 (pass 4 uses the same with blocks_z = cells[2]).
+struct LaunchShape {
+  uint32_t blocks_x = 0, blocks_y = 0, blocks_z = 0;
+  uint64_t block_count = 0;
+};
+
+inline LaunchShape LaunchShapeFor(const GridSpec& grid) {
+  LaunchShape shape;
+  shape.blocks_x = uint32_t((uint64_t(grid.cells[0]) + 1 + kBlockX - 1) / kBlockX);
+  shape.blocks_y = uint32_t((uint64_t(grid.cells[1]) + 1 + kBlockY - 1) / kBlockY);
+  shape.blocks_z = uint32_t(grid.cells[2]) + 1;
+  shape.block_count = uint64_t(shape.blocks_x) * shape.blocks_y * shape.blocks_z;
+  return shape;
+}
+
+KILN_MC_INLINE uint64_t BlockIndex(uint32_t blocks_x, uint32_t blocks_y, uint32_t bx, uint32_t by,
+                                   uint32_t bz) {
+  return bx + uint64_t(blocks_x) * (by + uint64_t(blocks_y) * bz);
+}
+
+// The sample of thread (tx, ty) of block (bx, by, bz); in_grid false for the threads of
+// partial blocks past the grid's x or y end.
+struct ThreadSample {
+  int i, j, k;
+  bool in_grid;
+};
+KILN_MC_INLINE ThreadSample SampleOfThread(const FieldView& f, uint32_t bx, uint32_t by,
+                                           uint32_t bz, uint32_t tx, uint32_t ty) {
+  ThreadSample t;
+  const uint64_t i = uint64_t(bx) * kBlockX + tx, j = uint64_t(by) * kBlockY + ty;
+  t.in_grid = i <= uint64_t(f.cells[0]) && j <= uint64_t(f.cells[1]) && bz <= uint32_t(f.cells[2]);
+  t.i = int(i);
+  t.j = int(j);
+  t.k = int(bz);
+  return t;
+}
+
+// Bits 0, 1, 2: the grid edge from sample (i, j, k) along x, y, z crosses iso.
+KILN_MC_INLINE int CrossingEdges(const FieldView& f, int i, int j, int k) {
+  const uint64_t s = SampleIndex(f, i, j, k);
+  const bool inside = RelativeSample(f, s) < 0;
+  int flags = 0;
+  if (i < f.cells[0] && (RelativeSample(f, s + 1) < 0) != inside) flags |= 1;
+  if (j < f.cells[1] && (RelativeSample(f, s + f.row) < 0) != inside) flags |= 2;
+  if (k < f.cells[2] && (RelativeSample(f, s + f.slice) < 0) != inside) flags |= 4;
+  return flags;
+}
+
+KILN_MC_INLINE int PopCount3(int flags) { return (flags & 1) + ((flags >> 1) & 1) + (flags >> 2); }
+
+KILN_MC_INLINE bool OwnsCube(const FieldView& f, int i, int j, int k) {
+  return i < f.cells[0] && j < f.cells[1] && k < f.cells[2];
+}
+
+// The cube's corner values relative to iso, in corner order.
+KILN_MC_INLINE void LoadCube(const FieldView& f, int i, int j, int k, float v[8]) {
+  const uint64_t s = SampleIndex(f, i, j, k);
+  v[0] = RelativeSample(f, s);
+  v[1] = RelativeSample(f, s + 1);
+  v[2] = RelativeSample(f, s + f.row);
+  v[3] = RelativeSample(f, s + f.row + 1);
+  v[4] = RelativeSample(f, s + f.slice);
+  v[5] = RelativeSample(f, s + f.slice + 1);
+  v[6] = RelativeSample(f, s + f.slice + f.row);
+  v[7] = RelativeSample(f, s + f.slice + f.row + 1);
+}
+
+// A cube's corner values (relative to iso) and its table entry; triangles == 0 for a
+// cube the surface does not cross.
+struct CubeCase {
+  float v[8];
+  uint32_t variant = 0;
+  uint32_t triangles = 0;
+  uint32_t centers = 0;
+};
+KILN_MC_INLINE CubeCase ClassifyCube(const FieldView& f, const TableView& tables, int i, int j,
+                                     int k) {
+  CubeCase cube;
+  LoadCube(f, i, j, k, cube.v);
+  const int mask = CubeMask(cube.v);
+  if (mask != 0 && mask != 255) {
+    cube.variant = CubeVariant(tables, mask, cube.v);
+    cube.triangles = tables.tri_begin[cube.variant + 1] - tables.tri_begin[cube.variant];
+    cube.centers = tables.center_begin[cube.variant + 1] - tables.center_begin[cube.variant];
+  }
+  return cube;
+}
+
+// Pass 1 for one in-grid sample.
+struct SampleCounts {
+  uint32_t vertices = 0;
+  uint32_t triangles = 0;
+  uint32_t centers = 0;
+  bool nonfinite = false;
+};
+KILN_MC_INLINE SampleCounts CountSample(const FieldView& f, const TableView& tables, int i, int j,
+                                        int k) {
+  SampleCounts c;
+  c.nonfinite = !IsFiniteSample(RawSample(f, SampleIndex(f, i, j, k)));
+  c.vertices = PopCount3(CrossingEdges(f, i, j, k));
+  if (OwnsCube(f, i, j, k)) {
+    const CubeCase cube = ClassifyCube(f, tables, i, j, k);
+    c.triangles = cube.triangles;
+    c.centers = cube.centers;
+  }
+  return c;
+}
+
+// Where passes 3 to 5 write. normals and missing are null when no normals are wanted.
+struct MeshBuffers {
+  uint32_t* edge_base = nullptr;  // [samples]: first edge vertex of each sample that has one.
+  float* positions = nullptr;     // 3 per vertex
+  float* normals = nullptr;       // 3 per vertex, or null
+  uint8_t* missing = nullptr;     // 1 per vertex: the gradient vanished; or null
+  unsigned int* missing_count = nullptr;  // How many vertices have missing[v] = 1.
+  uint32_t* triangles = nullptr;          // 3 per triangle
+  // With normals: for centre vertex first_center + n, center_cubes[n] is its cube's sample
+  // index * 4 + its number within the cube, so pass 4b can recompute its exact position.
+  uint64_t* center_cubes = nullptr;
+  uint32_t first_center = 0;  // The first centre vertex (after all edge vertices).
+};
+
+// The normal for vertex v from gradient g; marks it missing where g has no direction.
+KILN_MC_INLINE void WriteNormal(const MeshBuffers& out, uint32_t v, const double g[3]) {
+  float n[3];
+  const bool ok = NormalFromGradient(g, n);
+  KILN_MC_UNROLL
+  for (int a = 0; a < 3; ++a) out.normals[3 * uint64_t(v) + a] = n[a];
+  out.missing[v] = ok ? 0 : 1;
+  if (!ok) {
+#if defined(__CUDA_ARCH__)
+    atomicAdd(out.missing_count, 1u);
+#else
+    ++*out.missing_count;
+#endif
+  }
+}
+
+// Pass 3 for one in-grid sample whose crossing edges are `flags`, its first vertex `first`.
+KILN_MC_INLINE void WriteEdgeVertices(const FieldView& f, const MeshBuffers& out, int i, int j,
+                                      int k, int flags, uint32_t first) {
+  const uint64_t s = SampleIndex(f, i, j, k);
+  out.edge_base[s] = first;
+  const float v0 = RelativeSample(f, s);
+  const uint64_t stride[3] = {1, f.row, f.slice};
+  uint32_t v = first;
+  KILN_MC_UNROLL
+  for (int axis = 0; axis < 3; ++axis) {
+    if (!((flags >> axis) & 1)) continue;
+    const double t = EdgeCrossingT(v0, RelativeSample(f, s + stride[axis]));
+    double p[3];
+    EdgePoint(f, i, j, k, axis, t, p);
+    KILN_MC_UNROLL
+    for (int a = 0; a < 3; ++a) out.positions[3 * uint64_t(v) + a] = float(p[a]);
+    if (out.normals != nullptr) {
+      double g[3];
+      EdgeGradient(f, i, j, k, axis, t, g);
+      WriteNormal(out, v, g);
+    }
+    ++v;
+  }
+}
+
+// Whether the grid edge from sample (i, j, k) along `axis` exists and crosses iso.
+KILN_MC_INLINE bool EdgeCrosses(const FieldView& f, int i, int j, int k, int axis) {
+  const int index[3] = {i, j, k};
+  if (index[axis] >= f.cells[axis]) return false;
+  const uint64_t stride = axis == 0 ? 1 : (axis == 1 ? f.row : f.slice);
+  const uint64_t s = SampleIndex(f, i, j, k);
+  return (RelativeSample(f, s) < 0) != (RelativeSample(f, s + stride) < 0);
+}
+
+// The vertex of crossing edge e of cube (i, j, k), written by pass 3 of its owner sample.
+KILN_MC_INLINE uint32_t EdgeVertexIndex(const FieldView& f, const uint32_t* edge_base, int i, int j,
+                                        int k, int e) {
+  const int c = EdgeLowCorner(e), axis = EdgeAxis(e);
+  const int oi = i + (c & 1), oj = j + ((c >> 1) & 1), ok = k + ((c >> 2) & 1);
+  uint32_t index = edge_base[SampleIndex(f, oi, oj, ok)];
+  if (axis >= 1 && EdgeCrosses(f, oi, oj, ok, 0)) ++index;
+  if (axis == 2 && EdgeCrosses(f, oi, oj, ok, 1)) ++index;
+  return index;
+}
+
+// Table centre c of cube (i, j, k) with corner values v: the mean of its loop's vertices,
+// each rounded to float as stored, summed in double in loop order (as the CPU path does).
+KILN_MC_INLINE void CenterPoint(const FieldView& f, const TableView& tables, int i, int j, int k,
+                                const float v[8], uint32_t c, double p[3]) {
+  p[0] = p[1] = p[2] = 0;
+  const uint32_t begin = tables.center_edge_begin[c], end = tables.center_edge_begin[c + 1];
+  for (uint32_t m = begin; m < end; ++m) {
+    const int e = tables.center_edges[m];
+    const int lo = EdgeLowCorner(e), axis = EdgeAxis(e);
+    double q[3];
+    EdgePoint(f, i + (lo & 1), j + ((lo >> 1) & 1), k + ((lo >> 2) & 1), axis,
+              EdgeCrossingT(CornerValue(v, lo), CornerValue(v, lo | (1 << axis))), q);
+    KILN_MC_UNROLL
+    for (int a = 0; a < 3; ++a) p[a] += RoundToFloat(q[a]);
+  }
+  KILN_MC_UNROLL
+  for (int a = 0; a < 3; ++a) p[a] /= double(end - begin);
+}
+
+// Pass 4 for one cube the surface crosses (cube.triangles > 0): its triangles from
+// `first_triangle` on and the positions of its centre vertices from `first_center` on
+// (their normals are pass 4b's: the gradient anywhere in a cube needs many registers,
+// which would slow this pass for every cube).
+KILN_MC_INLINE void WriteCubeTriangles(const FieldView& f, const TableView& tables,
+                                       const MeshBuffers& out, int i, int j, int k,
+                                       const CubeCase& cube, uint64_t first_triangle,
+                                       uint32_t first_center) {
+  const float* v = cube.v;
+  const uint32_t var = cube.variant;
+  // Centre vertices (rare).
+  for (uint32_t c = tables.center_begin[var]; c < tables.center_begin[var + 1]; ++c) {
+    double p[3];
+    CenterPoint(f, tables, i, j, k, v, c, p);
+    const uint32_t number = c - tables.center_begin[var];
+    const uint32_t vertex = first_center + number;
+    KILN_MC_UNROLL
+    for (int a = 0; a < 3; ++a) out.positions[3 * uint64_t(vertex) + a] = float(p[a]);
+    if (out.center_cubes != nullptr) {
+      out.center_cubes[vertex - out.first_center] = SampleIndex(f, i, j, k) * 4 + number;
+    }
+  }
+  uint64_t t_out = first_triangle;
+  for (uint32_t t = tables.tri_begin[var]; t < tables.tri_begin[var + 1]; ++t, ++t_out) {
+    KILN_MC_UNROLL
+    for (int c = 0; c < 3; ++c) {
+      const int code = tables.tri_codes[3 * t + c];
+      out.triangles[3 * t_out + c] = code < kCenterCode
+                                         ? EdgeVertexIndex(f, out.edge_base, i, j, k, code)
+                                         : first_center + uint32_t(code - kCenterCode);
+    }
+  }
+}
+
+// Pass 4b for centre vertex out.first_center + n (when normals are wanted): the gradient
+// at its position, recomputed in double from its cube as the CPU path has it.
+KILN_MC_INLINE void WriteCenterNormal(const FieldView& f, const TableView& tables,
+                                      const MeshBuffers& out, uint32_t n) {
+  const uint64_t key = out.center_cubes[n];
+  const uint64_t s = key / 4;
+  const int i = int(s % f.row), j = int((s / f.row) % (f.slice / f.row)), k = int(s / f.slice);
+  const CubeCase cube = ClassifyCube(f, tables, i, j, k);
+  double p[3], u[3], g[3];
+  CenterPoint(f, tables, i, j, k, cube.v, tables.center_begin[cube.variant] + uint32_t(key % 4), p);
+  KILN_MC_UNROLL
+  for (int a = 0; a < 3; ++a) u[a] = (p[a] - f.origin[a]) / f.spacing[a];
+  InterpolatedGradient(f, u, g);
+  WriteNormal(out, out.first_center + n, g);
+}
+
+// Pass 5a for triangle t: adds its area-weighted normal to those of its vertices whose
+// gradient vanished (summed in float, as the CPU path does).
+KILN_MC_INLINE void AccumulateFaceNormal(const MeshBuffers& out, uint64_t t) {
+  uint32_t v[3];
+  bool any = false;
+  KILN_MC_UNROLL
+  for (int c = 0; c < 3; ++c) {
+    v[c] = out.triangles[3 * t + c];
+    any |= out.missing[v[c]] != 0;
+  }
+  if (!any) return;
+  double p[3][3];
+  KILN_MC_UNROLL
+  for (int c = 0; c < 3; ++c) {
+    KILN_MC_UNROLL
+    for (int a = 0; a < 3; ++a) p[c][a] = out.positions[3 * uint64_t(v[c]) + a];
+  }
+  const double e1[3] = {p[1][0] - p[0][0], p[1][1] - p[0][1], p[1][2] - p[0][2]};
+  const double e2[3] = {p[2][0] - p[0][0], p[2][1] - p[0][1], p[2][2] - p[0][2]};
+  const double n[3] = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2],
+                       e1[0] * e2[1] - e1[1] * e2[0]};
+  KILN_MC_UNROLL
+  for (int c = 0; c < 3; ++c) {
+    if (out.missing[v[c]] == 0) continue;
+    KILN_MC_UNROLL
+    for (int a = 0; a < 3; ++a) {
+#if defined(__CUDA_ARCH__)
+      atomicAdd(&out.normals[3 * uint64_t(v[c]) + a], float(n[a]));
+#else
+      out.normals[3 * uint64_t(v[c]) + a] += float(n[a]);
+#endif
+    }
+  }
+}
+
+// Pass 5b for vertex v: normalizes a summed face normal.
+KILN_MC_INLINE void NormalizeMissingNormal(const MeshBuffers& out, uint32_t v) {
+  if (out.missing[v] == 0) return;
+  float* n = &out.normals[3 * uint64_t(v)];
+  const float len = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+  if (len > 0) {
+    KILN_MC_UNROLL
+    for (int a = 0; a < 3; ++a) n[a] /= len;
+  }
+}
+
+// Checks what the CUDA path needs beyond ValidateGrid: launch limits and a sample count
+// that fits in memory addressing. OK or InvalidArgument naming the grid.
+inline MarchingCubesStatus ValidateGridForCuda(const GridSpec& grid) {
+  if (MarchingCubesStatus status = ValidateGrid(grid); !status.ok()) return status;
+  const LaunchShape shape = LaunchShapeFor(grid);
+  if (shape.blocks_y > kMaxGridYZ || shape.blocks_z > kMaxGridYZ ||
+      shape.block_count > uint64_t{1} << 31) {
+    return MarchingCubesStatus::Error(
+        MarchingCubesCode::kInvalidArgument,
+        "grid: " + std::to_string(grid.cells[0]) + "x" + std::to_string(grid.cells[1]) + "x" +
+            std::to_string(grid.cells[2]) + " cells is beyond the CUDA path's launch limits " +
+            "(at most 524279 cells along y and 65534 along z)");
+  }
+  return MarchingCubesStatus::Ok();
+}
+
+inline uint64_t SampleCount(const GridSpec& grid) {
+  return (uint64_t(grid.cells[0]) + 1) * (uint64_t(grid.cells[1]) + 1) *
+         (uint64_t(grid.cells[2]) + 1);
+}
+
+// OK when a field of `size` samples fits the grid, else InvalidArgument naming both.
+inline MarchingCubesStatus ValidateFieldSize(const GridSpec& grid, uint64_t size) {
+  if (size == SampleCount(grid)) return MarchingCubesStatus::Ok();
+  return MarchingCubesStatus::Error(
+      MarchingCubesCode::kInvalidArgument,
+      "field: " + std::to_string(size) + " samples for a grid of " + std::to_string(grid.cells[0]) +
+          "x" + std::to_string(grid.cells[1]) + "x" + std::to_string(grid.cells[2]) +
+          " cells, which needs (cells+1) per axis = " + std::to_string(SampleCount(grid)));
+}
+
+// NonFiniteSampleError for the sample at linear index s.
+inline MarchingCubesStatus NonFiniteSampleAt(const GridSpec& grid, uint64_t s, float value) {
+  const uint64_t row = uint64_t(grid.cells[0]) + 1, rows = uint64_t(grid.cells[1]) + 1;
+  return NonFiniteSampleError((long long)(s % row), (long long)((s / row) % rows),
+                              (long long)(s / (row * rows)), value);
+}
+
+inline FieldView MakeFieldView(const float* values, const GridSpec& grid, double iso) {
+  FieldView f;
+  f.values = values;
+  f.iso = float(iso);
+  KILN_MC_UNROLL
+  for (int a = 0; a < 3; ++a) {
+    f.origin[a] = grid.origin[a];
+    f.spacing[a] = grid.spacing[a];
+    f.cells[a] = grid.cells[a];
+  }
+  f.row = uint64_t(grid.cells[0]) + 1;
+  f.slice = f.row * (uint64_t(grid.cells[1]) + 1);
+  return f;
+}
+
+}  // namespace kiln::tasks::marching_cubes
+
+#endif  // KILN_WORKER_TASKS_CUDA_MARCHING_CUBES_PASSES_H_
