@@ -7,6 +7,8 @@ if(KILN_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
 
+include(${CMAKE_CURRENT_LIST_DIR}/KilnTorch.cmake)  # before RocksDB (gflags trap)
+
 if(KILN_COMPONENTS STREQUAL "all")
   find_package(gflags CONFIG QUIET)  # before RocksDB, or its config breaks on gflags
   find_package(gRPC CONFIG REQUIRED)
@@ -15,11 +17,8 @@ if(KILN_COMPONENTS STREQUAL "all")
 endif()
 
 include(${CMAKE_CURRENT_LIST_DIR}/KilnCuda.cmake)
-if(KILN_WITH_TORCH)
-  find_package(Torch CONFIG REQUIRED)
-endif()
 if(KILN_WITH_OCCT)
   find_package(OpenCASCADE CONFIG REQUIRED)
 endif()
 message(STATUS "kiln: components=${KILN_COMPONENTS} cuda=${KILN_HAVE_CUDA} "
-               "torch=${KILN_WITH_TORCH} occt=${KILN_WITH_OCCT}")
+               "torch=${KILN_HAVE_TORCH} occt=${KILN_WITH_OCCT}")

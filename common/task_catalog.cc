@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace kiln {
 namespace {
@@ -118,11 +119,14 @@ Aabb DefaultBounds(const Aabb& shape, int resolution, double iso) {
 }  // namespace
 
 bool IsKnownTask(std::string_view task) {
-  return task == kMeshExtractTask || task == kDebugSleepTask;
+  return task == kMeshExtractTask || task == kDebugSleepTask || task == kModelRunTask ||
+         task == kFieldDecodeTask;
 }
 
 std::vector<std::string> KnownTasks() {
   std::vector<std::string> tasks = {std::string(kDebugSleepTask), std::string(kMeshExtractTask)};
+  tasks.emplace_back(kModelRunTask);
+  tasks.emplace_back(kFieldDecodeTask);
   std::sort(tasks.begin(), tasks.end());
   return tasks;
 }
@@ -131,6 +135,8 @@ absl::Status ValidateTaskParameters(std::string_view task, const Struct& paramet
                                     const TaskLimits& limits) {
   if (task == kMeshExtractTask) return ParseMeshExtractParams(parameters, limits).status();
   if (task == kDebugSleepTask) return ParseDebugSleepParams(parameters, limits).status();
+  if (task == kModelRunTask) return ValidateModelRunParams(parameters);
+  if (task == kFieldDecodeTask) return ParseFieldDecodeParams(parameters, limits).status();
   return absl::InvalidArgumentError(
       absl::StrCat("task: unknown task kind \"", absl::string_view(task.data(), task.size()),
                    "\" (known: ", absl::StrJoin(KnownTasks(), ", "), ")"));
@@ -199,6 +205,74 @@ absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const Struct& parameters,
                                                   kMaxFailMessageLength, " bytes"));
     }
     params.fail_message = v->string_value();
+  }
+  return params;
+}
+
+absl::Status ValidateModelRunParams(const Struct& parameters) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(parameters, &json).ok()) {
+    return absl::InvalidArgumentError("parameters: cannot be written as JSON");
+  }
+  if (json.size() > kMaxModelRunParametersBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("parameters: ", json.size(),
+                                                   " bytes of JSON, more than the ",
+                                                   kMaxModelRunParametersBytes, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FieldDecodeParams> ParseFieldDecodeParams(const Struct& parameters,
+                                                         const TaskLimits& limits) {
+  KILN_RETURN_IF_ERROR(CheckKeys(parameters, "",
+                                 {"batch_size", "bounds", "dtype", "iso", "normals", "output",
+                                  "resolution"}));
+  FieldDecodeParams params;
+  const auto integer = [](const Value& v, double min, double max) {
+    return v.kind_case() == Value::kNumberValue && v.number_value() == std::floor(v.number_value()) &&
+           v.number_value() >= min && v.number_value() <= max;
+  };
+  if (const Value* v = Find(parameters, "resolution")) {
+    const int max = std::max(limits.max_mesh_resolution, kMinMeshResolution);
+    if (!integer(*v, kMinMeshResolution, max)) {
+      return Invalid("resolution",
+                     absl::StrCat("must be an integer from ", kMinMeshResolution, " to ", max));
+    }
+    params.resolution = static_cast<int>(v->number_value());
+  }
+  if (const Value* v = Find(parameters, "bounds")) {
+    KILN_ASSIGN_OR_RETURN(params.bounds, ParseBounds(*v));
+  }
+  if (const Value* v = Find(parameters, "batch_size")) {
+    if (!integer(*v, 1, static_cast<double>(kMaxFieldDecodeBatchSize))) {
+      return Invalid("batch_size",
+                     absl::StrCat("must be an integer from 1 to ", kMaxFieldDecodeBatchSize));
+    }
+    params.batch_size = static_cast<int64_t>(v->number_value());
+  }
+  if (const Value* v = Find(parameters, "dtype")) {
+    const std::string dtype = v->kind_case() == Value::kStringValue ? v->string_value() : "";
+    if (dtype != "bfloat16" && dtype != "float16" && dtype != "float32") {
+      return Invalid("dtype", "must be \"bfloat16\", \"float16\" or \"float32\"");
+    }
+    params.dtype = dtype;
+  }
+  if (const Value* v = Find(parameters, "output")) {
+    const std::string output = v->kind_case() == Value::kStringValue ? v->string_value() : "";
+    if (output == "mesh") {
+      params.output = FieldDecodeOutput::kMesh;
+    } else if (output == "volume") {
+      params.output = FieldDecodeOutput::kVolume;
+    } else {
+      return Invalid("output", "must be \"mesh\" or \"volume\"");
+    }
+  }
+  if (const Value* v = Find(parameters, "iso")) {
+    KILN_ASSIGN_OR_RETURN(params.iso, FiniteNumber(*v, "iso"));
+  }
+  if (const Value* v = Find(parameters, "normals")) {
+    if (v->kind_case() != Value::kBoolValue) return Invalid("normals", "must be a bool");
+    params.normals = v->bool_value();
   }
   return params;
 }

@@ -6,6 +6,7 @@
 #define KILN_COMMON_TASK_CATALOG_H_
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,8 @@ namespace kiln {
 
 inline constexpr std::string_view kMeshExtractTask = "mesh.extract";
 inline constexpr std::string_view kDebugSleepTask = "debug.sleep";
+inline constexpr std::string_view kModelRunTask = "model.run";
+inline constexpr std::string_view kFieldDecodeTask = "field.decode";
 
 // Operator-set bounds on what one job may ask for. The scheduler enforces the
 // operator's limits at submit; executors check against Ceiling(), the most any
@@ -81,6 +84,46 @@ struct DebugSleepParams {
 
 absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const google::protobuf::Struct& parameters,
                                                        const TaskLimits& limits);
+
+// model.run: runs the job's model (runtime exec) as its manifest on the worker says
+// (models/exec_runtime.h). The parameters are the model's own: any object, passed to the
+// command as a JSON file, at most kMaxModelRunParametersBytes of JSON.
+inline constexpr size_t kMaxModelRunParametersBytes = 64 * 1024;
+
+absl::Status ValidateModelRunParams(const google::protobuf::Struct& parameters);
+
+// field.decode: evaluates the job's model (a TorchScript field model of the worker's
+// repository whose manifest lists "field.decode"; JobSpec.model names it) on a regular
+// grid on the slot's device, in batches, then writes a mesh or the sampled volume.
+//   resolution  cells along the longest axis of the bounds, integer 8..max_mesh_resolution
+//               (default 64)
+//   bounds      {"min":[x,y,z], "max":[x,y,z]}; default: the model's field.bounds
+//   batch_size  points per forward() call, integer 1..kMaxFieldDecodeBatchSize
+//               (default kDefaultFieldDecodeBatchSize); device memory is bounded by it
+//   dtype       "bfloat16", "float16" or "float32"; default: the dtype of the first tier
+//               of the model's manifest that the device meets (float32 on a CPU)
+//   output      "mesh" (default): marching cubes, written as mesh.ply; or "volume": the
+//               samples as field.npy, float32, shape [nz+1, ny+1, nx+1], x fastest
+//   iso         the surface level; default: the model's field.iso (0.5 for an occupancy
+//               field that sets none). SDF: inside where value < iso; occupancy: > iso
+//   normals     mesh only: per-vertex normals from the field's gradient (default true)
+inline constexpr int64_t kDefaultFieldDecodeBatchSize = 262144;
+inline constexpr int64_t kMaxFieldDecodeBatchSize = int64_t{1} << 24;
+
+enum class FieldDecodeOutput { kMesh, kVolume };
+
+struct FieldDecodeParams {
+  int resolution = kDefaultMeshResolution;
+  std::optional<Aabb> bounds;
+  int64_t batch_size = kDefaultFieldDecodeBatchSize;
+  std::optional<std::string> dtype;
+  FieldDecodeOutput output = FieldDecodeOutput::kMesh;
+  std::optional<double> iso;
+  bool normals = true;
+};
+
+absl::StatusOr<FieldDecodeParams> ParseFieldDecodeParams(const google::protobuf::Struct& parameters,
+                                                         const TaskLimits& limits);
 
 }  // namespace kiln
 

@@ -35,7 +35,8 @@ std::string SleepError(const std::string& json, TaskLimits limits = {}) {
 }
 
 TEST(TaskCatalogTest, KnownTasks) {
-  EXPECT_THAT(KnownTasks(), ElementsAre("debug.sleep", "mesh.extract"));
+  EXPECT_THAT(KnownTasks(),
+              ElementsAre("debug.sleep", "field.decode", "mesh.extract", "model.run"));
   EXPECT_TRUE(IsKnownTask("mesh.extract"));
   EXPECT_TRUE(IsKnownTask("debug.sleep"));
   EXPECT_FALSE(IsKnownTask("mesh"));
@@ -46,7 +47,8 @@ TEST(TaskCatalogTest, UnknownTask) {
   const absl::Status status = ValidateTaskParameters("mesh.render", Params("{}"), {});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
-            "task: unknown task kind \"mesh.render\" (known: debug.sleep, mesh.extract)");
+            "task: unknown task kind \"mesh.render\" (known: debug.sleep, field.decode, mesh.extract, "
+            "model.run)");
 }
 
 TEST(TaskCatalogTest, MeshExtractDefaults) {
@@ -172,6 +174,61 @@ TEST(TaskCatalogTest, DebugSleepErrors) {
               StartsWith("parameters.fail_message: must be a non-empty string"));
   EXPECT_EQ(SleepError(R"({"seconds":1,"fail":"x"})"),
             "parameters.fail: unknown field (known: fail_message, seconds)");
+}
+
+TEST(TaskCatalogTest, ModelRunPassesAnyObjectUpToTheCap) {
+  EXPECT_TRUE(ValidateTaskParameters("model.run", Params("{}"), {}).ok());
+  EXPECT_TRUE(ValidateTaskParameters(
+                  "model.run", Params(R"({"seed":7,"prompt":"a chair","opts":{"steps":[1,2]}})"), {})
+                  .ok());
+  google::protobuf::Struct big;
+  (*big.mutable_fields())["image"].set_string_value(std::string(kMaxModelRunParametersBytes, 'a'));
+  const absl::Status status = ValidateTaskParameters("model.run", big, {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), StartsWith("parameters: "));
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("more than the 65536 allowed"));
+}
+
+TEST(TaskCatalogTest, FieldDecodeDefaultsAndValues) {
+  auto defaults = ParseFieldDecodeParams(Params("{}"), {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->resolution, kDefaultMeshResolution);
+  EXPECT_FALSE(defaults->bounds.has_value());  // The model's bounds, known on the worker.
+  EXPECT_EQ(defaults->batch_size, kDefaultFieldDecodeBatchSize);
+  EXPECT_FALSE(defaults->dtype.has_value());
+  EXPECT_EQ(defaults->output, FieldDecodeOutput::kMesh);
+  auto set = ParseFieldDecodeParams(
+      Params(R"({"resolution":32,"bounds":{"min":[-1,-2,-3],"max":[1,2,3]},"batch_size":1000,
+                 "dtype":"bfloat16","output":"volume","iso":0.25,"normals":false})"),
+      {});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->resolution, 32);
+  EXPECT_EQ(set->bounds->max[2], 3);
+  EXPECT_EQ(set->batch_size, 1000);
+  EXPECT_EQ(*set->dtype, "bfloat16");
+  EXPECT_EQ(set->output, FieldDecodeOutput::kVolume);
+  EXPECT_EQ(*set->iso, 0.25);
+  EXPECT_FALSE(set->normals);
+  EXPECT_TRUE(ValidateTaskParameters("field.decode", Params("{}"), {}).ok());
+}
+
+TEST(TaskCatalogTest, FieldDecodeErrorsNameTheField) {
+  const auto error = [](const std::string& json, TaskLimits limits = {}) {
+    return std::string(ValidateTaskParameters("field.decode", Params(json), limits).message());
+  };
+  EXPECT_EQ(error(R"({"resolution":100000})"),
+            "parameters.resolution: must be an integer from 8 to 512");
+  TaskLimits limits;
+  limits.max_mesh_resolution = 128;
+  EXPECT_EQ(error(R"({"resolution":129})", limits),
+            "parameters.resolution: must be an integer from 8 to 128");
+  EXPECT_THAT(error(R"({"batch_size":0})"), StartsWith("parameters.batch_size: "));
+  EXPECT_THAT(error(R"({"batch_size":1e12})"), StartsWith("parameters.batch_size: "));
+  EXPECT_THAT(error(R"({"dtype":"int8"})"), StartsWith("parameters.dtype: "));
+  EXPECT_THAT(error(R"({"output":"obj"})"), StartsWith("parameters.output: "));
+  EXPECT_THAT(error(R"({"bounds":{"min":[1,1,1],"max":[0,2,2]}})"),
+              StartsWith("parameters.bounds: "));
+  EXPECT_THAT(error(R"({"resolutoin":64})"), StartsWith("parameters.resolutoin: unknown field"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev prometheus-cpp-dev libssl-dev
   libgtest-dev libgmock-dev
+  libtorch-dev  # field.decode and the built-in models (KILN_WITH_TORCH=AUTO finds it)
 )
 
 missing=()

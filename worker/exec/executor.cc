@@ -62,18 +62,30 @@ Executor::Executor(const ExecutorOptions& options)
     : registry_(options.registry ? *options.registry : tasks::TaskRegistry::Builtin()),
       progress_interval_(options.progress_interval),
       clock_(options.clock ? *options.clock : *Clock::Real()),
-      devices_(options.devices) {}
+      devices_(options.devices),
+      models_(options.models),
+      loaded_models_(options.loaded_models) {}
 
 kiln::v1::ExecReady Executor::Ready() const {
   kiln::v1::ExecReady ready;
   for (const std::string& kind : registry_.Kinds()) ready.add_tasks(kind);
   ready.set_pid(static_cast<int32_t>(::getpid()));
   for (const device::DeviceProbe& probe : devices_) *ready.add_devices() = ToProtoDevice(probe);
+  for (const kiln::v1::ModelAvailability& model : models_) *ready.add_models() = model;
   return ready;
 }
 
 ExecResult Executor::RunTask(const RunTaskRequest& request,
                              const std::function<void(const ExecProgress&)>& on_progress) {
+  ExecResult result = RunTaskUnreported(request, on_progress);
+  if (loaded_models_) {
+    for (std::string& key : loaded_models_()) result.add_loaded_models(std::move(key));
+  }
+  return result;
+}
+
+ExecResult Executor::RunTaskUnreported(
+    const RunTaskRequest& request, const std::function<void(const ExecProgress&)>& on_progress) {
   ExecResult result;
   const tasks::Task* task = registry_.Find(request.task());
   if (task == nullptr) {

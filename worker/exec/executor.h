@@ -11,6 +11,7 @@
 #define KILN_WORKER_EXEC_EXECUTOR_H_
 
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -34,6 +35,13 @@ struct ExecutorOptions {
   // The devices this process sees, in ordinal order (ProbeDevices()); empty without GPUs.
   // Tasks use ordinal 0, the device a GPU slot's executor is pinned to.
   std::vector<device::DeviceProbe> devices;
+  // Models of the repository and whether this executor's device can run them
+  // (ExecReady.models): exec-runtime ones from models/exec_probe.h.
+  std::vector<kiln::v1::ModelAvailability> models;
+  // "name@version" of the models resident on the device, most recently used first
+  // (the LibTorch model cache); asked after every task for ExecResult.loaded_models.
+  // Empty: none.
+  std::function<std::vector<std::string>()> loaded_models;
 };
 
 class Executor {
@@ -56,10 +64,17 @@ class Executor {
   kiln::v1::ExecReady Ready() const;
 
  private:
+  // RunTask without ExecResult.loaded_models.
+  kiln::v1::ExecResult RunTaskUnreported(
+      const kiln::v1::RunTaskRequest& request,
+      const std::function<void(const kiln::v1::ExecProgress&)>& on_progress);
+
   const tasks::TaskRegistry& registry_;
   const absl::Duration progress_interval_;
   const Clock& clock_;
   const std::vector<device::DeviceProbe> devices_;
+  const std::vector<kiln::v1::ModelAvailability> models_;
+  const std::function<std::vector<std::string>()> loaded_models_;
 };
 
 // True for status codes where retrying the same task cannot help.
