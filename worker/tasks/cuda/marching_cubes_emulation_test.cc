@@ -119,6 +119,29 @@ TEST(MarchingCubesEmulationTest, GridsThatAreNotCubes) {
   ExpectSameMesh(TestField::kSphere, TestFieldGrid(3, 40, 31));
   ExpectSameMesh(TestField::kTorus, TestFieldGrid(65, 9, 1));
   ExpectSameMesh(TestField::kGyroid, TestFieldGrid(33, 1, 40));
+  // Has samples exactly at iso: distinct vertices (t = 0 and t = 1 on different edges)
+  // share a position (the first H200 run's failure).
+  ExpectSameMesh(TestField::kGyroid, TestFieldGrid(257, 129, 65));
+}
+
+// Two distinct vertices at one position (as a sample exactly at iso makes): the comparison
+// pairs them by their triangles, whatever the vertex order, and still sees a triangle
+// that uses the wrong one.
+TEST(MarchingCubesEmulationTest, MeshCompareVerticesThatSharePositions) {
+  Mesh expected;
+  expected.positions = {{0, 0, 0}, {0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+  expected.triangles = {{0, 2, 3}, {1, 3, 4}};
+  Mesh reordered;  // Vertices 0 and 1 swapped, the rest rotated: the same mesh.
+  reordered.positions = {{0, 0, 0}, {0, 0, 0}, {0, 0, 1}, {1, 0, 0}, {0, 1, 0}};
+  reordered.triangles = {{1, 3, 4}, {4, 2, 0}};
+  EXPECT_TRUE(CompareMeshes(expected, reordered, {}).same)
+      << CompareMeshes(expected, reordered, {}).difference;
+  Mesh rewired = expected;  // Both triangles on vertex 0; vertex 1 unused.
+  rewired.triangles = {{0, 2, 3}, {0, 3, 4}};
+  const MeshComparison result = CompareMeshes(expected, rewired, {});
+  EXPECT_FALSE(result.same);
+  EXPECT_NE(result.difference.find("different triangles around them"), std::string::npos)
+      << result.difference;
 }
 
 // One cube whose 9-edge loop needs a centre vertex (see marching_cubes_test.cc).

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <sstream>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -39,6 +40,88 @@ struct CellHash {
     return std::hash<int64_t>()(k.x * 73856093 ^ k.y * 19349663 ^ k.z * 83492791);
   }
 };
+
+
+// Distinct vertices may share a position: a sample exactly at iso puts the vertices of all
+// its crossing edges (t = 0 or 1) on the sample, and a t within half a float ulp of 0 or 1
+// rounds onto it too. Matching by position then pairs such vertices arbitrarily, so
+// within each group of expected vertices at one position this re-pairs them by the
+// triangles around them, each triangle written as the position groups of its corners,
+// starting at the vertex itself (orientation kept). Returns an empty string, or why the
+// meshes differ around a shared position.
+std::string PairVerticesThatSharePositions(const Mesh& expected, const Mesh& actual,
+                                           std::vector<uint32_t>* to_expected) {
+  const uint32_t n = uint32_t(expected.positions.size());
+  std::vector<uint32_t> order(n);
+  for (uint32_t v = 0; v < n; ++v) order[v] = v;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return expected.positions[a] != expected.positions[b]
+               ? expected.positions[a] < expected.positions[b]
+               : a < b;
+  });
+  // group[v]: the lowest expected vertex at v's position; shared[v]: the group has others.
+  std::vector<uint32_t> group(n);
+  std::vector<bool> shared(n, false);
+  bool any_shared = false;
+  for (uint32_t r = 0; r < n;) {
+    uint32_t end = r + 1;
+    while (end < n && expected.positions[order[end]] == expected.positions[order[r]]) ++end;
+    for (uint32_t q = r; q < end; ++q) {
+      group[order[q]] = order[r];
+      shared[order[q]] = end - r > 1;
+    }
+    any_shared |= end - r > 1;
+    r = end;
+  }
+  if (!any_shared) return "";
+
+  using Signature = std::vector<Tri>;
+  auto signatures = [&](const std::vector<Tri>& triangles, auto expected_vertex) {
+    std::unordered_map<uint32_t, Signature> out;
+    for (const Tri& t : triangles) {
+      for (int c = 0; c < 3; ++c) {
+        const uint32_t e = expected_vertex(t[c]);
+        if (!shared[e]) continue;
+        out[t[c]].push_back({group[e], group[expected_vertex(t[(c + 1) % 3])],
+                             group[expected_vertex(t[(c + 2) % 3])]});
+      }
+    }
+    for (auto& [v, signature] : out) std::sort(signature.begin(), signature.end());
+    return out;
+  };
+  auto want = signatures(expected.triangles, [](uint32_t v) { return v; });
+  auto got = signatures(actual.triangles, [&](uint32_t v) { return (*to_expected)[v]; });
+
+  // Members of each shared group on both sides, then paired in signature order.
+  std::unordered_map<uint32_t, std::vector<uint32_t>> expected_members, actual_members;
+  for (uint32_t v = 0; v < n; ++v) {
+    if (shared[v]) expected_members[group[v]].push_back(v);
+  }
+  for (uint32_t v = 0; v < to_expected->size(); ++v) {
+    const uint32_t e = (*to_expected)[v];
+    if (shared[e]) actual_members[group[e]].push_back(v);
+  }
+  for (auto& [g, members] : expected_members) {
+    std::vector<uint32_t>& others = actual_members[g];
+    auto by_signature = [](std::unordered_map<uint32_t, Signature>& sig) {
+      return [&sig](uint32_t a, uint32_t b) { return sig[a] < sig[b]; };
+    };
+    std::sort(members.begin(), members.end(), by_signature(want));
+    std::sort(others.begin(), others.end(), by_signature(got));
+    if (members.size() != others.size()) {
+      return "vertex matching at shared position " + Show(expected.positions[g]) +
+             " is not one to one";
+    }
+    for (size_t m = 0; m < members.size(); ++m) {
+      if (want[members[m]] != got[others[m]]) {
+        return "the " + std::to_string(members.size()) + " vertices at " +
+               Show(expected.positions[g]) + " have different triangles around them";
+      }
+      (*to_expected)[others[m]] = members[m];
+    }
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -137,6 +220,10 @@ MeshComparison CompareMeshes(const Mesh& expected, const Mesh& actual,
   if (reported > 0) {
     why << reported << " vertex differences in all";
     return fail(why.str());
+  }
+  if (const std::string shared = PairVerticesThatSharePositions(expected, actual, &to_expected);
+      !shared.empty()) {
+    return fail(shared);
   }
 
   std::vector<Tri> want, got;

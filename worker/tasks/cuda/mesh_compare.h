@@ -1,7 +1,9 @@
 // Test support: decides whether two meshes are the same up to vertex order and the
 // rotation of each triangle's vertex list (orientation must agree), as the CPU and CUDA
 // marching cubes must be. Vertices are matched by position within a tolerance (0: bit
-// for bit) through a spatial hash; the matching must be one to one. Pure C++ for the
+// for bit) through a spatial hash; the matching must be one to one. Distinct vertices at
+// one position (a sample exactly at iso: t = 0 or 1 on several edges) are paired by the
+// triangles around them, so the result does not depend on vertex order. Pure C++ for the
 // standalone GPU build; reentrant.
 #ifndef KILN_WORKER_TASKS_CUDA_MESH_COMPARE_H_
 #define KILN_WORKER_TASKS_CUDA_MESH_COMPARE_H_
