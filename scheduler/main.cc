@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/flag_names.h"
+#include "common/log.h"
 #include "common/stop_signals.h"
 #include "common/task_catalog.h"
 #include "scheduler/metrics/scheduler_metrics.h"
@@ -33,6 +34,11 @@ ABSL_FLAG(absl::Duration, retry_backoff_max, absl::Seconds(60), "Largest retry b
 ABSL_FLAG(int, default_max_attempts, 3, "Attempts of a job that does not say");
 ABSL_FLAG(int64_t, max_blob_bytes, int64_t{2} << 30, "Largest blob PutBlob accepts");
 ABSL_FLAG(int, max_mesh_resolution, 512, "Largest mesh.extract resolution accepted at submit");
+ABSL_FLAG(std::string, log_format, "text",
+          "Log lines as text (glog-like) or json (one object a line)");
+ABSL_FLAG(uint64_t, store_size_limit, 0,
+          "Bytes the store should stay under, exported as kiln_store_size_limit_bytes for alerts "
+          "(0: none)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kiln-scheduler --data-dir=DIR [--listen=HOST:PORT]");
@@ -42,6 +48,14 @@ int main(int argc, char** argv) {
   kiln::NormalizeFlagDashes(argc, argv);
   absl::ParseCommandLine(argc, argv);
   kiln::BlockStopSignals();
+  absl::StatusOr<kiln::LogFormat> log_format =
+      kiln::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!log_format.ok()) {
+    std::fprintf(stderr, "kiln-scheduler: %s\n",
+                 std::string(log_format.status().message()).c_str());
+    return 2;
+  }
+  kiln::SetLogFormat(*log_format);
 
   kiln::rpc::SchedulerServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -63,21 +77,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kiln-scheduler: --data-dir is required\n");
     return 2;
   }
-  auto server = kiln::rpc::SchedulerServer::Create(options);
-  if (!server.ok()) {
-    std::fprintf(stderr, "kiln-scheduler: %s\n", server.status().ToString().c_str());
-    return 1;
-  }
+  // Metrics first: their hooks go into the scheduler's and the committer's options.
   std::unique_ptr<kiln::metrics::SchedulerMetrics> metrics;
   if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    auto created = kiln::metrics::SchedulerMetrics::Create(
-        absl::GetFlag(FLAGS_metrics_listen), &(*server)->scheduler(), &(*server)->store());
+    kiln::metrics::SchedulerMetricsOptions metrics_options;
+    metrics_options.listen = absl::GetFlag(FLAGS_metrics_listen);
+    metrics_options.data_dir = options.data_dir;
+    metrics_options.store_size_limit_bytes = absl::GetFlag(FLAGS_store_size_limit);
+    auto created = kiln::metrics::SchedulerMetrics::Create(metrics_options);
     if (!created.ok()) {
-      std::fprintf(stderr, "kiln-scheduler: %s\n", created.status().ToString().c_str());
+      KILN_LOG(ERROR) << "kiln-scheduler: " << created.status();
       return 1;
     }
     metrics = *std::move(created);
+    options.scheduler.observer = metrics->observer();
+    options.committer.on_write = metrics->store_write_observer();
   }
+  auto server = kiln::rpc::SchedulerServer::Create(options);
+  if (!server.ok()) {
+    KILN_LOG(ERROR) << "kiln-scheduler: " << server.status();
+    return 1;
+  }
+  if (metrics != nullptr) metrics->Attach(&(*server)->scheduler(), &(*server)->store());
   const int port = (*server)->port();
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     const std::string path = absl::GetFlag(FLAGS_port_file);
@@ -87,18 +108,21 @@ int main(int argc, char** argv) {
     }
     std::rename((path + ".tmp").c_str(), path.c_str());
   }
-  std::fprintf(stderr, "kiln-scheduler: serving on port %d, data in %s\n", port,
-               options.data_dir.c_str());
+  KILN_LOG(INFO) << "kiln-scheduler: serving on port " << port << ", data in " << options.data_dir
+                 << (metrics != nullptr ? absl::StrCat(", metrics on port ", metrics->port()) : "");
   kiln::rpc::SchedulerServer* raw = server->get();
   std::thread([raw] {
     pthread_setname_np(pthread_self(), "signal");
     const int signal = kiln::WaitForStopSignal();
-    std::fprintf(stderr, "kiln-scheduler: signal %d, shutting down\n", signal);
+    KILN_LOG(INFO) << "kiln-scheduler: signal " << signal << ", shutting down";
     raw->Shutdown();
   }).detach();
   (*server)->Wait();
-  metrics.reset();
+  // Scrapes read the scheduler and the scheduler calls the metrics' observer: stop
+  // serving scrapes, then stop the scheduler, then drop the metrics.
+  if (metrics != nullptr) metrics->StopServing();
   server->reset();
-  std::fprintf(stderr, "kiln-scheduler: stopped\n");
+  metrics.reset();
+  KILN_LOG(INFO) << "kiln-scheduler: stopped";
   return 0;
 }

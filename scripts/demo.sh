@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up, builds, starts a local farm (a scheduler with its RocksDB
 # under ./kiln-demo and one worker), submits a real mesh.extract job with kilnctl,
-# waits for it, fetches the PLY, prints where it is, and shuts the farm down.
+# waits for it, fetches the PLY, prints where it is; then the same for a field.decode job
+# on the built-in neural SDF model; and shuts the farm down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
@@ -37,5 +38,13 @@ params='{"shape":{"type":"difference","children":[
 job=$("$bin/kilnctl" submit mesh.extract --params "$params" --label demo=readme --wait)
 echo "demo: job $job succeeded"
 "$bin/kilnctl" describe "$job"
+out=$("$bin/kilnctl" fetch "$job" --dir "$demo/outputs")
+echo "demo: output file: $out"
+
+# A neural field: the built-in kiln-torus@1 (a 3x64 ReLU MLP the build fitted to a torus
+# with LibTorch) decoded on a 96-cube grid and meshed, on whatever slot has the model.
+job=$("$bin/kilnctl" submit field.decode --model kiln-torus --params '{"resolution":96}' \
+  --label demo=readme --wait)
+echo "demo: job $job succeeded"
 out=$("$bin/kilnctl" fetch "$job" --dir "$demo/outputs")
 echo "demo: output file: $out"

@@ -10,6 +10,7 @@ packages=(
   librocksdb-dev libabsl-dev prometheus-cpp-dev libssl-dev
   libgtest-dev libgmock-dev
   libtorch-dev  # field.decode and the built-in models (KILN_WITH_TORCH=AUTO finds it)
+  prometheus
 )
 
 missing=()

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/stop_signals.h"
 #include "worker/agent/worker_agent.h"
+#include "worker/metrics/worker_metrics.h"
 
 ABSL_FLAG(std::string, scheduler, "", "Scheduler address, host:port (required).");
 ABSL_FLAG(std::string, work_dir, "", "Directory for job files and executor logs (required).");
@@ -40,7 +41,15 @@ ABSL_FLAG(absl::Duration, reprobe_interval, absl::Minutes(10),
 ABSL_FLAG(std::string, worker_id, "",
           "Worker id; default: hostname-<hash of the absolute work dir>.");
 ABSL_FLAG(std::string, exec_path, "", "kiln-exec binary; default: next to kiln-worker.");
+ABSL_FLAG(std::string, model_repo, "",
+          "Model repository (<repo>/<name>/<version>/manifest.json) for the executors; "
+          "default: the built-in models of this build or install (../models from the binary).");
 ABSL_FLAG(absl::Duration, acquire_wait, absl::Seconds(10), "Long-poll wait of one AcquireJob.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port for Prometheus /metrics (empty: no metrics endpoint).");
+ABSL_FLAG(std::string, log_format, "text",
+          "Log lines as text (glog-like) or json (one object a line); kiln-exec children "
+          "inherit it.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -53,6 +62,13 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
 
   kiln::BlockStopSignals();
+  absl::StatusOr<kiln::LogFormat> log_format =
+      kiln::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!log_format.ok()) {
+    std::fprintf(stderr, "kiln-worker: %s\n", std::string(log_format.status().message()).c_str());
+    return 2;
+  }
+  kiln::SetLogFormat(*log_format);  // Also exported to the kiln-exec children.
 
   kiln::agent::WorkerAgentOptions options;
   options.scheduler_address = absl::GetFlag(FLAGS_scheduler);
@@ -79,13 +95,36 @@ int main(int argc, char** argv) {
   if (options.worker_id.empty()) options.worker_id = kiln::agent::DefaultWorkerId(options.work_dir);
   options.exec_path = absl::GetFlag(FLAGS_exec_path);
   if (options.exec_path.empty()) options.exec_path = kiln::agent::DefaultExecPath();
+  options.model_repo = absl::GetFlag(FLAGS_model_repo);
+  if (options.model_repo.empty()) options.model_repo = kiln::agent::DefaultModelRepository();
   options.acquire_wait = absl::GetFlag(FLAGS_acquire_wait);
+
+  // Metrics first: their observer goes into the agent's options.
+  std::unique_ptr<kiln::worker_metrics::WorkerMetrics> metrics;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    kiln::worker_metrics::WorkerMetricsOptions metrics_options;
+    metrics_options.listen = absl::GetFlag(FLAGS_metrics_listen);
+    metrics_options.worker_id = options.worker_id;
+    metrics_options.version = options.version;
+    auto created = kiln::worker_metrics::WorkerMetrics::Create(metrics_options);
+    if (!created.ok()) {
+      KILN_LOG(ERROR) << "kiln-worker: " << created.status();
+      return 1;
+    }
+    metrics = *std::move(created);
+    options.observer = metrics->observer();
+  }
 
   absl::StatusOr<std::unique_ptr<kiln::agent::WorkerAgent>> agent =
       kiln::agent::WorkerAgent::Create(options);
   if (!agent.ok()) {
-    std::fprintf(stderr, "kiln-worker: %s\n", agent.status().ToString().c_str());
+    KILN_LOG(ERROR) << "kiln-worker: " << agent.status();
     return 1;
+  }
+  if (metrics != nullptr) {
+    metrics->Attach(agent->get());
+    KILN_LOG(INFO) << "kiln-worker: metrics on port " << metrics->port()
+                   << (metrics->has_nvml() ? " (with NVML)" : "");
   }
 
   kiln::agent::WorkerAgent* raw = agent->get();
@@ -100,9 +139,11 @@ int main(int argc, char** argv) {
   }).detach();
 
   const absl::Status status = (*agent)->Run();
+  // Scrapes read the agent: stop serving them first.
+  if (metrics != nullptr) metrics->StopServing();
   agent->reset();  // Stops the executors before exit.
   if (!status.ok()) {
-    std::fprintf(stderr, "kiln-worker: %s\n", status.ToString().c_str());
+    KILN_LOG(ERROR) << "kiln-worker: " << status;
     return 1;
   }
   return 0;

@@ -82,6 +82,19 @@ int JobQueue::MaxTierCount() const {
   return most;
 }
 
+const std::string* JobQueue::OldestJobOf(const std::string& key) const {
+  auto it = classes_.find(key);
+  if (it == classes_.end() || it->second.jobs.empty()) return nullptr;
+  const std::set<Key>& jobs = it->second.jobs;
+  // Keys sort by (-priority, seq): the oldest job is the head of one priority's run.
+  const Key* oldest = nullptr;
+  for (auto job = jobs.begin(); job != jobs.end();
+       job = jobs.lower_bound(Key{std::get<0>(*job) + 1, 0, std::string()})) {
+    if (oldest == nullptr || std::get<1>(*job) < std::get<1>(*oldest)) oldest = &*job;
+  }
+  return &std::get<2>(*oldest);
+}
+
 void JobQueue::ForEachClass(
     const std::function<void(const std::string&, const kiln::v1::JobSpec&, size_t)>& fn) const {
   for (const auto& [class_key, cls] : classes_) fn(class_key, cls.representative, cls.jobs.size());

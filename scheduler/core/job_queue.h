@@ -44,6 +44,10 @@ class JobQueue {
   size_t class_count() const { return classes_.size(); }
   // Jobs per class key, for metrics.
   std::map<std::string, size_t> DepthByClass() const;
+  // The id of the job of class `key` that was queued first (lowest sequence number,
+  // whatever its priority); nullptr for an unknown class. Costs one look-up per
+  // distinct priority in the class.
+  const std::string* OldestJobOf(const std::string& key) const;
   // Visits every class: its key, representative spec and number of jobs.
   void ForEachClass(
       const std::function<void(const std::string& key, const kiln::v1::JobSpec& representative,

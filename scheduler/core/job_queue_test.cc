@@ -78,3 +78,27 @@ TEST(JobQueueTest, RemoveAndDuplicatePush) {
 
 }  // namespace
 }  // namespace kiln::core
+
+namespace kiln::core {
+namespace {
+
+TEST(JobQueueTest, OldestJobOfLooksAcrossPriorities) {
+  JobQueue queue;
+  EXPECT_EQ(queue.OldestJobOf("nope"), nullptr);
+  queue.Push(Spec("mesh.extract", 9), 7, "new-urgent");
+  queue.Push(Spec("mesh.extract", 0), 3, "old-plain");
+  queue.Push(Spec("mesh.extract", 5), 5, "mid");
+  queue.Push(Spec("mesh.extract", 0), 4, "newer-plain");
+  std::string key;
+  queue.ForEachClass([&](const std::string& k, const kiln::v1::JobSpec&, size_t) { key = k; });
+  ASSERT_EQ(queue.class_count(), 1u);
+  ASSERT_NE(queue.OldestJobOf(key), nullptr);
+  EXPECT_EQ(*queue.OldestJobOf(key), "old-plain");
+  EXPECT_TRUE(queue.Remove("old-plain"));
+  EXPECT_EQ(*queue.OldestJobOf(key), "newer-plain");
+  EXPECT_TRUE(queue.Remove("newer-plain"));
+  EXPECT_EQ(*queue.OldestJobOf(key), "mid");
+}
+
+}  // namespace
+}  // namespace kiln::core

@@ -165,6 +165,7 @@ absl::Status Scheduler::RecoverLocked() {
   leases_.clear();
   reserved_.clear();
   class_reasons_.clear();
+  class_placement_.clear();
   pending_requests_.clear();
   workers_.clear();
 
@@ -557,6 +558,9 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
       TouchLocked(active);
       writes.PutJob(active.job);
       ++stats_.jobs_cancelled;
+      ObserveEndLocked(active, /*attempt_ended=*/!active.job.attempts().empty() &&
+                                   active.job.attempts().rbegin()->exit_reason() ==
+                                       kiln::v1::EXIT_REASON_CANCELLED);
       Job snapshot = active.job;
       CommitLocked(std::move(writes), {job_id},
                    AnswerWhenDurable(std::move(snapshot), std::move(done)));
@@ -640,6 +644,10 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
       return invalid(absl::StrCat("capabilities.slots[", i, "].device_id: no device \"",
                                   slot.device_id(), "\" in capabilities.devices"));
     }
+    if (slot.models_size() > options_.max_models_per_slot) {
+      return invalid(absl::StrCat("capabilities.slots[", i, "].models: more than the limit of ",
+                                  options_.max_models_per_slot));
+    }
   }
   absl::Status writable;
   {
@@ -650,6 +658,7 @@ void Scheduler::RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
       WorkerState& state = workers_[request.worker_id()];
       state.info.set_id(request.worker_id());
       *state.info.mutable_capabilities() = caps;
+      state.loaded_models.assign(caps.slots_size(), {});
       *state.info.mutable_registered_at() = ToProtoTime(now);
       state.last_seen = now;
       dispatch_needed_ = true;  // parked slots of this worker may fit other work now
@@ -694,6 +703,25 @@ void Scheduler::ReserveLocked(const ActiveJob& active, int sign) {
   if (reserved_[key] <= 0) reserved_.erase(key);
 }
 
+bool Scheduler::HasLoadedModelsLocked(const std::string& worker_id, int slot_index) const {
+  auto worker = workers_.find(worker_id);
+  return worker != workers_.end() && slot_index >= 0 &&
+         slot_index < static_cast<int>(worker->second.loaded_models.size()) &&
+         !worker->second.loaded_models[slot_index].empty();
+}
+
+bool Scheduler::WarmLocked(const std::string& worker_id, int slot_index,
+                           const kiln::v1::JobSpec& spec, int tier) const {
+  const std::string& model = TierModel(spec, tier);
+  if (model.empty()) return false;
+  auto worker = workers_.find(worker_id);
+  if (worker == workers_.end() || slot_index < 0 ||
+      slot_index >= static_cast<int>(worker->second.loaded_models.size())) {
+    return false;
+  }
+  return AnyModelMatches(model, worker->second.loaded_models[slot_index]);
+}
+
 bool Scheduler::IncapableLocked(const std::string& worker_id, const std::string& device_id,
                                 const kiln::v1::JobSpec& spec, int tier, absl::Time now) const {
   if (incapable_.empty()) return false;
@@ -716,7 +744,7 @@ std::optional<int> Scheduler::FittingTierLocked(const std::string& worker_id,
 
 bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
                                 Callback<kiln::v1::AcquireJobResponse>& done, int only_tier,
-                                std::optional<int> only_priority) {
+                                std::optional<int> only_priority, bool only_warm) {
   const kiln::v1::Slot* slot = nullptr;
   const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot_index, &slot);
   if (device == nullptr) return false;
@@ -724,11 +752,16 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
   const int64_t reserved = ReservedLocked(worker_id, device->id());
   // Rank: the earliest tier this slot runs first, and within it the most
   // specific work, so a capable device takes what only it can run first.
+  // (Lower ranks win.)
   std::optional<std::string> job_id = queue_.PopBest(
       [&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
         std::optional<int> tier = FittingTierLocked(worker_id, *device, *slot, spec, reserved, now);
         if (!tier.has_value() || (only_tier >= 0 && *tier != only_tier)) return std::nullopt;
-        return int64_t{*tier} * 1000 - Specificity(TierRequirements(spec, *tier));
+        // Then work whose model this slot has loaded (no load time).
+        const bool warm = WarmLocked(worker_id, slot_index, spec, *tier);
+        if (only_warm && !warm) return std::nullopt;
+        return (int64_t{*tier} * 1000 - Specificity(TierRequirements(spec, *tier))) * 2 -
+               (warm ? 1 : 0);
       },
       only_priority);
   if (!job_id.has_value()) return false;
@@ -744,6 +777,12 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
   attempt->set_tier_index(tier);
   attempt->set_tier(TierName(spec, tier));
   *attempt->mutable_assigned_at() = ToProtoTime(now);
+  if (options_.observer != nullptr) {
+    // Ready since its submit, or since its retry backoff ended.
+    const absl::Time ready = active.job.has_not_before() ? FromProtoTime(active.job.not_before())
+                                                         : FromProtoTime(active.job.created_at());
+    options_.observer->JobAssigned(active.job, device, std::max(now - ready, absl::ZeroDuration()));
+  }
   active.job.set_state(kiln::v1::JOB_STATE_ASSIGNED);
   active.job.set_progress(0);
   active.job.clear_progress_message();
@@ -791,9 +830,16 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
                request.slot() >= worker->second.info.capabilities().slots_size()) {
       error = absl::InvalidArgumentError(
           absl::StrCat("slot: ", request.slot(), " is not a slot of worker ", request.worker_id()));
+    } else if (request.loaded_models_size() > options_.max_models_per_slot) {
+      error = absl::InvalidArgumentError(absl::StrCat(
+          "loaded_models: more than the limit of ", options_.max_models_per_slot));
     } else {
       const absl::Time now = clock_->Now();
       worker->second.last_seen = now;
+      // Sized here too: workers recovered from the store have no entries yet.
+      worker->second.loaded_models.resize(worker->second.info.capabilities().slots_size());
+      worker->second.loaded_models[request.slot()].assign(request.loaded_models().begin(),
+                                                          request.loaded_models().end());
       if (error = WritableLocked(); !error.ok()) {
       } else if (TryAssignLocked(request.worker_id(), request.slot(), done)) {
         return 0;
@@ -848,8 +894,12 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
     // The least capable waiting slot whose earliest fitting tier is the job's
     // earliest tier any waiting slot runs, as DispatchLocked would choose.
     bool assigned = false;
+    // Among equally capable slots, one that has the job's model loaded.
     for (int tier = 0; tier < TierCount(spec) && !assigned && !waiters_.empty(); ++tier) {
+      std::optional<std::tuple<int, int64_t>> chosen_class;
+      std::map<uint64_t, Waiter>::iterator chosen = waiters_.end();
       for (const auto& [cc, memory, id] : waiter_order_) {
+        if (chosen_class.has_value() && *chosen_class != std::make_tuple(cc, memory)) break;
         auto it = waiters_.find(id);
         const kiln::v1::Slot* slot = nullptr;
         const kiln::v1::Device* device =
@@ -859,13 +909,23 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
             FittingTierLocked(it->second.worker_id, *device, *slot, spec,
                               ReservedLocked(it->second.worker_id, device->id()), now);
         if (!fits.has_value() || *fits != tier) continue;
-        if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier,
-                            spec.priority())) {
-          EraseWaiterLocked(it);
-          assigned = true;
+        if (chosen == waiters_.end()) {
+          chosen = it;
+          chosen_class = std::make_tuple(cc, memory);
         }
-        break;
+        if (TierModel(spec, tier).empty()) break;
+        if (WarmLocked(it->second.worker_id, it->second.slot, spec, tier)) {
+          chosen = it;
+          break;
+        }
       }
+      if (chosen == waiters_.end()) continue;
+      if (TryAssignLocked(chosen->second.worker_id, chosen->second.slot, chosen->second.done,
+                          tier, spec.priority())) {
+        EraseWaiterLocked(chosen);
+        assigned = true;
+      }
+      break;
     }
     if (waiters_.empty()) return;
   }
@@ -889,29 +949,44 @@ void Scheduler::DispatchLocked() {
   // A copy: assignments erase from the index while we walk it.
   const std::vector<std::tuple<int, int64_t, uint64_t>> order(waiter_order_.begin(),
                                                               waiter_order_.end());
+  // Among equally capable slots (a run of equal (cc, memory) in the order), those
+  // with a job's model loaded take such jobs first.
   const int tiers = queue_.MaxTierCount();
   for (int tier = 0; tier < tiers && queue_.size() > 0; ++tier) {
-    for (const auto& [cc, memory, id] : order) {
-      auto it = waiters_.find(id);
-      if (it == waiters_.end()) continue;
-      const kiln::v1::Slot* slot = nullptr;
-      const kiln::v1::Device* device =
-          SlotDeviceLocked(it->second.worker_id, it->second.slot, &slot);
-      if (device == nullptr) continue;
-      const int64_t reserved = ReservedLocked(it->second.worker_id, device->id());
-      const std::optional<int> best_priority =
-          queue_.BestPriority([&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
-            if (!FittingTierLocked(it->second.worker_id, *device, *slot, spec, reserved, now)) {
-              return std::nullopt;
-            }
-            return 0;
-          });
-      if (!best_priority.has_value()) continue;
-      if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier,
-                          best_priority)) {
-        EraseWaiterLocked(it);
-        if (queue_.size() == 0) return;
+    for (size_t group = 0; group < order.size();) {
+      size_t group_end = group + 1;
+      while (group_end < order.size() &&
+             std::get<0>(order[group_end]) == std::get<0>(order[group]) &&
+             std::get<1>(order[group_end]) == std::get<1>(order[group])) {
+        ++group_end;
       }
+      for (const bool warm_pass : {true, false}) {
+        for (size_t i = group; i < group_end; ++i) {
+          auto it = waiters_.find(std::get<2>(order[i]));
+          if (it == waiters_.end()) continue;
+          if (warm_pass && !HasLoadedModelsLocked(it->second.worker_id, it->second.slot)) continue;
+          const kiln::v1::Slot* slot = nullptr;
+          const kiln::v1::Device* device =
+              SlotDeviceLocked(it->second.worker_id, it->second.slot, &slot);
+          if (device == nullptr) continue;
+          const int64_t reserved = ReservedLocked(it->second.worker_id, device->id());
+          const std::optional<int> best_priority =
+              queue_.BestPriority([&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
+                if (!FittingTierLocked(it->second.worker_id, *device, *slot, spec, reserved,
+                                       now)) {
+                  return std::nullopt;
+                }
+                return 0;
+              });
+          if (!best_priority.has_value()) continue;
+          if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier,
+                              best_priority, warm_pass)) {
+            EraseWaiterLocked(it);
+            if (queue_.size() == 0) return;
+          }
+        }
+      }
+      group = group_end;
     }
   }
 }
@@ -1087,6 +1162,7 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       writes.PutJob(active.job);
       writes.DeleteLease(active.job.id());
       ++stats_.jobs_succeeded;
+      ObserveEndLocked(active, /*attempt_ended=*/true);
       CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
       DispatchLocked();  // the slot and its memory are free for parked work
       return;
@@ -1133,6 +1209,7 @@ void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitRea
   }
   TouchLocked(active);
   writes.PutJob(job);
+  ObserveEndLocked(active, /*attempt_ended=*/true);
 }
 
 void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
@@ -1193,6 +1270,8 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
     }
   }
   class_reasons_.clear();
+  absl::flat_hash_map<std::string, ClassPlacement> previous_placement;
+  previous_placement.swap(class_placement_);
   if (queue_.size() == 0) return;
   absl::flat_hash_set<std::string> busy;  // "worker#slot" holding a lease
   for (const auto& [deadline, id] : leases_) {
@@ -1203,6 +1282,7 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
   }
   queue_.ForEachClass([&](const std::string& key, const kiln::v1::JobSpec& spec, size_t) {
     int fitting = 0, fitting_busy = 0, live_slots = 0;
+    bool models_advertised = false;  // some live slot lists a model of some tier
     std::vector<std::string> why;  // a few distinct reasons, for the message
     bool more_reasons = false;
     for (const auto& [worker_id, state] : workers_) {
@@ -1213,6 +1293,10 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
         const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot.index(), &found);
         if (device == nullptr) continue;
         ++live_slots;
+        for (int tier = 0; tier < TierCount(spec) && !models_advertised; ++tier) {
+          const std::string& model = TierModel(spec, tier);
+          models_advertised = model.empty() || AnyModelMatches(model, slot.models());
+        }
         if (FittingTierLocked(worker_id, *device, slot, spec, 0, now).has_value()) {
           ++fitting;
           if (busy.contains(absl::StrCat(worker_id, "#", slot.index()))) ++fitting_busy;
@@ -1237,6 +1321,8 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
     std::string message;
     if (live_slots == 0) {
       message = "waiting: no worker is registered and alive";
+    } else if (fitting == 0 && !models_advertised) {
+      message = absl::StrCat("waiting: no worker advertises model ", TierModel(spec, 0));
     } else if (fitting == 0) {
       message = absl::StrCat("waiting: no worker can run it (", absl::StrJoin(why, "; "),
                              more_reasons ? "; ..." : "", ")");
@@ -1249,6 +1335,20 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
                              "their workers have not asked yet)");
     }
     class_reasons_[key] = std::move(message);
+    ClassPlacement placement = ClassPlacement::kSlotsFree;
+    if (live_slots == 0) {
+      placement = ClassPlacement::kNoWorkerAlive;
+    } else if (fitting == 0) {
+      placement = ClassPlacement::kNoCapableWorker;
+    } else if (fitting_busy == fitting) {
+      placement = ClassPlacement::kSlotsBusy;
+    }
+    auto before = previous_placement.find(key);
+    if (placement != ClassPlacement::kSlotsFree &&
+        (before == previous_placement.end() || before->second != placement)) {
+      ++stats_.placement_failures[static_cast<int>(placement)];
+    }
+    class_placement_[key] = placement;
   });
 }
 
@@ -1344,6 +1444,41 @@ void Scheduler::Tick() {
 
 void Scheduler::RunTicker() {
   while (!stop_.WaitForNotificationWithTimeout(options_.tick_interval)) Tick();
+}
+
+void Scheduler::ObserveEndLocked(const ActiveJob& active, bool attempt_ended) {
+  if (options_.observer == nullptr) return;
+  const kiln::v1::Device* device = nullptr;
+  if (!active.job.attempts().empty()) {
+    const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
+    const kiln::v1::Slot* slot = nullptr;
+    device = SlotDeviceLocked(attempt.worker_id(), attempt.slot(), &slot);
+  }
+  if (attempt_ended) options_.observer->AttemptEnded(active.job, device);
+  if (IsTerminal(active.job.state())) options_.observer->JobFinished(active.job, device);
+}
+
+std::vector<QueueClassInfo> Scheduler::QueueClasses() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<QueueClassInfo> classes;
+  classes.reserve(queue_.class_count());
+  queue_.ForEachClass([&](const std::string& key, const kiln::v1::JobSpec& spec, size_t jobs) {
+    QueueClassInfo info;
+    info.representative = spec;
+    info.jobs = jobs;
+    if (const std::string* oldest = queue_.OldestJobOf(key); oldest != nullptr) {
+      if (auto it = jobs_.find(*oldest); it != jobs_.end()) {
+        const Job& job = it->second.job;
+        info.oldest_ready =
+            FromProtoTime(job.has_not_before() ? job.not_before() : job.created_at());
+      }
+    }
+    if (auto it = class_placement_.find(key); it != class_placement_.end()) {
+      info.placement = it->second;
+    }
+    classes.push_back(std::move(info));
+  });
+  return classes;
 }
 
 SchedulerStats Scheduler::Stats() const {

@@ -41,6 +41,7 @@
 #include "kiln/v1/worker_service.pb.h"
 #include "scheduler/core/job_queue.h"
 #include "scheduler/core/job_validation.h"
+#include "scheduler/core/scheduler_observer.h"
 #include "scheduler/core/watch_hub.h"
 #include "scheduler/store/group_committer.h"
 #include "scheduler/store/store.h"
@@ -62,9 +63,13 @@ struct SchedulerOptions {
   // How often pending reasons are recomputed.
   absl::Duration pending_reason_interval = absl::Seconds(1);
   int max_slots_per_worker = 256;
+  // Models a slot may list (Slot.models) or report loaded (AcquireJob).
+  int max_models_per_slot = 1024;
   // Jobs examined per ListJobs call before it returns a partial page.
   int max_list_scan = 20000;
   Clock* clock = Clock::Real();
+  // Told of assignments, attempt ends and terminal states (metrics); borrowed, may be null.
+  SchedulerObserver* observer = nullptr;
   bool run_ticker = true;
   absl::Duration tick_interval = absl::Milliseconds(50);
 };
@@ -81,6 +86,26 @@ struct SchedulerStats {
   size_t leased = 0;  // ASSIGNED or RUNNING
   size_t parked_acquires = 0;
   size_t workers = 0;
+  // Times a requirement class of ready jobs started waiting for this reason, by
+  // ClassPlacement (kNoWorkerAlive, kNoCapableWorker, kSlotsBusy); see QueueClasses().
+  uint64_t placement_failures[5] = {};
+};
+
+// Why the ready jobs of one requirement class wait, as of the last pending-reason refresh.
+enum class ClassPlacement {
+  kUnknown = 0,          // not judged yet
+  kNoWorkerAlive = 1,    // no live worker at all
+  kNoCapableWorker = 2,  // live workers, none with a slot that can run it
+  kSlotsBusy = 3,        // every slot that can run it holds a job
+  kSlotsFree = 4,        // some fitting slot is free (memory held, or not asked yet)
+};
+
+// One requirement class of ready queued jobs, for metrics.
+struct QueueClassInfo {
+  kiln::v1::JobSpec representative;  // task, model, tiers, requirements
+  size_t jobs = 0;
+  absl::Time oldest_ready = absl::InfiniteFuture();  // when its longest waiter became ready
+  ClassPlacement placement = ClassPlacement::kUnknown;
 };
 
 class Scheduler {
@@ -131,6 +156,8 @@ class Scheduler {
   // Expires leases and long-polls, releases retries whose backoff ended.
   void Tick();
   SchedulerStats Stats() const;
+  // The ready queue by requirement class (scrape time; O(classes) under the lock).
+  std::vector<QueueClassInfo> QueueClasses() const;
 
  private:
   struct ActiveJob {
@@ -142,6 +169,8 @@ class Scheduler {
   struct WorkerState {
     kiln::v1::WorkerInfo info;
     absl::Time last_seen;
+    // Per slot: the models its executor had loaded at its last AcquireJob.
+    std::vector<std::vector<std::string>> loaded_models;
   };
   struct Waiter {
     std::string worker_id;
@@ -176,14 +205,25 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tries to give `waiter` a job; true when one was assigned (done will run).
   // `only_tier` >= 0 restricts it to jobs whose first tier this slot runs is that one.
-  // `only_priority` restricts it to jobs of that priority.
+  // `only_priority` restricts it to jobs of that priority, `only_warm` to jobs
+  // whose model the slot has loaded.
   bool TryAssignLocked(const std::string& worker_id, int slot,
                        Callback<kiln::v1::AcquireJobResponse>& done, int only_tier = -1,
-                       std::optional<int> only_priority = std::nullopt)
+                       std::optional<int> only_priority = std::nullopt, bool only_warm = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the observer that the current attempt of `active` ended (when
+  // `attempt_ended`) and, if the job is terminal now, that it finished.
+  void ObserveEndLocked(const ActiveJob& active, bool attempt_ended)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const kiln::v1::Device* SlotDeviceLocked(const std::string& worker_id, int slot_index,
                                            const kiln::v1::Slot** slot) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the slot reported any model loaded at its last AcquireJob.
+  bool HasLoadedModelsLocked(const std::string& worker_id, int slot_index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the slot's executor has the model of tier `tier` of `spec` loaded.
+  bool WarmLocked(const std::string& worker_id, int slot_index, const kiln::v1::JobSpec& spec,
+                  int tier) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Device memory held by the leased jobs on a worker's device.
   int64_t ReservedLocked(const std::string& worker_id, const std::string& device_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -246,6 +286,8 @@ class Scheduler {
   absl::flat_hash_map<std::string, absl::Time> incapable_ ABSL_GUARDED_BY(mu_);
   // Requirement class key -> why its ready jobs wait (refreshed by Tick).
   absl::flat_hash_map<std::string, std::string> class_reasons_ ABSL_GUARDED_BY(mu_);
+  // Requirement class key -> the same, as a category for metrics.
+  absl::flat_hash_map<std::string, ClassPlacement> class_placement_ ABSL_GUARDED_BY(mu_);
   absl::Time reasons_updated_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Set by whatever may let a parked slot fit a queued job (a job became ready,
   // a lease ended, a worker registered, a cool-down ended); Tick dispatches then.

@@ -556,7 +556,9 @@ TEST_F(SchedulerTest, AttemptsThatRanNothingDoNotCount) {
 class PlacementTest : public SchedulerTest {
  protected:
   // A worker with one device (cc 0: CPU) and `slots` slots on it.
-  void RegisterDevice(const std::string& worker, int cc, int gib, int slots = 1) {
+  // Every slot lists `models` ("name@version").
+  void RegisterDevice(const std::string& worker, int cc, int gib, int slots = 1,
+                      const std::vector<std::string>& models = {}) {
     kiln::v1::RegisterWorkerRequest request;
     request.set_worker_id(worker);
     auto* device = request.mutable_capabilities()->add_devices();
@@ -570,6 +572,7 @@ class PlacementTest : public SchedulerTest {
       slot->set_index(i);
       slot->set_device_id(device->id());
       slot->add_tasks("mesh.extract");
+      for (const std::string& model : models) slot->add_models(model);
     }
     Result<kiln::v1::RegisterWorkerResponse> result;
     scheduler_->RegisterWorker(request, result.callback());
@@ -577,12 +580,14 @@ class PlacementTest : public SchedulerTest {
   }
 
   // Parks an acquire of `worker`'s `slot`.
-  std::unique_ptr<Result<kiln::v1::AcquireJobResponse>> Park(const std::string& worker,
-                                                             int slot = 0) {
+  // `loaded`: the models the slot's executor reports loaded.
+  std::unique_ptr<Result<kiln::v1::AcquireJobResponse>> Park(
+      const std::string& worker, int slot = 0, const std::vector<std::string>& loaded = {}) {
     auto result = std::make_unique<Result<kiln::v1::AcquireJobResponse>>();
     kiln::v1::AcquireJobRequest request;
     request.set_worker_id(worker);
     request.set_slot(slot);
+    for (const std::string& model : loaded) request.add_loaded_models(model);
     *request.mutable_wait() = ToProtoDuration(absl::Seconds(30));
     scheduler_->AcquireJob(request, result->callback());
     return result;
@@ -596,10 +601,12 @@ class PlacementTest : public SchedulerTest {
     return spec;
   }
 
-  std::string AcquireSlot(const std::string& worker, int slot = 0) {
+  std::string AcquireSlot(const std::string& worker, int slot = 0,
+                          const std::vector<std::string>& loaded = {}) {
     kiln::v1::AcquireJobRequest request;
     request.set_worker_id(worker);
     request.set_slot(slot);
+    for (const std::string& model : loaded) request.add_loaded_models(model);
     Result<kiln::v1::AcquireJobResponse> result;
     scheduler_->AcquireJob(request, result.callback());
     EXPECT_TRUE(result.Get().ok());
@@ -724,6 +731,69 @@ TEST_F(PlacementTest, PendingReasonNamesWhatIsMissing) {
   kiln::v1::ListJobsRequest list;
   EXPECT_EQ(scheduler_->ListJobs(list)->jobs(0).status_message(),
             scheduler_->GetJob(job.id())->status_message());
+}
+
+TEST_F(PlacementTest, AJobNamingAModelGoesOnlyWhereThatModelIs) {
+  RegisterDevice("ampere", 86, 24, 1, {"torus-sdf@1"});
+  RegisterDevice("hopper", 90, 80, 1, {"torus-sdf@1", "triposr@2"});
+  kiln::v1::Job triposr = Submit(SpecJson(R"({"model":"triposr"})"));
+  kiln::v1::Job missing = Submit(SpecJson(R"({"model":"trellis"})"));
+  // Ampere is the less capable device, but it does not have the model.
+  EXPECT_EQ(AcquireSlot("ampere"), "");
+  EXPECT_EQ(AcquireSlot("hopper"), triposr.id());
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->GetJob(missing.id())->status_message(),
+            "waiting: no worker advertises model trellis");
+  // A model some worker has, on a device too small for it, says why.
+  kiln::v1::Job too_big = Submit(SpecJson(
+      R"({"model":"torus-sdf@1","requirements":{"minDeviceMemoryBytes":"107374182400"}})"));
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  EXPECT_NE(scheduler_->GetJob(too_big.id())->status_message().find("below 100.0 GiB"),
+            std::string::npos)
+      << scheduler_->GetJob(too_big.id())->status_message();
+}
+
+TEST_F(PlacementTest, AWarmSlotIsPreferredForItsModel) {
+  RegisterDevice("cold", 90, 80, 1, {"torus-sdf@1", "gyroid@1"});
+  RegisterDevice("warm", 90, 80, 1, {"torus-sdf@1", "gyroid@1"});
+  // Equally capable slots wait; the one that has the model loaded gets the job.
+  auto cold = Park("cold", 0, {"gyroid@1"});
+  auto warm = Park("warm", 0, {"torus-sdf@1"});
+  kiln::v1::Job torus = Submit(SpecJson(R"({"model":"torus-sdf"})"));
+  // (Parked acquires are answered once the assignment is durable.)
+  EXPECT_EQ(warm->Get()->assignment().job().id(), torus.id());
+  kiln::v1::Job gyroid = Submit(SpecJson(R"({"model":"gyroid@1"})"));
+  EXPECT_EQ(cold->Get()->assignment().job().id(), gyroid.id());
+  // A slot asking with both queued takes the job of its loaded model first,
+  // although the other one was submitted earlier at the same priority.
+  kiln::v1::Job gyroid2 = Submit(SpecJson(R"({"model":"gyroid"})"));
+  kiln::v1::Job torus2 = Submit(SpecJson(R"({"model":"torus-sdf"})"));
+  EXPECT_EQ(AcquireSlot("warm", 0, {"torus-sdf@1"}), torus2.id());
+  EXPECT_EQ(AcquireSlot("warm", 0, {"torus-sdf@1"}), gyroid2.id());
+}
+
+TEST_F(PlacementTest, WarmthNeverOverridesKeepingCapableDevicesFree) {
+  RegisterDevice("ampere", 86, 24, 1, {"torus-sdf@1"});
+  RegisterDevice("hopper", 90, 80, 1, {"torus-sdf@1"});
+  auto hopper = Park("hopper", 0, {"torus-sdf@1"});
+  auto ampere = Park("ampere", 0, {});
+  kiln::v1::Job torus = Submit(SpecJson(R"({"model":"torus-sdf"})"));
+  EXPECT_EQ(ampere->Get()->assignment().job().id(), torus.id());
+  kiln::v1::Job second = Submit(SpecJson(R"({"model":"torus-sdf"})"));
+  EXPECT_EQ(hopper->Get()->assignment().job().id(), second.id());
+}
+
+TEST_F(PlacementTest, TooManyLoadedModelsIsRejectedByName) {
+  RegisterDevice("w", 90, 80);
+  kiln::v1::AcquireJobRequest request;
+  request.set_worker_id("w");
+  for (int i = 0; i < 1025; ++i) request.add_loaded_models(absl::StrCat("m", i, "@1"));
+  Result<kiln::v1::AcquireJobResponse> result;
+  scheduler_->AcquireJob(request, result.callback());
+  EXPECT_EQ(result.Get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.Get().status().message().find("loaded_models:"), 0u) << result.Get().status();
 }
 
 TEST_F(PlacementTest, TierValidationNamesTheTier) {

@@ -24,7 +24,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
   std::unique_ptr<SchedulerServer> server(new SchedulerServer());
   KILN_ASSIGN_OR_RETURN(server->store_, store::Store::Open({.path = options.data_dir + "/db"}));
   KILN_ASSIGN_OR_RETURN(server->blobs_, store::BlobStore::Create(options.data_dir + "/blobs"));
-  server->committer_ = std::make_unique<store::GroupCommitter>(server->store_.get());
+  server->committer_ =
+      std::make_unique<store::GroupCommitter>(server->store_.get(), options.committer);
   KILN_ASSIGN_OR_RETURN(
       server->scheduler_,
       core::Scheduler::Create(options.scheduler, server->store_.get(), server->committer_.get()));

@@ -32,6 +32,7 @@ struct SchedulerServerOptions {
   int max_request_bytes = 3 << 20;
   core::SchedulerOptions scheduler;
   JobServiceOptions jobs;
+  store::GroupCommitterOptions committer;
 };
 
 class SchedulerServer {

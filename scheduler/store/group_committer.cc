@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace kiln::store {
 
@@ -62,7 +63,11 @@ void GroupCommitter::Run() {
         absl::MutexLock lock(&mu_);
         failure = failure_;
       }
+      const absl::Time write_start = absl::Now();
       absl::Status status = failure.ok() ? store_->Write(merged) : failure;
+      if (failure.ok() && options_.on_write) {
+        options_.on_write(absl::Now() - write_start, merged.ByteSize());
+      }
       {
         absl::MutexLock lock(&mu_);
         stats_.commits += end - begin;

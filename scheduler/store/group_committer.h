@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "scheduler/store/store.h"
 #include "scheduler/store/write_set.h"
 
@@ -32,6 +33,9 @@ namespace kiln::store {
 struct GroupCommitterOptions {
   // Upper bound of one merged write; a larger backlog is split into several.
   size_t max_group_bytes = 8 << 20;
+  // Called on the committer thread after each synced write with how long it took and
+  // its size (for metrics); must be cheap and must not call Commit. May be empty.
+  std::function<void(absl::Duration write_time, size_t bytes)> on_write;
 };
 
 class GroupCommitter {

@@ -206,6 +206,7 @@ absl::Status ExecutorSupervisor::Start() {
     ready_pid_ = event.ready().pid();
     ready_ = event.ready();
   }
+  starts_.fetch_add(1, std::memory_order_relaxed);
   KILN_LOG(INFO) << "slot " << options_.slot << ": executor " << pid << " ready, "
                  << event.ready().tasks_size() << " tasks";
   return absl::OkStatus();
@@ -266,6 +267,7 @@ absl::Status ExecutorSupervisor::EnsureRunning() {
         child_ = 0;
         ready_pid_ = 0;
         ++consecutive_crashes_;
+        crashes_.fetch_add(1, std::memory_order_relaxed);
       } else {
         return absl::OkStatus();
       }
@@ -276,7 +278,10 @@ absl::Status ExecutorSupervisor::EnsureRunning() {
     return absl::CancelledError("executor supervisor shut down");
   }
   absl::Status status = Start();
-  if (!status.ok()) ++consecutive_crashes_;
+  if (!status.ok()) {
+    ++consecutive_crashes_;
+    crashes_.fetch_add(1, std::memory_order_relaxed);
+  }
   return status;
 }
 
@@ -299,7 +304,10 @@ absl::StatusOr<ExecResult> ExecutorSupervisor::Run(const kiln::v1::RunTaskReques
     }
     Kill();  // A broken stream leaves the child useless even if it still lives.
     const std::string why = Reap();
-    if (!requested) ++consecutive_crashes_;
+    if (!requested) {
+      ++consecutive_crashes_;
+      crashes_.fetch_add(1, std::memory_order_relaxed);
+    }
     return absl::AbortedError(why);
   };
 

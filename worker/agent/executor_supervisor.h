@@ -14,6 +14,8 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -90,6 +92,15 @@ class ExecutorSupervisor {
   // Kill() and no more restarts. Any thread.
   void Shutdown();
 
+  // For metrics, any thread: children started after the first (after a crash, or a
+  // Restart() the worker asked for), and crashes seen (a child that died without being
+  // killed by us, or one that could not be started).
+  uint64_t restarts() const {
+    const uint64_t starts = starts_.load(std::memory_order_relaxed);
+    return starts > 0 ? starts - 1 : 0;
+  }
+  uint64_t crashes() const { return crashes_.load(std::memory_order_relaxed); }
+
  private:
   explicit ExecutorSupervisor(const ExecutorSupervisorOptions& options);
 
@@ -107,6 +118,8 @@ class ExecutorSupervisor {
   int to_child_ = -1;
   int from_child_ = -1;
   int consecutive_crashes_ = 0;
+  std::atomic<uint64_t> starts_{0};
+  std::atomic<uint64_t> crashes_{0};
 
   mutable absl::Mutex mu_;
   // The child's pid until it is reaped (reaping happens under mu_, so Kill() never

@@ -45,6 +45,26 @@ bool IsRejectedAttempt(const absl::Status& status) {
   return absl::IsFailedPrecondition(status) || absl::IsNotFound(status);
 }
 
+// Adds the models the slot's executor can run to the slot, and to the worker's
+// catalogue once each (with the first reason a slot gave for not running one).
+void AdvertiseModels(const kiln::v1::ExecReady& ready, kiln::v1::Slot* slot,
+                     kiln::v1::WorkerCapabilities* caps) {
+  for (const kiln::v1::ModelAvailability& model : ready.models()) {
+    const std::string key = absl::StrCat(model.name(), "@", model.version());
+    if (model.unavailable_reason().empty()) slot->add_models(key);
+    kiln::v1::ModelAvailability* listed = nullptr;
+    for (kiln::v1::ModelAvailability& m : *caps->mutable_models()) {
+      if (m.name() == model.name() && m.version() == model.version()) listed = &m;
+    }
+    if (listed == nullptr) {
+      *caps->add_models() = model;
+    } else if (listed->unavailable_reason().empty() && !model.unavailable_reason().empty()) {
+      listed->set_unavailable_reason(
+          absl::StrCat("slot ", slot->index(), ": ", model.unavailable_reason()));
+    }
+  }
+}
+
 }  // namespace
 
 // One execution slot. The slot thread owns the executor calls; mu guards what the
@@ -70,6 +90,10 @@ struct WorkerAgent::Slot {
   absl::Time last_progress = absl::InfinitePast();
   // When the slot's executor last probed its device (slot thread only).
   absl::Time last_probe = absl::Now();
+  // Models the executor reported resident after its last task, and that executor's
+  // pid: a restarted executor has nothing loaded (slot thread only).
+  std::vector<std::string> loaded_models;
+  int loaded_models_pid = 0;
 
   // Makes `context` the call that Shutdown() and abandonment cancel (nullptr: none).
   void SetActiveCall(grpc::ClientContext* context) {
@@ -155,6 +179,14 @@ std::string DefaultExecPath() {
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return "kiln-exec";
   return (self.parent_path() / "kiln-exec").string();
+}
+
+std::string DefaultModelRepository() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  const fs::path repo = self.parent_path().parent_path() / "models";
+  return fs::is_directory(repo, ec) ? repo.string() : "";
 }
 
 WorkerAgent::WorkerAgent(const WorkerAgentOptions& options)
@@ -244,7 +276,10 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
     exec_options.env = {{"CUDA_VISIBLE_DEVICES",
                          gpu_slot ? device::CudaVisibleDevicesForOrdinal(visible, slot->gpu) : ""}};
     if (!options.fake_devices.empty()) {
-      exec_options.args = {absl::StrCat("--fake-devices=", options.fake_devices)};
+      exec_options.args.push_back(absl::StrCat("--fake-devices=", options.fake_devices));
+    }
+    if (!options.model_repo.empty()) {
+      exec_options.args.push_back(absl::StrCat("--model-repo=", options.model_repo));
     }
     exec_options.ready_timeout = options.executor_ready_timeout;
     KILN_ASSIGN_OR_RETURN(slot->executor, ExecutorSupervisor::Create(exec_options));
@@ -261,6 +296,7 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
     advertised->set_index(i);
     advertised->set_device_id(slot->device_id);
     for (const std::string& task : slot->executor->tasks()) advertised->add_tasks(task);
+    AdvertiseModels(slot->executor->ready(), advertised, &caps);
     agent->slots_.push_back(std::move(slot));
   }
   {
@@ -319,6 +355,21 @@ kiln::v1::WorkerCapabilities WorkerAgent::capabilities() const {
   return capabilities_;
 }
 
+std::vector<SlotStatus> WorkerAgent::SlotStatuses() const {
+  std::vector<SlotStatus> statuses;
+  for (const auto& slot : slots_) {
+    SlotStatus status;
+    status.index = slot->index;
+    status.device_id = slot->device_id;
+    status.executor_restarts = slot->executor->restarts();
+    status.executor_crashes = slot->executor->crashes();
+    absl::MutexLock lock(&slot->mu);
+    status.busy = slot->lease.has_value();
+    statuses.push_back(std::move(status));
+  }
+  return statuses;
+}
+
 absl::Status WorkerAgent::RegisterOnce() {
   absl::MutexLock register_lock(&register_mu_);
   kiln::v1::RegisterWorkerRequest request;
@@ -349,10 +400,9 @@ absl::Status WorkerAgent::Run() {
     if (!SleepUnlessShutdown(backoff)) return absl::OkStatus();
     backoff = std::min(backoff * 2, options_.register_backoff_max);
   }
-  std::fprintf(stderr, "kiln-worker %s registered with %s, %d GPU slots, %d CPU slots\n",
-               options_.worker_id.c_str(), options_.scheduler_address.c_str(), gpu_slots_,
-               options_.slots);
-  std::fflush(stderr);
+  KILN_LOG(INFO) << "kiln-worker " << options_.worker_id << " registered with "
+                 << options_.scheduler_address << ", " << gpu_slots_ << " GPU slots, "
+                 << options_.slots << " CPU slots";
   {
     absl::MutexLock lock(&mu_);
     running_ = true;
@@ -508,6 +558,9 @@ void WorkerAgent::SlotLoop(Slot& slot) {
       request.set_worker_id(options_.worker_id);
       request.set_slot(slot.index);
       *request.mutable_wait() = ToProtoDuration(options_.acquire_wait);
+      if (slot.loaded_models_pid != 0 && slot.loaded_models_pid == slot.executor->pid()) {
+        for (const std::string& model : slot.loaded_models) request.add_loaded_models(model);
+      }
       kiln::v1::AcquireJobResponse response;
       grpc::ClientContext context;
       SetDeadline(context, options_.acquire_wait + absl::Seconds(5));
@@ -540,6 +593,7 @@ void WorkerAgent::SlotLoop(Slot& slot) {
 }
 
 void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
+  const absl::Time attempt_start = absl::Now();
   const kiln::v1::Job& job = assignment.job();
   const Lease lease{job.id(), assignment.attempt()};
   {
@@ -565,6 +619,19 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
   {
     absl::MutexLock lock(&slot.mu);
     if (slot.abandoned) outcome = Outcome::Drop("abandoned by the scheduler");
+  }
+  if (options_.observer != nullptr) {
+    AttemptReport report;
+    report.task = job.spec().task();
+    report.model = assignment.model().empty() ? job.spec().model() : assignment.model();
+    report.device_id = slot.device_id;
+    report.slot = slot.index;
+    report.reason = outcome.kind == Outcome::kComplete ? kiln::v1::EXIT_REASON_SUCCEEDED
+                    : outcome.kind == Outcome::kFail   ? outcome.reason
+                                                       : kiln::v1::EXIT_REASON_UNSPECIFIED;
+    report.duration = absl::Now() - attempt_start;
+    report.summary = outcome.kind == Outcome::kComplete ? &outcome.result : nullptr;
+    options_.observer->AttemptEnded(report);
   }
 
   absl::Status status;
@@ -695,6 +762,10 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
   absl::StatusOr<kiln::v1::ExecResult> result = slot.executor->Run(
       run, [&](const kiln::v1::ExecProgress& progress) { ForwardProgress(slot, lease, progress); },
       deadline);
+  if (result.ok()) {
+    slot.loaded_models.assign(result->loaded_models().begin(), result->loaded_models().end());
+    slot.loaded_models_pid = slot.executor->pid();
+  }
   {
     absl::MutexLock lock(&slot.mu);
     slot.running = false;

@@ -47,6 +47,7 @@
 #include "absl/time/time.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "kiln/v1/worker_service.grpc.pb.h"
+#include "worker/agent/attempt_observer.h"
 #include "worker/agent/executor_supervisor.h"
 
 namespace kiln::agent {
@@ -73,6 +74,9 @@ struct WorkerAgentOptions {
   absl::Duration probe_timeout = absl::Seconds(60);
   // Path of the kiln-exec binary; see DefaultExecPath().
   std::string exec_path;
+  // Model repository forwarded to every kiln-exec (--model-repo); empty: none. See
+  // DefaultModelRepository().
+  std::string model_repo;
   // Long-poll wait of one AcquireJob (its gRPC deadline is this plus 5 s).
   absl::Duration acquire_wait = absl::Seconds(10);
   // Deadline of unary calls (register, heartbeat, progress, complete, fail).
@@ -94,6 +98,17 @@ struct WorkerAgentOptions {
   absl::Duration executor_ready_timeout = absl::Seconds(60);
   // Version advertised in WorkerCapabilities.
   std::string version = "0.1.0";
+  // Told of every attempt's end (metrics); borrowed, may be null.
+  AttemptObserver* observer = nullptr;
+};
+
+// One slot as metrics see it.
+struct SlotStatus {
+  int index = 0;
+  std::string device_id;  // "cpu" or "cuda:N"
+  bool busy = false;      // holds an attempt
+  uint64_t executor_restarts = 0;
+  uint64_t executor_crashes = 0;
 };
 
 class WorkerAgent {
@@ -118,6 +133,8 @@ class WorkerAgent {
   const std::string& worker_id() const { return options_.worker_id; }
   // What the agent registers with now (changes when a re-probe changes a device).
   kiln::v1::WorkerCapabilities capabilities() const;
+  // The slots now (for metrics); any thread.
+  std::vector<SlotStatus> SlotStatuses() const;
 
  private:
   struct Slot;
@@ -186,6 +203,9 @@ std::string DefaultWorkerId(std::string_view absolute_work_dir);
 absl::StatusOr<std::optional<std::vector<int>>> ParseGpuSelection(std::string_view text);
 // "kiln-exec" in the directory of the running binary (/proc/self/exe).
 std::string DefaultExecPath();
+// The built-in model repository of a build or install: "models" next to the folder of
+// the running binary (build/bin/kiln-worker -> build/models), when it exists; else "".
+std::string DefaultModelRepository();
 // True for names usable as a file name and a worker or blob name: [A-Za-z0-9._-],
 // 1..128 characters, not "." or "..".
 bool IsSafeName(std::string_view name);

@@ -231,9 +231,8 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
   }
 
   const auto extract_start = std::chrono::steady_clock::now();
-  if (mesh_output && gpu.has_value()) {
-    report(decode_share, "marching cubes on the GPU");
-    const tasks::Mesh& mesh = gpu->mesh;
+  // Writes the mesh as PLY and records it and its statistics.
+  auto write_mesh = [&](const tasks::Mesh& mesh) -> absl::Status {
     const tasks::MeshStats stats = tasks::ComputeMeshStats(mesh);
     report(0.95, absl::StrCat("writing ", kMeshFile));
     const std::string path = (dir / kMeshFile).string();
@@ -245,15 +244,19 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
     fields["faces"].set_number_value(static_cast<double>(stats.faces));
     fields["components"].set_number_value(static_cast<double>(stats.components));
     fields["watertight"].set_bool_value(stats.watertight);
-    fields["write_seconds"].set_number_value(SecondsSince(extract_start));
     report(1.0, absl::StrCat(stats.vertices, " vertices, ", stats.faces, " faces"));
+    return absl::OkStatus();
+  };
+  if (mesh_output && gpu.has_value()) {
+    report(decode_share, "marching cubes on the GPU");
+    KILN_RETURN_IF_ERROR(write_mesh(gpu->mesh));
+    fields["write_seconds"].set_number_value(SecondsSince(extract_start));
   } else if (mesh_output) {
     // Marching cubes takes inside as value < iso; an occupancy field is inside above it.
     if (occupancy) {
       for (float& v : field) v = -v;
     }
-    // Host marching cubes over the host copy of the field. The GPU path will take a
-    // device-resident field through a FieldBatchSink of its own (field_decoder.h).
+    // Host marching cubes over the host copy of the field (CPU slots).
     const int64_t slice = int64_t{grid.cells[0] + 1} * (grid.cells[1] + 1);
     tasks::MarchingCubesOptions mc;
     mc.iso = occupancy ? -iso : iso;
@@ -272,18 +275,7 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
               std::copy_n(field.begin() + k * slice, values.size(), values.begin());
             },
             mc));
-    const tasks::MeshStats stats = tasks::ComputeMeshStats(mesh);
-    report(0.95, absl::StrCat("writing ", kMeshFile));
-    const std::string path = (dir / kMeshFile).string();
-    KILN_RETURN_IF_ERROR(tasks::WritePly(mesh, path));
-    kiln::v1::LocalFile& file = output.outputs.emplace_back();
-    file.set_name(kMeshFile);
-    file.set_path(path);
-    fields["vertices"].set_number_value(static_cast<double>(stats.vertices));
-    fields["faces"].set_number_value(static_cast<double>(stats.faces));
-    fields["components"].set_number_value(static_cast<double>(stats.components));
-    fields["watertight"].set_bool_value(stats.watertight);
-    report(1.0, absl::StrCat(stats.vertices, " vertices, ", stats.faces, " faces"));
+    KILN_RETURN_IF_ERROR(write_mesh(mesh));
   } else {
     report(decode_share, absl::StrCat("writing ", kVolumeFile));
     const std::vector<int64_t> shape = {grid.cells[2] + 1, grid.cells[1] + 1, grid.cells[0] + 1};
