@@ -5,9 +5,9 @@
 # from Debian 12 packages carried along in .gpu-carry/debs (fetch them on the build
 # machine with scripts/gpu-box-fetch-debs.sh) and unpacked here into a private prefix.
 #   scripts/gpu-box-build.sh BUILD_DIR [ninja targets...]
-# protobuf is linked statically: PyTorch's libtorch_cpu exports its own bundled protobuf,
-# and with Debian's libprotobuf.so loaded too, its calls bind to the wrong version (a crash
-# in the first TorchScript call).
+# The shared libstdc++ is put first among the executables' libraries: PyTorch's libtorch.so
+# exports std::filesystem functions of its own (remove_all among them; they crash when our
+# code calls them), and the box's g++ otherwise binds our calls to them at link time.
 # KILN_CUDA_ARCHS (e.g. 90-real) builds the kernels for fewer architectures, faster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +27,9 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
   -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" \
   -DProtobuf_PROTOC_EXECUTABLE="$prefix/usr/bin/protoc" \
-  -DProtobuf_USE_STATIC_LIBS=ON \
   -DProtobuf_INCLUDE_DIR="$prefix/usr/include" \
   -DOPENSSL_ROOT_DIR="$prefix/usr" \
   -DCMAKE_BUILD_RPATH="$prefix/usr/lib/x86_64-linux-gnu" \
+  "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--push-state,--no-as-needed -l:libstdc++.so.6 -Wl,--pop-state" \
   ${KILN_CUDA_ARCHS:+"-DCMAKE_CUDA_ARCHITECTURES=$KILN_CUDA_ARCHS"}
 ninja -C "$build_dir" "$@"
