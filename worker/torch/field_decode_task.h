@@ -44,7 +44,8 @@ class FieldDecodeTask : public tasks::Task {
   // points, cache_hit, load_seconds (0 on a hit), decode_seconds, points_per_second,
   // extract_seconds, value_min, value_max; for a mesh also vertices, faces, watertight,
   // components; for a volume shape [nz+1, ny+1, nx+1]. On a CUDA device (GpuFieldPipeline)
-  // also decoder ("fused-mlp" or "libtorch", with not_fused_reason) and download_seconds.
+  // also decoder ("fused-mlp" or "libtorch", with not_fused_reason), download_seconds and
+  // write_seconds (mesh statistics and the PLY write).
   absl::StatusOr<tasks::TaskOutput> Run(const tasks::TaskContext& context) const override;
 
  private:
