@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <cub/block/block_reduce.cuh>
-#include <cub/block/block_scan.cuh>
 #include <cub/device/device_scan.cuh>
 #include <limits>
 #include <new>
@@ -137,70 +135,139 @@ class DeviceBuffer {
   uint64_t capacity_ = 0;
 };
 
-using BlockReduce = cub::BlockReduce<unsigned long long, mc::kBlockX,
-                                     cub::BLOCK_REDUCE_WARP_REDUCTIONS, mc::kBlockY>;
-using BlockScan32 = cub::BlockScan<uint32_t, mc::kBlockX, cub::BLOCK_SCAN_WARP_SCANS, mc::kBlockY>;
-using BlockScan64 =
-    cub::BlockScan<unsigned long long, mc::kBlockX, cub::BLOCK_SCAN_WARP_SCANS, mc::kBlockY>;
-
 // Passes 3 and 4: at most 64 registers, so that 4 blocks (1024 threads) share an SM and
-// enough loads are in flight (they fit without spilling, checked with -Xptxas -v).
+// enough loads are in flight.
 constexpr int kMinBlocksPerSm = 4;
+constexpr unsigned kFullWarp = 0xffffffffu;
 
-__device__ inline uint64_t ThisBlock() {
-  return mc::BlockIndex(gridDim.x, gridDim.y, blockIdx.x, blockIdx.y, blockIdx.z);
-}
-
-// Pass 1: each block's edge vertices, triangles and centre vertices.
+// Pass 1: each block's totals, its active rows' offsets within it and its row mask.
 __global__ void __launch_bounds__(mc::kBlockThreads)
-    CountKernel(mc::FieldView f, mc::TableView tables, mc::MeshCounts* block_counts,
+    CountKernel(mc::FieldView f, mc::TableView tables, mc::MeshCounts* __restrict__ block_counts,
+                uint32_t* __restrict__ row_masks, uint64_t* __restrict__ row_prefix,
                 unsigned long long* first_nonfinite) {
-  __shared__ typename BlockReduce::TempStorage temp;
-  const mc::ThreadSample t =
-      mc::SampleOfThread(f, blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x, threadIdx.y);
-  unsigned long long packed = 0;
-  if (t.in_grid) {
-    const mc::SampleCounts c = mc::CountSample(f, tables, t.i, t.j, t.k);
-    if (c.nonfinite)
-      atomicMin(first_nonfinite, (unsigned long long)mc::SampleIndex(f, t.i, t.j, t.k));
-    packed = mc::PackCounts(c.vertices, c.triangles, c.centers);
+  __shared__ unsigned long long row_counts[mc::kRowsPerBlock];
+  __shared__ unsigned long long word_totals[mc::kRowMaskWords];
+  __shared__ uint32_t words[mc::kRowMaskWords];
+  const uint32_t tx = threadIdx.x, ty = threadIdx.y;
+  const uint64_t i = uint64_t(blockIdx.x) * mc::kBlockX + tx;
+  const uint64_t j = uint64_t(blockIdx.y) * mc::kBlockY + ty;
+  const uint64_t k0 = uint64_t(blockIdx.z) * mc::kBlockZ;
+  mc::CountColumn(f, tables, i, j, k0, [&](int dz, const mc::SampleCounts& c) {
+    if (c.nonfinite) {
+      atomicMin(first_nonfinite,
+                (unsigned long long)mc::SampleIndex(f, int(i), int(j), int(k0 + dz)));
+    }
+    unsigned long long packed = mc::PackCounts(c.vertices, c.triangles, c.centers);
+#pragma unroll
+    for (int d = 16; d > 0; d /= 2) packed += __shfl_xor_sync(kFullWarp, packed, d);
+    if (tx == 0) row_counts[dz * mc::kBlockY + ty] = packed;
+  });
+  __syncthreads();
+  // Rows in order: warp w of the first kRowMaskWords scans rows 32w .. 32w + 31.
+  const uint32_t rank = ty * mc::kBlockX + tx;
+  const uint64_t b = mc::BlockIndex(gridDim.x, gridDim.y, blockIdx.x, blockIdx.y, blockIdx.z);
+  unsigned long long own = 0, inclusive = 0;
+  if (rank < mc::kRowsPerBlock) {
+    own = row_counts[rank];
+    inclusive = own;
+#pragma unroll
+    for (int d = 1; d < 32; d *= 2) {
+      const unsigned long long up = __shfl_up_sync(kFullWarp, inclusive, d);
+      if (tx >= uint32_t(d)) inclusive += up;
+    }
+    const uint32_t word = __ballot_sync(kFullWarp, own != 0);
+    if (tx == 31) word_totals[ty] = inclusive;
+    if (tx == 0) {
+      words[ty] = word;
+      row_masks[b * mc::kRowMaskWords + ty] = word;
+    }
   }
-  const unsigned long long sum = BlockReduce(temp).Sum(packed);
-  if (threadIdx.x == 0 && threadIdx.y == 0) block_counts[ThisBlock()] = mc::UnpackCounts(sum);
+  __syncthreads();
+  if (rank < mc::kRowsPerBlock && own != 0) {
+    unsigned long long before = 0;
+    for (uint32_t w = 0; w < ty; ++w) before += word_totals[w];
+    row_prefix[b * mc::kRowsPerBlock + rank] = before + inclusive - own;
+  }
+  if (rank == 0) {
+    unsigned long long sum = 0, rows = 0;
+#pragma unroll
+    for (int w = 0; w < mc::kRowMaskWords; ++w) {
+      sum += word_totals[w];
+      rows += mc::PopCount32(words[w]);
+    }
+    mc::MeshCounts counts = mc::UnpackCounts(sum);
+    counts.rows = rows;
+    block_counts[b] = counts;
+  }
 }
 
-// Pass 3: edge vertices at the block's first vertex plus the block scan.
+// Pass 2b: the active rows, listed in order (a thread per row mask word).
+__global__ void CompactRowsKernel(const uint32_t* __restrict__ row_masks,
+                                  const mc::MeshCounts* __restrict__ scanned,
+                                  unsigned long long block_count, uint32_t* __restrict__ active_rows) {
+  const uint64_t n = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (n >= block_count * mc::kRowMaskWords) return;
+  const uint64_t b = n / mc::kRowMaskWords;
+  mc::CompactRowWord(row_masks, b == 0 ? 0 : scanned[b - 1].rows, b, int(n % mc::kRowMaskWords),
+                     active_rows);
+}
+
+// The lanes below this one (for warp prefix counts from ballots).
+__device__ inline uint32_t LanesBelow() {
+  return (1u << (threadIdx.x % 32)) - 1;
+}
+
+// Pass 3: a warp per active row; edge vertices at the block's, the row's and the earlier
+// lanes' offsets.
 __global__ void __launch_bounds__(mc::kBlockThreads, kMinBlocksPerSm)
-    VertexKernel(mc::FieldView f, const mc::MeshCounts* scanned, mc::MeshBuffers out) {
-  __shared__ typename BlockScan32::TempStorage temp;
-  const mc::ThreadSample t =
-      mc::SampleOfThread(f, blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x, threadIdx.y);
-  const int flags = t.in_grid ? mc::CrossingEdges(f, t.i, t.j, t.k) : 0;
-  uint32_t offset = 0;
-  BlockScan32(temp).ExclusiveSum(uint32_t(mc::PopCount3(flags)), offset);
+    VertexKernel(mc::FieldView f, mc::LaunchShape shape, const uint32_t* __restrict__ active_rows,
+                 unsigned long long row_count, const mc::MeshCounts* __restrict__ scanned,
+                 const uint64_t* __restrict__ row_prefix, mc::MeshBuffers out) {
+  const uint64_t n = (uint64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  if (n >= row_count) return;  // Whole warps.
+  const uint32_t lane = threadIdx.x % 32;
+  const uint32_t row = active_rows[n];
+  const mc::RowLane r = mc::SampleOfRowLane(f, shape, row, lane);
+  const int flags = r.sample.in_grid ? mc::CrossingEdges(f, r.sample.i, r.sample.j, r.sample.k) : 0;
+  const uint32_t below = LanesBelow();
+  const uint32_t offset = __popc(__ballot_sync(kFullWarp, flags & 1) & below) +
+                          __popc(__ballot_sync(kFullWarp, flags & 2) & below) +
+                          __popc(__ballot_sync(kFullWarp, flags & 4) & below);
   if (flags == 0) return;
-  const uint64_t b = ThisBlock();
-  const uint64_t first = (b == 0 ? 0ull : scanned[b - 1].vertices) + offset;
-  mc::WriteEdgeVertices(f, out, t.i, t.j, t.k, flags, uint32_t(first));
+  const uint64_t first = (r.block == 0 ? 0ull : scanned[r.block - 1].vertices) +
+                         mc::UnpackCounts(row_prefix[row]).vertices + offset;
+  mc::WriteEdgeVertices(f, out, r.sample.i, r.sample.j, r.sample.k, flags, uint32_t(first));
 }
 
-// Pass 4: triangles and centre vertices (launched over cells[2] slices only).
+// Pass 4: a warp per active row; triangles and centre vertices.
 __global__ void __launch_bounds__(mc::kBlockThreads, kMinBlocksPerSm)
-    TriangleKernel(mc::FieldView f, mc::TableView tables, const mc::MeshCounts* scanned,
-                   unsigned long long edge_vertices, mc::MeshBuffers out) {
-  __shared__ typename BlockScan64::TempStorage temp;
-  const mc::ThreadSample t =
-      mc::SampleOfThread(f, blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x, threadIdx.y);
+    TriangleKernel(mc::FieldView f, mc::TableView tables, mc::LaunchShape shape,
+                   const uint32_t* __restrict__ active_rows, unsigned long long row_count,
+                   const mc::MeshCounts* __restrict__ scanned,
+                   const uint64_t* __restrict__ row_prefix, unsigned long long edge_vertices,
+                   mc::MeshBuffers out) {
+  const uint64_t n = (uint64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  if (n >= row_count) return;  // Whole warps.
+  const uint32_t lane = threadIdx.x % 32;
+  const uint32_t row = active_rows[n];
+  const mc::RowLane r = mc::SampleOfRowLane(f, shape, row, lane);
+  const mc::ThreadSample& t = r.sample;
   mc::CubeCase cube;
-  if (t.in_grid && mc::OwnsCube(f, t.i, t.j, t.k))
-    cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
-  unsigned long long offset = 0;
-  BlockScan64(temp).ExclusiveSum(cube.triangles | (unsigned long long)cube.centers << 32, offset);
+  if (t.in_grid && mc::OwnsCube(f, t.i, t.j, t.k)) cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
+  // A row has at most 320 triangles and 128 centres: 16 bits each.
+  const uint32_t own = cube.triangles | (cube.centers << 16);
+  uint32_t inclusive = own;
+#pragma unroll
+  for (int d = 1; d < 32; d *= 2) {
+    const uint32_t up = __shfl_up_sync(kFullWarp, inclusive, d);
+    if (lane >= uint32_t(d)) inclusive += up;
+  }
   if (cube.triangles == 0) return;
-  const uint64_t b = ThisBlock();
-  const mc::MeshCounts before = b == 0 ? mc::MeshCounts{} : scanned[b - 1];
-  const uint64_t first_triangle = before.triangles + (offset & 0xffffffffull);
-  const uint64_t first_center = edge_vertices + before.centers + (offset >> 32);
+  const uint32_t offset = inclusive - own;
+  const mc::MeshCounts before = r.block == 0 ? mc::MeshCounts{} : scanned[r.block - 1];
+  const mc::MeshCounts in_block = mc::UnpackCounts(row_prefix[row]);
+  const uint64_t first_triangle = before.triangles + in_block.triangles + (offset & 0xffff);
+  const uint64_t first_center = edge_vertices + before.centers + in_block.centers + (offset >> 16);
   mc::WriteCubeTriangles(f, tables, out, t.i, t.j, t.k, cube, first_triangle,
                          uint32_t(first_center));
 }
@@ -259,6 +326,9 @@ struct CudaMarchingCubes::State {
   DeviceBuffer block_counts;
   DeviceBuffer scanned;
   DeviceBuffer scan_temp;
+  DeviceBuffer row_masks;
+  DeviceBuffer row_prefix;
+  DeviceBuffer active_rows;
   DeviceBuffer edge_base;
   DeviceBuffer positions;
   DeviceBuffer normals;
@@ -359,8 +429,8 @@ void CudaMarchingCubes::ReleaseBuffers() {
   ScopedDevice scope;
   scope.Enter(device_);
   State& s = *state_;
-  for (DeviceBuffer* b : {&s.block_counts, &s.scanned, &s.scan_temp, &s.edge_base, &s.positions,
-                          &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
+  for (DeviceBuffer* b : {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks, &s.row_prefix,
+                          &s.active_rows, &s.edge_base, &s.positions, &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
     b->Release();
   }
 }
@@ -369,8 +439,8 @@ uint64_t CudaMarchingCubes::reserved_bytes() const {
   const State& s = *state_;
   uint64_t total = 0;
   for (const DeviceBuffer* b :
-       {&s.block_counts, &s.scanned, &s.scan_temp, &s.edge_base, &s.positions, &s.normals,
-        &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
+       {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks, &s.row_prefix, &s.active_rows,
+        &s.edge_base, &s.positions, &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
     total += b->capacity();
   }
   return total;
@@ -393,7 +463,7 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
   const mc::FieldView f = mc::MakeFieldView(device_field, grid, options.iso);
   const mc::LaunchShape shape = mc::LaunchShapeFor(grid);
   const dim3 block(mc::kBlockX, mc::kBlockY);
-  const int blocks = int(shape.block_count);  // <= 2^31 (ValidateGridForCuda).
+  const int blocks = int(shape.block_count);  // <= 2^25 (ValidateGridForCuda).
 
   // Passes 1 and 2.
   size_t scan_bytes = 0;
@@ -405,7 +475,10 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
   for (auto [buffer, bytes, what] :
        {std::tuple{&s.block_counts, shape.block_count * sizeof(mc::MeshCounts), "block counts"},
         std::tuple{&s.scanned, shape.block_count * sizeof(mc::MeshCounts), "scanned block counts"},
-        std::tuple{&s.scan_temp, uint64_t(std::max<size_t>(scan_bytes, 1)), "the scan"}}) {
+        std::tuple{&s.scan_temp, uint64_t(std::max<size_t>(scan_bytes, 1)), "the scan"},
+        std::tuple{&s.row_masks, shape.block_count * mc::kRowMaskWords * 4, "row masks"},
+        std::tuple{&s.row_prefix, shape.block_count * mc::kRowsPerBlock * 8, "row offsets"},
+        std::tuple{&s.active_rows, shape.block_count * mc::kRowsPerBlock * 4, "active rows"}}) {
     if (MarchingCubesStatus st = buffer->Reserve(bytes, device_, what); !st.ok()) return st;
   }
   DeviceCounters* counters = s.counters.as<DeviceCounters>();
@@ -416,13 +489,20 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
   };
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(0), "recording a timing event");
   CountKernel<<<dim3(shape.blocks_x, shape.blocks_y, shape.blocks_z), block, 0, stream>>>(
-      f, s.table_view, s.block_counts.as<mc::MeshCounts>(), &counters->first_nonfinite);
+      f, s.table_view, s.block_counts.as<mc::MeshCounts>(), s.row_masks.as<uint32_t>(),
+      s.row_prefix.as<uint64_t>(), &counters->first_nonfinite);
   KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the count pass");
   KILN_MC_RETURN_IF_CUDA_ERROR(cub::DeviceScan::InclusiveScan(s.scan_temp.as<void>(), scan_bytes,
                                                               s.block_counts.as<mc::MeshCounts>(),
                                                               s.scanned.as<mc::MeshCounts>(),
                                                               mc::AddMeshCounts(), blocks, stream),
                                "scanning the block counts");
+  // The active rows are listed before the round trip (their list is sized for all rows).
+  const uint64_t mask_words = shape.block_count * mc::kRowMaskWords;
+  CompactRowsKernel<<<unsigned((mask_words + 255) / 256), 256, 0, stream>>>(
+      s.row_masks.as<uint32_t>(), s.scanned.as<mc::MeshCounts>(), shape.block_count,
+      s.active_rows.as<uint32_t>());
+  KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the row compaction");
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(1), "recording a timing event");
   Readback* readback = s.readback;
   KILN_MC_RETURN_IF_CUDA_ERROR(
@@ -475,12 +555,16 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
       cudaMemsetAsync(&counters->missing_normals, 0, sizeof(unsigned int), stream),
       "resetting counters");
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(2), "recording a timing event");
-  VertexKernel<<<dim3(shape.blocks_x, shape.blocks_y, shape.blocks_z), block, 0, stream>>>(
-      f, s.scanned.as<mc::MeshCounts>(), out);
+  // A warp per active row, 8 per block.
+  const unsigned row_blocks = unsigned((total.rows + 7) / 8);
+  VertexKernel<<<row_blocks, mc::kBlockThreads, 0, stream>>>(
+      f, shape, s.active_rows.as<uint32_t>(), total.rows, s.scanned.as<mc::MeshCounts>(),
+      s.row_prefix.as<uint64_t>(), out);
   KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the vertex pass");
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(3), "recording a timing event");
-  TriangleKernel<<<dim3(shape.blocks_x, shape.blocks_y, shape.blocks_z - 1), block, 0, stream>>>(
-      f, s.table_view, s.scanned.as<mc::MeshCounts>(), total.vertices, out);
+  TriangleKernel<<<row_blocks, mc::kBlockThreads, 0, stream>>>(
+      f, s.table_view, shape, s.active_rows.as<uint32_t>(), total.rows,
+      s.scanned.as<mc::MeshCounts>(), s.row_prefix.as<uint64_t>(), total.vertices, out);
   KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the triangle pass");
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(4), "recording a timing event");
   if (normals && total.centers > 0) {

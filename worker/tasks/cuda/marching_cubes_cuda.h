@@ -7,8 +7,11 @@
 // The object owns its device scratch and output buffers and reuses them across calls
 // (they grow to the largest grid seen; ReleaseBuffers() gives them back), so a steady
 // stream of same-sized extractions allocates nothing. Per call, besides the output mesh:
-// 4 bytes per sample (each sample's first edge vertex) and 24 bytes per block of 256
-// samples; the host entry points also hold the field (4 bytes per sample).
+// 4 bytes per sample (each sample's first edge vertex; only those on the surface are
+// written), 12 bytes per row of 32 samples (row offsets and the active row list) and 80
+// bytes per block of 4096 samples; the host entry points also hold the field (4 bytes per
+// sample). The field is read in full once (pass 1); the later passes visit only the rows
+// the surface touches.
 //
 // Errors come back as MarchingCubesStatus, never as an abort or exception: a NaN or
 // infinite sample is InvalidArgument naming the first one (the object stays usable); out
@@ -41,7 +44,7 @@ struct CudaMarchingCubesOptions {
 // Where the device time of one ExtractFromDevice went (cudaEvent timings), for the
 // benchmark. host_gap_ms is the round trip that sizes the outputs.
 struct CudaExtractTimings {
-  float count_ms = 0;      // Pass 1 and the scan over blocks.
+  float count_ms = 0;      // Pass 1, the scan over blocks and the active row list.
   float host_gap_ms = 0;   // Reading the totals back, allocating, launching.
   float vertices_ms = 0;   // Pass 3.
   float triangles_ms = 0;  // Pass 4.

@@ -21,42 +21,49 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
   const mc::TableView tables = GetMarchingCubesTables().View();
   const mc::LaunchShape shape = mc::LaunchShapeFor(grid);
 
-  // Runs `thread(sample, linear thread rank)` for every thread of block (bx, by, bz).
-  auto for_each_thread = [&](uint32_t bx, uint32_t by, uint32_t bz, auto&& thread) {
-    for (uint32_t ty = 0; ty < mc::kBlockY; ++ty) {
-      for (uint32_t tx = 0; tx < mc::kBlockX; ++tx)
-        thread(mc::SampleOfThread(f, bx, by, bz, tx, ty));
-    }
-  };
-  auto for_each_block = [&](uint32_t blocks_z, auto&& block) {
-    for (uint32_t bz = 0; bz < blocks_z; ++bz) {
-      for (uint32_t by = 0; by < shape.blocks_y; ++by) {
-        for (uint32_t bx = 0; bx < shape.blocks_x; ++bx) {
-          block(bx, by, bz, mc::BlockIndex(shape.blocks_x, shape.blocks_y, bx, by, bz));
+  // Pass 1: per block, each thread's column (CountColumn), summed per row; then the rows
+  // scanned in order: offsets within the block for the active rows, the row mask, the
+  // block's totals.
+  std::vector<mc::MeshCounts> scanned(shape.block_count);
+  std::vector<uint32_t> row_masks(shape.block_count * mc::kRowMaskWords, 0);
+  std::vector<uint64_t> row_prefix(shape.block_count * mc::kRowsPerBlock, 0);
+  uint64_t first_nonfinite = std::numeric_limits<uint64_t>::max();
+  for (uint32_t bz = 0; bz < shape.blocks_z; ++bz) {
+    for (uint32_t by = 0; by < shape.blocks_y; ++by) {
+      for (uint32_t bx = 0; bx < shape.blocks_x; ++bx) {
+        const uint64_t b = mc::BlockIndex(shape.blocks_x, shape.blocks_y, bx, by, bz);
+        uint64_t row_counts[mc::kRowsPerBlock] = {};
+        for (uint32_t ty = 0; ty < mc::kBlockY; ++ty) {
+          for (uint32_t tx = 0; tx < mc::kBlockX; ++tx) {
+            const uint64_t i = uint64_t(bx) * mc::kBlockX + tx, j = uint64_t(by) * mc::kBlockY + ty;
+            const uint64_t k0 = uint64_t(bz) * mc::kBlockZ;
+            mc::CountColumn(f, tables, i, j, k0, [&](int dz, const mc::SampleCounts& c) {
+              if (c.nonfinite) {
+                first_nonfinite =
+                    std::min(first_nonfinite, mc::SampleIndex(f, int(i), int(j), int(k0 + dz)));
+              }
+              row_counts[dz * mc::kBlockY + ty] += mc::PackCounts(c.vertices, c.triangles, c.centers);
+            });
+          }
         }
+        uint64_t running = 0, rows = 0;
+        for (int r = 0; r < mc::kRowsPerBlock; ++r) {
+          if (row_counts[r] == 0) continue;
+          row_prefix[b * mc::kRowsPerBlock + r] = running;
+          row_masks[b * mc::kRowMaskWords + r / 32] |= 1u << (r % 32);
+          running += row_counts[r];
+          ++rows;
+        }
+        scanned[b] = mc::UnpackCounts(running);
+        scanned[b].rows = rows;
       }
     }
-  };
-
-  // Pass 1: per-block counts (a block reduction of packed counts).
-  std::vector<mc::MeshCounts> scanned(shape.block_count);
-  uint64_t first_nonfinite = std::numeric_limits<uint64_t>::max();
-  for_each_block(shape.blocks_z, [&](uint32_t bx, uint32_t by, uint32_t bz, uint64_t b) {
-    uint64_t packed = 0;
-    for_each_thread(bx, by, bz, [&](const mc::ThreadSample& t) {
-      if (!t.in_grid) return;
-      const mc::SampleCounts c = mc::CountSample(f, tables, t.i, t.j, t.k);
-      if (c.nonfinite)
-        first_nonfinite = std::min(first_nonfinite, mc::SampleIndex(f, t.i, t.j, t.k));
-      packed += mc::PackCounts(c.vertices, c.triangles, c.centers);
-    });
-    scanned[b] = mc::UnpackCounts(packed);
-  });
+  }
   if (first_nonfinite != std::numeric_limits<uint64_t>::max()) {
     return mc::NonFiniteSampleAt(grid, first_nonfinite, field[first_nonfinite]);
   }
 
-  // Pass 2: inclusive scan over the blocks.
+  // Pass 2: inclusive scan over the blocks, then the list of active rows.
   for (size_t b = 1; b < scanned.size(); ++b)
     scanned[b] = mc::AddMeshCounts()(scanned[b - 1], scanned[b]);
   const mc::MeshCounts total = scanned.back();
@@ -66,6 +73,11 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
                                       "mesh has more than 2^32 vertices");
   }
   auto before = [&](uint64_t b) { return b == 0 ? mc::MeshCounts{} : scanned[b - 1]; };
+  std::vector<uint32_t> active_rows(total.rows);
+  for (uint64_t b = 0; b < shape.block_count; ++b) {
+    for (int w = 0; w < mc::kRowMaskWords; ++w)
+      mc::CompactRowWord(row_masks.data(), before(b).rows, b, w, active_rows.data());
+  }
 
   std::vector<uint32_t> edge_base(mc::SampleCount(grid), 0);
   std::vector<float> positions(3 * vertex_count), normal_values(normals ? 3 * vertex_count : 0);
@@ -83,31 +95,38 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
   out.center_cubes = normals ? center_cubes.data() : nullptr;
   out.first_center = uint32_t(total.vertices);
 
-  // Pass 3: edge vertices, at the block's offset plus an exclusive scan in thread order.
-  for_each_block(shape.blocks_z, [&](uint32_t bx, uint32_t by, uint32_t bz, uint64_t b) {
-    uint32_t next = uint32_t(before(b).vertices);
-    for_each_thread(bx, by, bz, [&](const mc::ThreadSample& t) {
-      if (!t.in_grid) return;
+  // Pass 3: a warp per active row; each lane's edge vertices at the block's offset plus
+  // the row's plus those of the lanes before it.
+  for (const uint32_t row : active_rows) {
+    const uint64_t b = row / mc::kRowsPerBlock;
+    const mc::MeshCounts in_block = mc::UnpackCounts(row_prefix[row]);
+    uint32_t next = uint32_t(before(b).vertices + in_block.vertices);
+    for (uint32_t lane = 0; lane < mc::kBlockX; ++lane) {
+      const mc::ThreadSample t = mc::SampleOfRowLane(f, shape, row, lane).sample;
+      if (!t.in_grid) continue;
       const int flags = mc::CrossingEdges(f, t.i, t.j, t.k);
-      if (flags == 0) return;
+      if (flags == 0) continue;
       mc::WriteEdgeVertices(f, out, t.i, t.j, t.k, flags, next);
       next += mc::PopCount3(flags);
-    });
-  });
+    }
+  }
 
   // Pass 4: triangles and centre vertices (centres after all edge vertices).
-  for_each_block(shape.blocks_z - 1, [&](uint32_t bx, uint32_t by, uint32_t bz, uint64_t b) {
-    uint64_t next_triangle = before(b).triangles;
-    uint32_t next_center = uint32_t(total.vertices + before(b).centers);
-    for_each_thread(bx, by, bz, [&](const mc::ThreadSample& t) {
-      if (!t.in_grid || !mc::OwnsCube(f, t.i, t.j, t.k)) return;
+  for (const uint32_t row : active_rows) {
+    const uint64_t b = row / mc::kRowsPerBlock;
+    const mc::MeshCounts in_block = mc::UnpackCounts(row_prefix[row]);
+    uint64_t next_triangle = before(b).triangles + in_block.triangles;
+    uint32_t next_center = uint32_t(total.vertices + before(b).centers + in_block.centers);
+    for (uint32_t lane = 0; lane < mc::kBlockX; ++lane) {
+      const mc::ThreadSample t = mc::SampleOfRowLane(f, shape, row, lane).sample;
+      if (!t.in_grid || !mc::OwnsCube(f, t.i, t.j, t.k)) continue;
       const mc::CubeCase cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
-      if (cube.triangles == 0) return;
+      if (cube.triangles == 0) continue;
       mc::WriteCubeTriangles(f, tables, out, t.i, t.j, t.k, cube, next_triangle, next_center);
       next_triangle += cube.triangles;
       next_center += cube.centers;
-    });
-  });
+    }
+  }
 
   // Pass 4b: centre vertex normals.
   if (normals) {

@@ -1,5 +1,5 @@
 // A host emulation of the CUDA marching cubes: the kernels' per-thread functions
-// (marching_cubes_passes.h) run in plain loops, block by block and thread by thread in
+// (marching_cubes_passes.h) run in plain loops, block by block, row by row and lane by lane in
 // the kernels' launch shape, with each block scan and the scan over blocks done
 // sequentially in the order CUB would. It writes the same vertex and triangle order as
 // the GPU, so a CPU-only test can check the kernels' logic against the CPU path, and a GPU

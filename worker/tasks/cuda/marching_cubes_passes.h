@@ -1,30 +1,40 @@
 // The per-thread work of the CUDA marching cubes, written once as __host__ __device__
 // functions: the kernels in marching_cubes_cuda.cu call them, and
 // marching_cubes_emulation.cc calls the same functions in plain loops (with the block
-// scans done sequentially) so that the whole algorithm is tested on a CPU.
+// and warp scans done sequentially) so that the whole algorithm is tested on a CPU.
 //
-// The passes, each over the same launch shape (one thread per sample, blocks of
-// kBlockX x kBlockY samples of one z-slice, block b = bx + bx_count * (by + by_count * bz)):
-//  1. count: a sample owns the (up to) three grid edges that start at it (+x, +y, +z) and,
-//     unless it is on the grid's top x, y or z side, the cube whose lowest corner it is.
-//     Each block sums its edge vertices, triangles and centre vertices (MeshCounts);
-//     non-finite samples are reported through the lowest such sample index.
+// Pass 1 reads the whole field once; the later passes visit only the rows of samples that
+// the surface touches, so their cost follows the surface, not the volume.
+//  1. count: a block of kBlockX x kBlockY threads covers kBlockZ slices (block b = bx +
+//     bx_count * (by + by_count * bz)); each thread marches its column up z, loading each
+//     slice's 2x2 square once (CountColumn). A sample owns the (up to) three grid edges
+//     that start at it (+x, +y, +z) and, unless it is on the grid's top x, y or z side,
+//     the cube whose lowest corner it is. A row is the 32 samples of one warp at one dz
+//     (row r = dz * kBlockY + ty of the block, 128 per block). Per row the block sums edge
+//     vertices, triangles and centre vertices, scans the rows in order and keeps, for each
+//     row the surface touches (an active row), its offsets within the block
+//     (row_prefix) and a bit in row_masks; per block it writes the totals (MeshCounts,
+//     with the active row count). Non-finite samples are reported through the lowest
+//     such sample index.
 //  2. an inclusive scan over the blocks' counts gives each block its first vertex,
-//     triangle and centre vertex; the totals size the outputs.
-//  3. vertices: a block scan of the samples' crossing-edge counts gives each sample the
-//     index of its first edge vertex (edge_base[sample]); it writes its edge vertices as
-//     x, then y, then z, each with the interpolated gradient as normal.
-//  4. triangles: a block scan of the cubes' (triangles, centres) gives each cube where its
-//     triangles and centre vertices go (centres after all edge vertices); a cube finds the
-//     vertex of each of its edges at edge_base[owner sample] + the owner's crossing edges
-//     on lower axes.
+//     triangle, centre vertex and active row; CompactRowWord lists the active rows in
+//     order (row id = block * 128 + r). The totals size the outputs.
+//  3. vertices: a warp per active row; a lane's first edge vertex is the block's, plus
+//     the row's, plus the crossing edges of the lanes before it (edge_base[sample]); it
+//     writes its edge vertices as x, then y, then z, each with the interpolated gradient
+//     as normal.
+//  4. triangles: a warp per active row; likewise for the cubes' (triangles, centres)
+//     (centres after all edge vertices); a cube finds the vertex of each of its edges at
+//     edge_base[owner sample] + the owner's crossing edges on lower axes.
 //     With normals, pass 4b gives the centre vertices the gradient at their position.
 //  5. only when some gradient vanished: area-weighted face normals for those vertices.
-// Vertex and triangle order thus differ from the CPU path; the vertices, the triangles
-// (up to rotation) and the decisions are the same (marching_cubes_cell.h).
+// The order is deterministic (blocks, then rows, then lanes) and the emulation makes the
+// same; it differs from the CPU path's, whose vertices, triangles (up to rotation) and
+// decisions are the same (marching_cubes_cell.h).
 //
 // Index types: samples are addressed with 64 bits (a grid may have more than 2^31
-// samples), vertices with 32 (a mesh has at most 2^32), triangles with 64.
+// samples), vertices and row ids with 32 (a mesh has at most 2^32 vertices; a grid at
+// most 2^25 blocks), triangles with 64.
 #ifndef KILN_WORKER_TASKS_CUDA_MARCHING_CUBES_PASSES_H_
 #define KILN_WORKER_TASKS_CUDA_MARCHING_CUBES_PASSES_H_
 
@@ -36,18 +46,25 @@
 
 namespace kiln::tasks::marching_cubes {
 
-// A warp reads 32 consecutive samples of a row; 8 rows per block.
+// A warp reads 32 consecutive samples of a row; 8 rows per slice, 16 slices per block.
 inline constexpr int kBlockX = 32;
 inline constexpr int kBlockY = 8;
+inline constexpr int kBlockZ = 16;
 inline constexpr int kBlockThreads = kBlockX * kBlockY;
-// CUDA's limit on gridDim.y and gridDim.z.
+inline constexpr int kRowsPerBlock = kBlockY * kBlockZ;
+inline constexpr int kRowMaskWords = kRowsPerBlock / 32;  // 32-bit words of row_masks per block
+// CUDA's limit on gridDim.y and gridDim.z; the z limit also bounds cells[2] (as before
+// the z-march, so that the grids accepted do not change).
 inline constexpr uint32_t kMaxGridYZ = 65535;
+// Row ids are 32-bit.
+inline constexpr uint64_t kMaxBlocks = (uint64_t{1} << 32) / kRowsPerBlock;
 
 // Per block, then (scanned) the running totals before and including a block.
 struct MeshCounts {
   unsigned long long vertices = 0;  // Edge vertices.
   unsigned long long triangles = 0;
   unsigned long long centers = 0;  // Loop centre vertices.
+  unsigned long long rows = 0;     // Active rows.
 };
 
 struct AddMeshCounts {
@@ -56,25 +73,46 @@ struct AddMeshCounts {
     sum.vertices = a.vertices + b.vertices;
     sum.triangles = a.triangles + b.triangles;
     sum.centers = a.centers + b.centers;
+    sum.rows = a.rows + b.rows;
     return sum;
   }
 };
 
-// One thread's counts packed into 64 bits for a single block reduction: vertices in bits
-// 0..19, triangles in 20..41, centres in 42..63. A block of 256 samples has at most 768
-// edge vertices, 2560 triangles (10 per cube) and 256 centres, so sums never carry.
+// Counts within one block packed into 64 bits, so one add sums all three: vertices in
+// bits 0..15, triangles in 16..31, centres in 32..47. A block of 4096 samples has at most
+// 12288 edge vertices, 40960 triangles (10 per cube) and 16384 centres (4 per cube), so
+// sums never carry.
+static_assert(3 * kBlockThreads * kBlockZ < 65536 && 10 * kBlockThreads * kBlockZ < 65536 &&
+                  kMaxCenters * kBlockThreads * kBlockZ < 65536,
+              "block counts fit 16 bits each");
 KILN_MC_INLINE uint64_t PackCounts(uint32_t vertices, uint32_t triangles, uint32_t centers) {
-  return uint64_t(vertices) | (uint64_t(triangles) << 20) | (uint64_t(centers) << 42);
+  return uint64_t(vertices) | (uint64_t(triangles) << 16) | (uint64_t(centers) << 32);
 }
 KILN_MC_INLINE MeshCounts UnpackCounts(uint64_t packed) {
   MeshCounts c;
-  c.vertices = packed & ((uint64_t{1} << 20) - 1);
-  c.triangles = (packed >> 20) & ((uint64_t{1} << 22) - 1);
-  c.centers = packed >> 42;
+  c.vertices = packed & 0xffff;
+  c.triangles = (packed >> 16) & 0xffff;
+  c.centers = (packed >> 32) & 0xffff;
   return c;
 }
 
-// The launch shape of passes 1 and 3 (pass 4 uses the same with blocks_z = cells[2]).
+KILN_MC_INLINE int PopCount32(uint32_t x) {
+#if defined(__CUDA_ARCH__)
+  return __popc(x);
+#else
+  return __builtin_popcount(x);
+#endif
+}
+
+KILN_MC_INLINE int LowestBit(uint32_t x) {  // x != 0
+#if defined(__CUDA_ARCH__)
+  return __ffs(int(x)) - 1;
+#else
+  return __builtin_ctz(x);
+#endif
+}
+
+// The launch shape of pass 1.
 struct LaunchShape {
   uint32_t blocks_x = 0, blocks_y = 0, blocks_z = 0;
   uint64_t block_count = 0;
@@ -84,7 +122,7 @@ inline LaunchShape LaunchShapeFor(const GridSpec& grid) {
   LaunchShape shape;
   shape.blocks_x = uint32_t((uint64_t(grid.cells[0]) + 1 + kBlockX - 1) / kBlockX);
   shape.blocks_y = uint32_t((uint64_t(grid.cells[1]) + 1 + kBlockY - 1) / kBlockY);
-  shape.blocks_z = uint32_t(grid.cells[2]) + 1;
+  shape.blocks_z = uint32_t((uint64_t(grid.cells[2]) + 1 + kBlockZ - 1) / kBlockZ);
   shape.block_count = uint64_t(shape.blocks_x) * shape.blocks_y * shape.blocks_z;
   return shape;
 }
@@ -94,21 +132,39 @@ KILN_MC_INLINE uint64_t BlockIndex(uint32_t blocks_x, uint32_t blocks_y, uint32_
   return bx + uint64_t(blocks_x) * (by + uint64_t(blocks_y) * bz);
 }
 
-// The sample of thread (tx, ty) of block (bx, by, bz); in_grid false for the threads of
-// partial blocks past the grid's x or y end.
+// A sample of a row or column; in_grid false for the lanes of partial blocks past the
+// grid's x, y or z end.
 struct ThreadSample {
   int i, j, k;
   bool in_grid;
 };
-KILN_MC_INLINE ThreadSample SampleOfThread(const FieldView& f, uint32_t bx, uint32_t by,
-                                           uint32_t bz, uint32_t tx, uint32_t ty) {
+KILN_MC_INLINE ThreadSample MakeThreadSample(const FieldView& f, uint64_t i, uint64_t j,
+                                             uint64_t k) {
   ThreadSample t;
-  const uint64_t i = uint64_t(bx) * kBlockX + tx, j = uint64_t(by) * kBlockY + ty;
-  t.in_grid = i <= uint64_t(f.cells[0]) && j <= uint64_t(f.cells[1]) && bz <= uint32_t(f.cells[2]);
+  t.in_grid = i <= uint64_t(f.cells[0]) && j <= uint64_t(f.cells[1]) && k <= uint64_t(f.cells[2]);
   t.i = int(i);
   t.j = int(j);
-  t.k = int(bz);
+  t.k = int(k);
   return t;
+}
+
+// Lane `lane` of active row `row` (passes 3 and 4), and the row's block.
+struct RowLane {
+  ThreadSample sample;
+  uint32_t block;
+};
+KILN_MC_INLINE RowLane SampleOfRowLane(const FieldView& f, const LaunchShape& shape, uint32_t row,
+                                       uint32_t lane) {
+  RowLane r;
+  r.block = row / kRowsPerBlock;
+  const uint32_t in_block = row % kRowsPerBlock;
+  const uint32_t bx = r.block % shape.blocks_x;
+  const uint32_t rest = r.block / shape.blocks_x;
+  const uint32_t by = rest % shape.blocks_y, bz = rest / shape.blocks_y;
+  r.sample = MakeThreadSample(f, uint64_t(bx) * kBlockX + lane,
+                              uint64_t(by) * kBlockY + in_block % kBlockY,
+                              uint64_t(bz) * kBlockZ + in_block / kBlockY);
+  return r;
 }
 
 // Bits 0, 1, 2: the grid edge from sample (i, j, k) along x, y, z crosses iso.
@@ -149,37 +205,110 @@ struct CubeCase {
   uint32_t triangles = 0;
   uint32_t centers = 0;
 };
-KILN_MC_INLINE CubeCase ClassifyCube(const FieldView& f, const TableView& tables, int i, int j,
-                                     int k) {
-  CubeCase cube;
-  LoadCube(f, i, j, k, cube.v);
+KILN_MC_INLINE void ClassifyCorners(const TableView& tables, CubeCase& cube) {
   const int mask = CubeMask(cube.v);
   if (mask != 0 && mask != 255) {
     cube.variant = CubeVariant(tables, mask, cube.v);
     cube.triangles = tables.tri_begin[cube.variant + 1] - tables.tri_begin[cube.variant];
     cube.centers = tables.center_begin[cube.variant + 1] - tables.center_begin[cube.variant];
   }
+}
+KILN_MC_INLINE CubeCase ClassifyCube(const FieldView& f, const TableView& tables, int i, int j,
+                                     int k) {
+  CubeCase cube;
+  LoadCube(f, i, j, k, cube.v);
+  ClassifyCorners(tables, cube);
   return cube;
 }
 
-// Pass 1 for one in-grid sample.
+// Pass 1 for one sample.
 struct SampleCounts {
   uint32_t vertices = 0;
   uint32_t triangles = 0;
   uint32_t centers = 0;
   bool nonfinite = false;
 };
-KILN_MC_INLINE SampleCounts CountSample(const FieldView& f, const TableView& tables, int i, int j,
-                                        int k) {
+
+// The 2x2 square of samples (i, j), (i+1, j), (i, j+1), (i+1, j+1) of slice k, relative
+// to iso; a neighbour past the grid's x or y end reads as the sample itself (it is never
+// used). *finite: whether the raw sample (i, j, k) is finite.
+KILN_MC_INLINE void LoadSquare(const FieldView& f, int i, int j, int k, float q[4], bool* finite) {
+  const uint64_t s = SampleIndex(f, i, j, k);
+  const uint64_t dx = i < f.cells[0] ? 1 : 0, dy = j < f.cells[1] ? f.row : 0;
+  const float raw = RawSample(f, s);
+  *finite = IsFiniteSample(raw);
+  q[0] = raw - f.iso;
+  q[1] = RelativeSample(f, s + dx);
+  q[2] = RelativeSample(f, s + dy);
+  q[3] = RelativeSample(f, s + dx + dy);
+}
+
+// Pass 1 for the in-grid sample (i, j, k) from its square `lo` and the square above, `hi`
+// (unused on the grid's top z side): the same edges and cube as CrossingEdges and
+// ClassifyCube find, from the same values.
+KILN_MC_INLINE SampleCounts CountFromSquares(const FieldView& f, const TableView& tables, int i,
+                                             int j, int k, const float lo[4], const float hi[4]) {
   SampleCounts c;
-  c.nonfinite = !IsFiniteSample(RawSample(f, SampleIndex(f, i, j, k)));
-  c.vertices = PopCount3(CrossingEdges(f, i, j, k));
-  if (OwnsCube(f, i, j, k)) {
-    const CubeCase cube = ClassifyCube(f, tables, i, j, k);
+  const bool inside = lo[0] < 0;
+  const bool x = i < f.cells[0], y = j < f.cells[1], z = k < f.cells[2];
+  c.vertices = uint32_t(x && (lo[1] < 0) != inside) + uint32_t(y && (lo[2] < 0) != inside) +
+               uint32_t(z && (hi[0] < 0) != inside);
+  if (x && y && z) {
+    CubeCase cube;
+    KILN_MC_UNROLL
+    for (int n = 0; n < 4; ++n) {
+      cube.v[n] = lo[n];
+      cube.v[4 + n] = hi[n];
+    }
+    ClassifyCorners(tables, cube);
     c.triangles = cube.triangles;
     c.centers = cube.centers;
   }
   return c;
+}
+
+// Pass 1 for the column of samples (i, j, k0 .. k0 + kBlockZ - 1): each slice's square is
+// loaded once and carried up as the next sample's lower square. Calls
+// per_sample(dz, counts) for every dz, uniformly (the kernel's warps reduce each dz
+// together), with zero counts for samples outside the grid.
+template <typename PerSample>
+KILN_MC_INLINE void CountColumn(const FieldView& f, const TableView& tables, uint64_t i,
+                                uint64_t j, uint64_t k0, PerSample&& per_sample) {
+  const bool column = i <= uint64_t(f.cells[0]) && j <= uint64_t(f.cells[1]);
+  float lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};
+  bool lo_finite = true, hi_finite = true;
+  if (column && k0 <= uint64_t(f.cells[2])) LoadSquare(f, int(i), int(j), int(k0), lo, &lo_finite);
+#if defined(__CUDA_ARCH__)
+#pragma unroll 1
+#endif
+  for (int dz = 0; dz < kBlockZ; ++dz) {
+    const uint64_t k = k0 + dz;
+    SampleCounts c;
+    if (column && k <= uint64_t(f.cells[2])) {
+      if (k < uint64_t(f.cells[2])) LoadSquare(f, int(i), int(j), int(k + 1), hi, &hi_finite);
+      c = CountFromSquares(f, tables, int(i), int(j), int(k), lo, hi);
+      c.nonfinite = !lo_finite;
+      KILN_MC_UNROLL
+      for (int n = 0; n < 4; ++n) lo[n] = hi[n];
+      lo_finite = hi_finite;
+    }
+    per_sample(dz, c);
+  }
+}
+
+// Pass 2b for word w of block b's row mask: lists its active rows (ids in order) from
+// rows_before (the active rows of all earlier blocks) plus those of the block's earlier
+// words.
+KILN_MC_INLINE void CompactRowWord(const uint32_t* row_masks, uint64_t rows_before, uint64_t b,
+                                   int w, uint32_t* active_rows) {
+  uint64_t next = rows_before;
+  for (int u = 0; u < w; ++u) next += PopCount32(row_masks[b * kRowMaskWords + u]);
+  uint32_t mask = row_masks[b * kRowMaskWords + w];
+  while (mask != 0) {
+    const int bit = LowestBit(mask);
+    active_rows[next++] = uint32_t(b * kRowsPerBlock + 32 * w + bit);
+    mask &= mask - 1;
+  }
 }
 
 // Where passes 3 to 5 write. normals and missing are null when no normals are wanted.
@@ -377,13 +506,13 @@ KILN_MC_INLINE void NormalizeMissingNormal(const MeshBuffers& out, uint32_t v) {
 inline MarchingCubesStatus ValidateGridForCuda(const GridSpec& grid) {
   if (MarchingCubesStatus status = ValidateGrid(grid); !status.ok()) return status;
   const LaunchShape shape = LaunchShapeFor(grid);
-  if (shape.blocks_y > kMaxGridYZ || shape.blocks_z > kMaxGridYZ ||
-      shape.block_count > uint64_t{1} << 31) {
+  if (shape.blocks_y > kMaxGridYZ || uint64_t(grid.cells[2]) + 1 > kMaxGridYZ ||
+      shape.block_count > kMaxBlocks) {
     return MarchingCubesStatus::Error(
         MarchingCubesCode::kInvalidArgument,
         "grid: " + std::to_string(grid.cells[0]) + "x" + std::to_string(grid.cells[1]) + "x" +
             std::to_string(grid.cells[2]) + " cells is beyond the CUDA path's launch limits " +
-            "(at most 524279 cells along y and 65534 along z)");
+            "(at most 524279 cells along y, 65534 along z and 2^37 samples)");
   }
   return MarchingCubesStatus::Ok();
 }
