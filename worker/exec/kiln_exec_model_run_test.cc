@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "kiln/v1/executor.pb.h"
 #include "worker/exec/frame_io.h"
+#include "worker/exec/testing/exec_child.h"
 
 extern char** environ;
 
@@ -44,77 +45,6 @@ std::string ReadAll(const fs::path& path) {
   s << in.rdbuf();
   return s.str();
 }
-
-// kiln-exec on pipes, with `args` and environment overrides ("NAME=value"; "NAME" alone
-// removes it). The destructor kills and reaps it.
-class ExecChild {
- public:
-  ExecChild(std::vector<std::string> args, const std::vector<std::string>& env) {
-    int in[2], out[2];
-    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    args.insert(args.begin(), KILN_EXEC_PATH);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      bool overridden = false;
-      for (const std::string& o : env) {
-        overridden |= entry.rfind(o.substr(0, o.find('=')) + "=", 0) == 0;
-      }
-      if (!overridden) env_strings.push_back(entry);
-    }
-    for (const std::string& o : env) {
-      if (o.find('=') != std::string::npos) env_strings.push_back(o);
-    }
-    std::vector<char*> envp;
-    for (std::string& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = in[1];
-    from_ = out[0];
-  }
-  ~ExecChild() {
-    ::close(to_);
-    ::close(from_);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  absl::Status Send(const RunTaskRequest& run) {
-    ExecRequest request;
-    *request.mutable_run() = run;
-    return WriteFrame(to_, request);
-  }
-  absl::Status Read(ExecEvent* event) {
-    pollfd p{from_, POLLIN, 0};
-    if (::poll(&p, 1, 60'000) != 1) return absl::DeadlineExceededError("no event from kiln-exec");
-    return ReadFrame(from_, event);
-  }
-  absl::StatusOr<ExecResult> ReadResult(std::vector<ExecProgress>* progress) {
-    for (int i = 0; i < 10'000; ++i) {
-      ExecEvent event;
-      if (absl::Status status = Read(&event); !status.ok()) return status;
-      if (event.has_result()) return event.result();
-      if (event.has_progress()) progress->push_back(event.progress());
-    }
-    return absl::InternalError("no result after 10000 events");
-  }
-
- private:
-  pid_t pid_ = -1;
-  int to_ = -1;
-  int from_ = -1;
-};
 
 class KilnExecModelRunTest : public ::testing::Test {
  protected:
@@ -147,7 +77,7 @@ class KilnExecModelRunTest : public ::testing::Test {
 
 TEST_F(KilnExecModelRunTest, ReadyAdvertisesTheExecModelPerDevice) {
   {
-    ExecChild cpu({"--model-repo=" + repo_.path()}, {"CUDA_VISIBLE_DEVICES="});
+    ExecChild cpu(KILN_EXEC_PATH, {"--model-repo=" + repo_.path()}, {"CUDA_VISIBLE_DEVICES="});
     ExecEvent event;
     ASSERT_TRUE(cpu.Read(&event).ok());
     ASSERT_TRUE(event.has_ready());
@@ -159,7 +89,7 @@ TEST_F(KilnExecModelRunTest, ReadyAdvertisesTheExecModelPerDevice) {
     EXPECT_EQ(event.ready().models(0).unavailable_reason(), "");
   }
   {
-    ExecChild blackwell({"--model-repo=" + repo_.path(), "--fake-devices=sm_120:32GiB"},
+    ExecChild blackwell(KILN_EXEC_PATH, {"--model-repo=" + repo_.path(), "--fake-devices=sm_120:32GiB"},
                         {"CUDA_VISIBLE_DEVICES=0"});
     ExecEvent event;
     ASSERT_TRUE(blackwell.Read(&event).ok());
@@ -170,7 +100,7 @@ TEST_F(KilnExecModelRunTest, ReadyAdvertisesTheExecModelPerDevice) {
 }
 
 TEST_F(KilnExecModelRunTest, RunsTheModelAndSurvivesItsFailures) {
-  ExecChild child({"--model-repo=" + repo_.path(), "--fake-devices=sm_90:80GiB"},
+  ExecChild child(KILN_EXEC_PATH, {"--model-repo=" + repo_.path(), "--fake-devices=sm_90:80GiB"},
                   {"CUDA_VISIBLE_DEVICES=0", "KILN_TOKEN=secret-of-the-worker"});
   ExecEvent ready;
   ASSERT_TRUE(child.Read(&ready).ok());

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "worker/exec/executor.h"
 #include "worker/exec/frame_io.h"
+#include "worker/exec/testing/exec_child.h"
 
 extern char** environ;
 
@@ -277,105 +278,6 @@ TEST_F(ExecutorTest, RunnableDeviceRunsTheTaskAndReadyListsIt) {
   EXPECT_THAT(ready.devices(1).features(), Not(Contains("fp8")));
 }
 
-// The real kiln-exec binary on pipes, with extra arguments and environment overrides
-// ("NAME=value"; "NAME" alone removes the variable).
-class ExecChild {
- public:
-  explicit ExecChild(std::vector<std::string> args = {}, std::vector<std::string> env = {}) {
-    int in[2], out[2];
-    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    // Prepared before fork(): the child only dups and execs.
-    args.insert(args.begin(), KILN_EXEC_PATH);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      bool overridden = false;
-      for (const std::string& o : env) {
-        const std::string name = o.substr(0, o.find('='));
-        overridden |= entry.rfind(name + "=", 0) == 0;
-      }
-      if (!overridden) env_strings.push_back(entry);
-    }
-    for (const std::string& o : env) {
-      if (o.find('=') != std::string::npos) env_strings.push_back(o);
-    }
-    std::vector<char*> envp;
-    for (std::string& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = in[1];
-    from_ = out[0];
-  }
-  ~ExecChild() {
-    CloseStdin();
-    ::close(from_);
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  void CloseStdin() {
-    if (to_ >= 0) ::close(to_);
-    to_ = -1;
-  }
-  absl::Status Send(const RunTaskRequest& run) {
-    ExecRequest request;
-    *request.mutable_run() = run;
-    return WriteFrame(to_, request);
-  }
-  // Reads one event, failing after `timeout`.
-  absl::Status Read(ExecEvent* event, absl::Duration timeout = absl::Seconds(30)) {
-    pollfd p{from_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) {
-      return absl::DeadlineExceededError("no event from kiln-exec");
-    }
-    return ReadFrame(from_, event);
-  }
-  // Reads events up to the result; progress events are appended to *progress.
-  absl::StatusOr<ExecResult> ReadResult(std::vector<ExecProgress>* progress) {
-    for (int i = 0; i < 10'000; ++i) {
-      ExecEvent event;
-      absl::Status status = Read(&event);
-      if (!status.ok()) return status;
-      if (event.has_result()) return event.result();
-      if (event.has_progress()) progress->push_back(event.progress());
-    }
-    return absl::InternalError("no result after 10000 events");
-  }
-  // Waits for the exit status, bounded.
-  absl::StatusOr<int> Wait(absl::Duration timeout = absl::Seconds(10)) {
-    const absl::Time end = absl::Now() + timeout;
-    while (absl::Now() < end) {
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return absl::DeadlineExceededError("kiln-exec did not exit");
-  }
-  pid_t pid() const { return pid_; }
-  int from() const { return from_; }
-
- private:
-  pid_t pid_ = -1;
-  int to_ = -1;
-  int from_ = -1;
-};
-
 RunTaskRequest SleepRequest(double seconds) {
   RunTaskRequest run;
   run.set_job_id("j-test");
@@ -387,7 +289,7 @@ RunTaskRequest SleepRequest(double seconds) {
 }
 
 TEST(KilnExecTest, FirstEventIsReadyWithBuiltinTasksAndPid) {
-  ExecChild child;
+  ExecChild child(KILN_EXEC_PATH);
   ExecEvent event;
   ASSERT_TRUE(child.Read(&event).ok());
   ASSERT_TRUE(event.has_ready());
@@ -397,7 +299,7 @@ TEST(KilnExecTest, FirstEventIsReadyWithBuiltinTasksAndPid) {
 }
 
 TEST(KilnExecTest, DebugSleepSucceedsWithProgressAndTheProcessServesTheNextTask) {
-  ExecChild child;
+  ExecChild child(KILN_EXEC_PATH);
   ExecEvent ready;
   ASSERT_TRUE(child.Read(&ready).ok());
   for (int round = 0; round < 2; ++round) {
@@ -411,7 +313,7 @@ TEST(KilnExecTest, DebugSleepSucceedsWithProgressAndTheProcessServesTheNextTask)
 }
 
 TEST(KilnExecTest, UnknownTaskIsPermanentError) {
-  ExecChild child;
+  ExecChild child(KILN_EXEC_PATH);
   ExecEvent ready;
   ASSERT_TRUE(child.Read(&ready).ok());
   RunTaskRequest run = SleepRequest(0);
@@ -426,7 +328,7 @@ TEST(KilnExecTest, UnknownTaskIsPermanentError) {
 }
 
 TEST(KilnExecTest, BadParametersArePermanentError) {
-  ExecChild child;
+  ExecChild child(KILN_EXEC_PATH);
   ExecEvent ready;
   ASSERT_TRUE(child.Read(&ready).ok());
   RunTaskRequest run = SleepRequest(0);
@@ -440,7 +342,7 @@ TEST(KilnExecTest, BadParametersArePermanentError) {
 }
 
 TEST(KilnExecTest, ExitsZeroWhenStdinCloses) {
-  ExecChild child;
+  ExecChild child(KILN_EXEC_PATH);
   ExecEvent ready;
   ASSERT_TRUE(child.Read(&ready).ok());
   child.CloseStdin();
@@ -451,7 +353,7 @@ TEST(KilnExecTest, ExitsZeroWhenStdinCloses) {
 }
 
 TEST(KilnExecTest, ReadyListsFakeDevicesSelfTested) {
-  ExecChild child({"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"}, {"CUDA_VISIBLE_DEVICES"});
+  ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"}, {"CUDA_VISIBLE_DEVICES"});
   ExecEvent event;
   ASSERT_TRUE(child.Read(&event).ok());
   ASSERT_TRUE(event.has_ready());
@@ -470,7 +372,7 @@ TEST(KilnExecTest, ReadyListsFakeDevicesSelfTested) {
 
 TEST(KilnExecTest, FakeDevicesHonourCudaVisibleDevices) {
   {
-    ExecChild child({"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"},
+    ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"},
                     {"CUDA_VISIBLE_DEVICES=1"});
     ExecEvent event;
     ASSERT_TRUE(child.Read(&event).ok());
@@ -479,7 +381,7 @@ TEST(KilnExecTest, FakeDevicesHonourCudaVisibleDevices) {
   }
   {
     // The CPU slots' setting: no device at all.
-    ExecChild child({"--fake-devices=sm_90:80GiB"}, {"CUDA_VISIBLE_DEVICES="});
+    ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB"}, {"CUDA_VISIBLE_DEVICES="});
     ExecEvent event;
     ASSERT_TRUE(child.Read(&event).ok());
     ASSERT_TRUE(event.has_ready());
@@ -489,7 +391,7 @@ TEST(KilnExecTest, FakeDevicesHonourCudaVisibleDevices) {
 }
 
 TEST(KilnExecTest, ProbeWritesOneReadyFrameAndExitsZero) {
-  ExecChild child({"--probe", "--fake-devices=sm_120:32GiB,sm_75:16GiB"}, {"CUDA_VISIBLE_DEVICES"});
+  ExecChild child(KILN_EXEC_PATH, {"--probe", "--fake-devices=sm_120:32GiB,sm_75:16GiB"}, {"CUDA_VISIBLE_DEVICES"});
   ExecEvent event;
   ASSERT_TRUE(child.Read(&event).ok());
   ASSERT_TRUE(event.has_ready());
@@ -506,7 +408,7 @@ TEST(KilnExecTest, ProbeWritesOneReadyFrameAndExitsZero) {
 
 TEST(KilnExecTest, BadFakeDeviceSpecExitsTwo) {
   for (const char* arg : {"--fake-devices=sm_90:lots", "--no-such-flag"}) {
-    ExecChild child({"--probe", arg});
+    ExecChild child(KILN_EXEC_PATH, {"--probe", arg});
     ExecEvent event;
     EXPECT_FALSE(child.Read(&event).ok()) << arg;
     absl::StatusOr<int> status = child.Wait();
@@ -517,7 +419,7 @@ TEST(KilnExecTest, BadFakeDeviceSpecExitsTwo) {
 }
 
 TEST(KilnExecTest, TaskOnCannotRunFakeDeviceIsDeviceCannotRun) {
-  ExecChild child({"--fake-devices=sm_90:80GiB:cannot-run"}, {"CUDA_VISIBLE_DEVICES=0"});
+  ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB:cannot-run"}, {"CUDA_VISIBLE_DEVICES=0"});
   ExecEvent ready;
   ASSERT_TRUE(child.Read(&ready).ok());
   ASSERT_EQ(ready.ready().devices_size(), 1);

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "kiln/v1/executor.pb.h"
 #include "worker/exec/frame_io.h"
+#include "worker/exec/testing/exec_child.h"
 
 namespace kiln::exec {
 namespace {
@@ -33,67 +34,6 @@ using kiln::v1::RunTaskRequest;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// kiln-exec on pipes with `args`, on the CPU (no GPU visible). The destructor kills and
-// reaps it.
-class ExecChild {
- public:
-  explicit ExecChild(std::vector<std::string> args) {
-    int in[2], out[2];
-    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    args.insert(args.begin(), KILN_EXEC_PATH);
-    args.push_back("--torch-threads=2");
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setenv("CUDA_VISIBLE_DEVICES", "", 1);
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = in[1];
-    from_ = out[0];
-  }
-  ~ExecChild() {
-    ::close(to_);
-    ::close(from_);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  absl::Status Send(const RunTaskRequest& run) {
-    ExecRequest request;
-    *request.mutable_run() = run;
-    return WriteFrame(to_, request);
-  }
-  absl::Status Read(ExecEvent* event) {
-    pollfd p{from_, POLLIN, 0};
-    if (::poll(&p, 1, 120'000) != 1) return absl::DeadlineExceededError("no event from kiln-exec");
-    return ReadFrame(from_, event);
-  }
-  // The next result; counts the progress events before it.
-  absl::StatusOr<ExecResult> ReadResult(int* progress_events) {
-    for (int i = 0; i < 100'000; ++i) {
-      ExecEvent event;
-      if (absl::Status status = Read(&event); !status.ok()) return status;
-      if (event.has_result()) return event.result();
-      if (event.has_progress()) ++*progress_events;
-    }
-    return absl::InternalError("no result after 100000 events");
-  }
-  // True while the process has not exited.
-  bool Alive() { return ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-
- private:
-  pid_t pid_ = -1;
-  int to_ = -1;
-  int from_ = -1;
-};
 
 class KilnExecFieldDecodeTest : public ::testing::Test {
  protected:
@@ -117,7 +57,9 @@ class KilnExecFieldDecodeTest : public ::testing::Test {
 };
 
 TEST_F(KilnExecFieldDecodeTest, SecondRunHitsTheCacheWithNoLoadTime) {
-  ExecChild exec({absl::StrCat("--model-repo=", KILN_BUILTIN_MODELS_DIR)});
+  ExecChild exec(KILN_EXEC_PATH,
+                 {absl::StrCat("--model-repo=", KILN_BUILTIN_MODELS_DIR), "--torch-threads=2"},
+                 {"CUDA_VISIBLE_DEVICES="});
   ExecEvent ready;
   ASSERT_TRUE(exec.Read(&ready).ok());
   ASSERT_TRUE(ready.has_ready());
@@ -133,11 +75,11 @@ TEST_F(KilnExecFieldDecodeTest, SecondRunHitsTheCacheWithNoLoadTime) {
   EXPECT_TRUE(listed);
 
   ASSERT_TRUE(exec.Send(Request("kiln-torus", "32")).ok());
-  int progress = 0;
-  auto first = exec.ReadResult(&progress);
+  std::vector<kiln::v1::ExecProgress> progress;
+  auto first = exec.ReadResult(&progress, absl::Seconds(120));
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(first->ok()) << first->error();
-  EXPECT_GE(progress, 1);
+  EXPECT_GE(progress.size(), 1u);
   EXPECT_FALSE(first->summary().fields().at("cache_hit").bool_value());
   EXPECT_GT(first->summary().fields().at("load_seconds").number_value(), 0);
   EXPECT_THAT(first->loaded_models(), ElementsAre("kiln-torus@1"));
@@ -145,7 +87,7 @@ TEST_F(KilnExecFieldDecodeTest, SecondRunHitsTheCacheWithNoLoadTime) {
   EXPECT_TRUE(fs::exists(first->outputs(0).path()));
 
   ASSERT_TRUE(exec.Send(Request("kiln-torus@1", "32")).ok());
-  auto second = exec.ReadResult(&progress);
+  auto second = exec.ReadResult(&progress, absl::Seconds(120));
   ASSERT_TRUE(second.ok()) << second.status();
   ASSERT_TRUE(second->ok()) << second->error();
   EXPECT_TRUE(second->summary().fields().at("cache_hit").bool_value());
@@ -176,17 +118,18 @@ TEST_F(KilnExecFieldDecodeTest, CorruptArchivesFailOnlyTheirOwnTask) {
       pt << archive.str().substr(0, archive.str().size() / 2);
     }
   }
-  ExecChild exec({"--model-repo=" + repo.path()});
+  ExecChild exec(KILN_EXEC_PATH, {"--model-repo=" + repo.path(), "--torch-threads=2"},
+                 {"CUDA_VISIBLE_DEVICES="});
   ExecEvent ready;
   ASSERT_TRUE(exec.Read(&ready).ok());
   ASSERT_TRUE(ready.has_ready());
   EXPECT_EQ(ready.ready().models_size(), 3);
 
-  int progress = 0;
+  std::vector<kiln::v1::ExecProgress> progress;
   for (const std::string name : {"garbage", "truncated"}) {
     SCOPED_TRACE(name);
     ASSERT_TRUE(exec.Send(Request(name, "16")).ok());
-    auto result = exec.ReadResult(&progress);
+    auto result = exec.ReadResult(&progress, absl::Seconds(120));
     // LibTorch reads archives defensively: the load fails with an error, and if it ever
     // aborted instead, the read above would fail and only this attempt would be lost.
     ASSERT_TRUE(result.ok()) << result.status();
@@ -198,7 +141,7 @@ TEST_F(KilnExecFieldDecodeTest, CorruptArchivesFailOnlyTheirOwnTask) {
     EXPECT_TRUE(exec.Alive());
   }
   ASSERT_TRUE(exec.Send(Request("kiln-torus", "16")).ok());
-  auto good_result = exec.ReadResult(&progress);
+  auto good_result = exec.ReadResult(&progress, absl::Seconds(120));
   ASSERT_TRUE(good_result.ok()) << good_result.status();
   EXPECT_TRUE(good_result->ok()) << good_result->error();
   EXPECT_THAT(good_result->loaded_models(), ElementsAre("kiln-torus@1"));
