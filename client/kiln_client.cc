@@ -10,6 +10,8 @@
 #include "absl/time/clock.h"
 #include "client/blob_transfer.h"
 #include "client/grpc_status.h"
+#include "common/attempt_log.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "kiln/v1/job_service.grpc.pb.h"
@@ -187,6 +189,120 @@ absl::StatusOr<std::vector<v1::WorkerInfo>> Client::ListWorkers() {
                                     v1::ListWorkersRequest()));
   return std::vector<v1::WorkerInfo>(std::make_move_iterator(response.mutable_workers()->begin()),
                                      std::make_move_iterator(response.mutable_workers()->end()));
+}
+
+absl::StatusOr<v1::GetJobLogResponse> Client::GetJobLog(const v1::GetJobLogRequest& request) {
+  const absl::Duration wait =
+      absl::Seconds(request.wait().seconds()) + absl::Nanoseconds(request.wait().nanos());
+  v1::GetJobLogResponse response;
+  KILN_RETURN_IF_ERROR(RetryUnavailable(options_, [&]() {
+    grpc::ClientContext context;
+    SetDeadline(context, options_.default_deadline + std::max(wait, absl::ZeroDuration()));
+    response.Clear();
+    return FromGrpcStatus(stub_->service->GetJobLog(&context, request, &response), "GetJobLog",
+                          options_.address);
+  }));
+  return response;
+}
+
+absl::StatusOr<std::string> Client::ReadBlob(const std::string& sha256, int64_t max_bytes) {
+  std::string content;
+  KILN_RETURN_IF_ERROR(RetryUnavailable(options_, [&]() -> absl::Status {
+    grpc::ClientContext context;
+    SetDeadline(context, options_.transfer_deadline);
+    v1::GetBlobRequest request;
+    request.set_sha256(sha256);
+    std::unique_ptr<grpc::ClientReader<v1::GetBlobResponse>> reader =
+        stub_->service->GetBlob(&context, request);
+    content.clear();
+    int64_t size = -1;
+    v1::GetBlobResponse chunk;
+    while (reader->Read(&chunk)) {
+      if (size < 0) size = chunk.size_bytes();
+      if (size > max_bytes) {
+        context.TryCancel();
+        reader->Finish();
+        return absl::OutOfRangeError(absl::StrCat("blob ", sha256, " has ", size,
+                                                  " bytes, more than the ", max_bytes,
+                                                  " this read allows"));
+      }
+      content += chunk.data();
+    }
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish(), "GetBlob", options_.address));
+    if (static_cast<int64_t>(content.size()) != std::max<int64_t>(size, 0) ||
+        Sha256Hex(content) != sha256) {
+      return absl::DataLossError(absl::StrCat("blob ", sha256, " arrived short or corrupted"));
+    }
+    return absl::OkStatus();
+  }));
+  return content;
+}
+
+absl::StatusOr<v1::GetJobLogResponse> Client::ReadLog(
+    const std::string& job_id, int attempt, bool follow,
+    const std::function<void(absl::string_view)>& on_output, absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  v1::GetJobLogRequest request;
+  request.set_job_id(job_id);
+  request.set_attempt(attempt);
+  int64_t offset = 0;  // Output delivered so far: [0, offset).
+  while (true) {
+    const absl::Duration left = end - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat("attempt ", request.attempt(), " of job ",
+                                                      job_id, " still running after ",
+                                                      absl::FormatDuration(timeout)));
+    }
+    request.set_offset(offset);
+    const absl::Duration wait = follow ? std::min(left, absl::Seconds(30)) : absl::ZeroDuration();
+    request.mutable_wait()->set_seconds(absl::ToInt64Seconds(wait));
+    request.mutable_wait()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(wait - absl::Seconds(absl::ToInt64Seconds(wait)))));
+    absl::StatusOr<v1::GetJobLogResponse> answer = GetJobLog(request);
+    if (follow && absl::IsFailedPrecondition(answer.status())) {
+      // No attempt yet: a follower waits for the first one, unless the job is over.
+      KILN_ASSIGN_OR_RETURN(v1::Job job, Get(job_id));
+      if (IsTerminal(job.state())) return answer.status();
+      absl::SleepFor(std::min(absl::Milliseconds(250), std::max(left, absl::ZeroDuration())));
+      continue;
+    }
+    KILN_ASSIGN_OR_RETURN(v1::GetJobLogResponse response, std::move(answer));
+    // Stay on this attempt: a retry that starts meanwhile is another attempt's log.
+    request.set_attempt(response.attempt());
+    if (!response.data().empty()) {
+      if (response.offset() > offset) {
+        on_output(absl::StrCat("[kiln: ", response.offset() - offset,
+                               " bytes of output not shown: no longer in the live tail]\n"));
+      }
+      on_output(response.data());
+    }
+    offset = std::max(offset, response.next_offset());
+    if (response.ended()) {
+      if (response.log().sha256().empty()) {
+        if (offset > 0) return response;  // Shown live; the worker kept no copy.
+        return absl::NotFoundError(
+            absl::StrCat("attempt ", response.attempt(), " of job ", job_id, " ended (",
+                         v1::ExitReason_Name(response.exit_reason()), ") without a log"));
+      }
+      KILN_ASSIGN_OR_RETURN(std::string blob, ReadBlob(response.log().sha256()));
+      if (offset == 0) {
+        on_output(blob);
+        return response;
+      }
+      // Line the blob up with what the live tail showed already.
+      const AttemptLogLayout layout = ParseAttemptLog(blob);
+      const absl::string_view body = absl::string_view(blob).substr(layout.body_start);
+      if (offset < layout.dropped) {
+        on_output(absl::StrCat("[kiln: ", layout.dropped - offset,
+                               " bytes of output not shown: cut from the log]\n"));
+        on_output(body);
+      } else if (offset - layout.dropped < static_cast<int64_t>(body.size())) {
+        on_output(body.substr(static_cast<size_t>(offset - layout.dropped)));
+      }
+      return response;
+    }
+    if (!follow) return response;
+  }
 }
 
 absl::Status Client::Watch(const std::string& job_id,

@@ -1,5 +1,6 @@
 // kiln::Client: the C++ SDK of Kiln. It speaks kiln.v1.JobService to one scheduler:
-// submit jobs, follow them, cancel them, move blobs in and out, list workers.
+// submit jobs, follow them, cancel them, move blobs in and out, list workers, read
+// what a job printed (ReadLog).
 //
 // Example:
 //
@@ -47,6 +48,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "kiln/v1/job.pb.h"
 #include "kiln/v1/job_service.pb.h"
@@ -115,6 +117,26 @@ class Client {
   absl::Status DownloadBlob(const std::string& sha256, const std::string& path);
 
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers();
+
+  // One GetJobLog call: the live tail of a running attempt from request.offset (its
+  // deadline covers request.wait), or an ended attempt's log blob reference.
+  absl::StatusOr<v1::GetJobLogResponse> GetJobLog(const v1::GetJobLogRequest& request);
+  // What attempt `attempt` (0: the latest) of a job printed, passed to on_output as it
+  // arrives. An ended attempt: its log blob. A running one: the live tail so far, and
+  // with `follow` everything it prints until it ends (then the rest from its blob); a
+  // follower of a job with no attempt yet waits for its first one.
+  // Returns the last GetJobLog answer (attempt number, ended, exit_reason, job_state).
+  // NOT_FOUND: no such job, or the attempt ended without a log (lease lost, cancelled);
+  // OUT_OF_RANGE: no such attempt; FAILED_PRECONDITION: no attempt yet;
+  // DEADLINE_EXCEEDED: `timeout` passed while following.
+  absl::StatusOr<v1::GetJobLogResponse> ReadLog(
+      const std::string& job_id, int attempt, bool follow,
+      const std::function<void(absl::string_view)>& on_output,
+      absl::Duration timeout = absl::InfiniteDuration());
+  // A blob's content in memory (for small blobs such as logs), size and sha256 checked;
+  // OUT_OF_RANGE when it is larger than max_bytes.
+  absl::StatusOr<std::string> ReadBlob(const std::string& sha256,
+                                       int64_t max_bytes = int64_t{64} << 20);
 
   const ClientOptions& options() const { return options_; }
 

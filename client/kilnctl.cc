@@ -38,6 +38,7 @@
 #include "client/kiln_client.h"
 #include "client/kilnctl_args.h"
 #include "client/kilnctl_format.h"
+#include "client/kilnctl_logs.h"
 #include "common/status_macros.h"
 
 namespace kiln::kilnctl {
@@ -339,6 +340,25 @@ int RunWorkers(Globals& g, const ParsedArgs& args) {
   return kExitOk;
 }
 
+int RunLogs(Globals& g, const ParsedArgs& args) {
+  absl::StatusOr<LogsArgs> logs = ParseLogsArgs(args);
+  if (!logs.ok()) return Fail(logs.status(), kExitUsage);
+  absl::StatusOr<v1::GetJobLogResponse> last = g.client->ReadLog(
+      logs->job_id, logs->attempt, logs->follow,
+      [](absl::string_view bytes) { std::cout.write(bytes.data(), bytes.size()) << std::flush; });
+  if (!last.ok()) {
+    // No such attempt is a "not found" to scripts, like no such job.
+    return Fail(last.status(), last.status().code() == absl::StatusCode::kOutOfRange
+                                   ? kExitNotFound
+                                   : ExitCodeForStatus(last.status()));
+  }
+  if (!logs->follow) return kExitOk;
+  std::cerr << "kilnctl: attempt " << last->attempt() << " of job " << logs->job_id << " ended ("
+            << v1::ExitReason_Name(last->exit_reason()) << "); job "
+            << JobStateName(last->job_state()) << "\n";
+  return ExitCodeForJobState(last->job_state());
+}
+
 std::vector<Verb> Verbs() {
   std::vector<FlagSpec> submit_flags = JobSpecFlags();
   submit_flags.push_back({"wait", 'w', false, "", "wait for the job, showing progress on stderr"});
@@ -407,6 +427,23 @@ Examples:
        {{"dir", 'd', true, "DIR", "where to put the files (default .; created if missing)"},
         {"output", '\0', true, "NAME", "only this output (repeat)"}},
        RunFetch},
+      {"logs",
+       "JOB_ID [flags]",
+       "print what a job's attempt printed (stdout and stderr)",
+       R"(Prints the output of the job's latest attempt (or --attempt N): from the attempt's
+log blob once it ended (the last 4 MiB, with a first line saying so when cut), else
+what the scheduler holds of it so far. With --follow, keeps printing while the attempt
+runs and exits when it ends: 0, or 4/5 when the job failed or was cancelled.
+Errors: no such job or attempt (exit 3), no attempt yet (exit 1).
+
+Examples:
+  kilnctl logs j-0123456789abcdef
+  kilnctl logs j-0123456789abcdef --attempt 1
+  id=$(kilnctl submit debug.sleep --params '{"seconds":5,"print":10}')
+  kilnctl logs $id --follow
+)",
+       LogsFlags(),
+       RunLogs},
       {"workers",
        "",
        "list registered workers",

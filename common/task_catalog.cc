@@ -188,7 +188,7 @@ absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameter
 
 absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const Struct& parameters,
                                                        const TaskLimits& limits) {
-  KILN_RETURN_IF_ERROR(CheckKeys(parameters, "", {"fail_message", "seconds"}));
+  KILN_RETURN_IF_ERROR(CheckKeys(parameters, "", {"fail_message", "print", "seconds"}));
   DebugSleepParams params;
   const Value* seconds = Find(parameters, "seconds");
   if (seconds == nullptr) return Invalid("seconds", "required");
@@ -205,6 +205,14 @@ absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const Struct& parameters,
                                                   kMaxFailMessageLength, " bytes"));
     }
     params.fail_message = v->string_value();
+  }
+  if (const Value* v = Find(parameters, "print")) {
+    const double lines = v->kind_case() == Value::kNumberValue ? v->number_value() : -1;
+    if (!(lines >= 0 && lines <= kMaxDebugSleepLines) || lines != static_cast<int>(lines)) {
+      return Invalid("print",
+                     absl::StrCat("must be a whole number from 0 to ", kMaxDebugSleepLines));
+    }
+    params.print = static_cast<int>(lines);
   }
   return params;
 }

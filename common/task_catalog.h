@@ -77,10 +77,14 @@ absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const google::protobuf:
 // debug.sleep: sleeps, then succeeds or fails; exercises leases, retries and cancels.
 //   seconds       (required) number, 0..max_sleep_seconds
 //   fail_message  when set, the task fails with this message after sleeping
+//   print         lines to print on stdout, spread over the sleep (0..kMaxDebugSleepLines;
+//                 default 0): output for tests and demos of `kilnctl logs`
 struct DebugSleepParams {
   double seconds = 0;
   std::optional<std::string> fail_message;
+  int print = 0;
 };
+inline constexpr int kMaxDebugSleepLines = 1000000;
 
 absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const google::protobuf::Struct& parameters,
                                                        const TaskLimits& limits);

@@ -154,6 +154,10 @@ TEST(TaskCatalogTest, DebugSleep) {
   params = ParseDebugSleepParams(Params(R"({"seconds":0,"fail_message":"boom"})"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->fail_message, "boom");
+  EXPECT_EQ(params->print, 0);
+  params = ParseDebugSleepParams(Params(R"({"seconds":1,"print":25})"), {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(params->print, 25);
   EXPECT_TRUE(ValidateTaskParameters("debug.sleep", Params(R"({"seconds":3600})"), {}).ok());
 }
 
@@ -173,7 +177,15 @@ TEST(TaskCatalogTest, DebugSleepErrors) {
   EXPECT_THAT(SleepError(R"({"seconds":1,"fail_message":""})"),
               StartsWith("parameters.fail_message: must be a non-empty string"));
   EXPECT_EQ(SleepError(R"({"seconds":1,"fail":"x"})"),
-            "parameters.fail: unknown field (known: fail_message, seconds)");
+            "parameters.fail: unknown field (known: fail_message, print, seconds)");
+  EXPECT_EQ(SleepError(R"({"seconds":1,"print":-1})"),
+            "parameters.print: must be a whole number from 0 to 1000000");
+  EXPECT_EQ(SleepError(R"({"seconds":1,"print":2.5})"),
+            "parameters.print: must be a whole number from 0 to 1000000");
+  EXPECT_EQ(SleepError(R"({"seconds":1,"print":"3"})"),
+            "parameters.print: must be a whole number from 0 to 1000000");
+  EXPECT_EQ(SleepError(R"({"seconds":1,"print":1000001})"),
+            "parameters.print: must be a whole number from 0 to 1000000");
 }
 
 TEST(TaskCatalogTest, ModelRunPassesAnyObjectUpToTheCap) {

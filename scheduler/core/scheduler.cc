@@ -31,6 +31,8 @@ constexpr int kMaxUncountedAttempts = 10;
 constexpr size_t kMaxListPageBytes = 2 << 20;
 // Largest result summary a worker may record on a job.
 constexpr size_t kMaxResultBytes = 64 << 10;
+// Largest log_chunk of one ReportProgress (workers send at most 64 KiB).
+constexpr size_t kMaxLogChunkBytes = 1 << 20;
 
 std::string JobIdForSeq(uint64_t seq) { return absl::StrFormat("j-%016x", seq); }
 
@@ -118,11 +120,68 @@ std::function<void(absl::Status)> AnswerWhenDurable(T value,
   };
 }
 
+// The log blob an attempt's end report names (field `field`), with its stored size; an
+// empty reference means none.
+absl::StatusOr<kiln::v1::BlobRef> CheckLogRef(const Scheduler& scheduler,
+                                              const kiln::v1::BlobRef& log,
+                                              absl::string_view field) {
+  if (log.sha256().empty() && log.name().empty()) return log;
+  if (!IsSafeName(log.name(), 128)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".name: must be 1..128 characters of [A-Za-z0-9._-]"));
+  }
+  absl::StatusOr<kiln::v1::StoredBlob> blob = scheduler.GetBlob(log.sha256());
+  if (!blob.ok()) {
+    return absl::Status(blob.status().code() == absl::StatusCode::kNotFound
+                            ? absl::StatusCode::kFailedPrecondition
+                            : blob.status().code(),
+                        absl::StrCat(field, ".sha256: ", blob.status().message()));
+  }
+  kiln::v1::BlobRef checked = log;
+  checked.set_size_bytes(blob->size_bytes());
+  return checked;
+}
+
+// Which attempt a GetJobLog request means (1-based).
+absl::StatusOr<int> ResolveLogAttempt(const Job& job, int requested) {
+  if (job.attempts().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job.id(), " is ", StateName(job.state()), " and has no attempt yet: no log yet"));
+  }
+  if (requested > job.attempts_size()) {
+    return absl::OutOfRangeError(absl::StrCat("attempt: job ", job.id(), " has ",
+                                              job.attempts_size(), " attempt(s), not ", requested));
+  }
+  return requested == 0 ? job.attempts_size() : requested;
+}
+
+bool AttemptEnded(const kiln::v1::Attempt& attempt) {
+  return attempt.exit_reason() != kiln::v1::EXIT_REASON_UNSPECIFIED || attempt.has_ended_at();
+}
+
+// The GetJobLog answer for an attempt that ended (or one that can no longer report).
+kiln::v1::GetJobLogResponse EndedLogResponse(const Job& job, int attempt_number, int64_t offset) {
+  const kiln::v1::Attempt& attempt = job.attempts(attempt_number - 1);
+  kiln::v1::GetJobLogResponse response;
+  response.set_attempt(attempt_number);
+  response.set_offset(offset);
+  response.set_next_offset(offset);
+  response.set_ended(true);
+  if (attempt.has_log()) *response.mutable_log() = attempt.log();
+  response.set_exit_reason(attempt.exit_reason());
+  response.set_job_state(job.state());
+  return response;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const SchedulerOptions& options, store::Store* store,
                      store::GroupCommitter* committer)
-    : options_(options), clock_(options.clock), store_(store), committer_(committer) {}
+    : options_(options),
+      clock_(options.clock),
+      store_(store),
+      committer_(committer),
+      log_tails_(options.log_tails) {}
 
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& options,
                                                              store::Store* store,
@@ -155,6 +214,7 @@ Scheduler::~Scheduler() {
     waiter_order_.clear();
   }
   for (auto& done : parked) done(absl::UnavailableError("scheduler shutting down"));
+  for (auto& [done, answer] : log_tails_.Shutdown()) done(std::move(answer));
 }
 
 absl::Status Scheduler::RecoverLocked() {
@@ -1054,8 +1114,18 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
     done(absl::InvalidArgumentError("progress: must be within 0..1"));
     return;
   }
+  if (request.log_chunk().size() > kMaxLogChunkBytes) {
+    done(absl::InvalidArgumentError(
+        absl::StrCat("log_chunk: larger than the limit of ", kMaxLogChunkBytes, " bytes")));
+    return;
+  }
+  if (request.log_offset() < 0) {
+    done(absl::InvalidArgumentError("log_offset: must be >= 0"));
+    return;
+  }
   std::optional<Job> publish;
   absl::Status status;
+  std::vector<LogTails::Answer> log_answers;
   {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<ActiveJob*> found =
@@ -1066,9 +1136,14 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
       ActiveJob& active = **found;
       const absl::Time now = clock_->Now();
       SetLeaseLocked(active, now + options_.lease_duration);
-      active.job.set_progress(request.progress());
-      active.job.set_progress_message(TruncateUtf8(request.message(), 256));
-      if (active.job.state() == kiln::v1::JOB_STATE_ASSIGNED) {
+      // Memory only: the worker uploads the whole log when the attempt ends.
+      log_answers = log_tails_.Append(request.job_id(), request.attempt(), request.log_offset(),
+                                      request.log_chunk());
+      if (request.log_only()) {
+        // Neither progress nor a start: nothing else changes.
+      } else if (active.job.state() == kiln::v1::JOB_STATE_ASSIGNED) {
+        active.job.set_progress(request.progress());
+        active.job.set_progress_message(TruncateUtf8(request.message(), 256));
         TouchLocked(active);
         // The start of the run is a state change: durable before it is acknowledged.
         active.job.set_state(kiln::v1::JOB_STATE_RUNNING);
@@ -1078,15 +1153,19 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
         store::WriteSet writes;
         writes.PutJob(active.job);
         CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
-        return;
+        done = nullptr;
+      } else {
+        active.job.set_progress(request.progress());
+        active.job.set_progress_message(TruncateUtf8(request.message(), 256));
+        // Plain progress is not stored (losing it in a crash costs nothing) and
+        // keeps the revision, which counts stored changes only.
+        publish = active.job;
       }
-      // Plain progress is not stored (losing it in a crash costs nothing) and
-      // keeps the revision, which counts stored changes only.
-      publish = active.job;
     }
   }
+  for (auto& [reader, answer] : log_answers) reader(std::move(answer));
   if (publish.has_value()) watch_hub_.Publish(*publish);
-  done(status);
+  if (done) done(status);
 }
 
 void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
@@ -1113,6 +1192,11 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       return;
     }
     outputs[i].set_size_bytes(blob->size_bytes());
+  }
+  absl::StatusOr<kiln::v1::BlobRef> log = CheckLogRef(*this, request.log(), "log");
+  if (!log.ok()) {
+    done(log.status());
+    return;
   }
   absl::Status status;
   {
@@ -1148,6 +1232,7 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
       *attempt->mutable_ended_at() = ToProtoTime(now);
       attempt->set_exit_reason(kiln::v1::EXIT_REASON_SUCCEEDED);
+      if (!log->sha256().empty()) *attempt->mutable_log() = *log;
       if (!attempt->has_started_at()) *attempt->mutable_started_at() = ToProtoTime(now);
       active.job.set_state(kiln::v1::JOB_STATE_SUCCEEDED);
       active.job.set_progress(1.0);
@@ -1220,6 +1305,11 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
     done(absl::InvalidArgumentError("reason: must name a failure"));
     return;
   }
+  absl::StatusOr<kiln::v1::BlobRef> log = CheckLogRef(*this, request.log(), "log");
+  if (!log.ok()) {
+    done(log.status());
+    return;
+  }
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
@@ -1240,6 +1330,9 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
                                 attempt.tier_index())] =
             clock_->Now() + options_.incapable_cooldown;
         dispatch_needed_ = true;
+      }
+      if (!log->sha256().empty()) {
+        *active.job.mutable_attempts(active.job.attempts_size() - 1)->mutable_log() = *log;
       }
       EndAttemptWithFailureLocked(active, request.reason(), request.message(), request.permanent(),
                                   counted, writes);
@@ -1364,9 +1457,10 @@ kiln::v1::Job Scheduler::WithPendingReasonLocked(const kiln::v1::Job& job) const
 
 void Scheduler::Tick() {
   std::vector<Callback<kiln::v1::AcquireJobResponse>> expired_waiters;
+  absl::Time now;
   {
     absl::MutexLock lock(&mu_);
-    const absl::Time now = clock_->Now();
+    now = clock_->Now();
     if (reload_needed_) {
       // A write failed after memory moved on; the store is the truth. Parked
       // long-polls are answered empty and workers simply ask again.
@@ -1440,6 +1534,83 @@ void Scheduler::Tick() {
     }
   }
   for (auto& done : expired_waiters) done(kiln::v1::AcquireJobResponse());
+  for (auto& [done, answer] : log_tails_.TakeDue(now)) done(std::move(answer));
+}
+
+uint64_t Scheduler::GetJobLog(const kiln::v1::GetJobLogRequest& request,
+                              Callback<kiln::v1::GetJobLogResponse> done) {
+  absl::Status invalid = ValidJobId(request.job_id(), "job_id");
+  if (invalid.ok() && request.attempt() < 0) {
+    invalid = absl::InvalidArgumentError("attempt: must be >= 0 (0 = the latest)");
+  }
+  if (invalid.ok() && request.offset() < 0) {
+    invalid = absl::InvalidArgumentError("offset: must be >= 0");
+  }
+  const absl::Duration wait = FromProtoDuration(request.wait());
+  if (invalid.ok() && wait < absl::ZeroDuration()) {
+    invalid = absl::InvalidArgumentError("wait: must not be negative");
+  }
+  if (!invalid.ok()) {
+    done(invalid);
+    return 0;
+  }
+  std::optional<Job> job;
+  std::optional<absl::StatusOr<kiln::v1::GetJobLogResponse>> answer;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(request.job_id());
+    if (it != jobs_.end()) {
+      const Job& active = it->second.job;
+      absl::StatusOr<int> number = ResolveLogAttempt(active, request.attempt());
+      if (!number.ok()) {
+        answer = number.status();
+      } else if (*number == active.attempts_size() && IsLeased(active.state()) &&
+                 !AttemptEnded(active.attempts(*number - 1))) {
+        // The running attempt: the live tail. Under mu_, so its end cannot slip between.
+        kiln::v1::GetJobLogResponse base;
+        base.set_attempt(*number);
+        base.set_job_state(active.state());
+        const absl::Time now = clock_->Now();
+        uint64_t waiter_id = 0;
+        absl::StatusOr<std::optional<kiln::v1::GetJobLogResponse>> read =
+            log_tails_.ReadOrPark(active.id(), *number, request.offset(), base, now,
+                                  now + std::min(wait, options_.max_log_wait), done, &waiter_id);
+        if (read.ok() && !read->has_value()) return waiter_id;
+        if (read.ok()) {
+          answer = **std::move(read);
+        } else {
+          answer = read.status();
+        }
+      } else {
+        job = active;
+      }
+    }
+  }
+  if (!job.has_value() && !answer.has_value()) {
+    // Not in memory: a finished job, from the store.
+    absl::StatusOr<std::optional<Job>> stored = store_->GetJob(request.job_id());
+    if (!stored.ok()) {
+      answer = stored.status();
+    } else if (!stored->has_value()) {
+      answer = absl::NotFoundError(absl::StrCat("job ", request.job_id(), " not found"));
+    } else {
+      job = **stored;
+    }
+  }
+  if (job.has_value()) {
+    absl::StatusOr<int> number = ResolveLogAttempt(*job, request.attempt());
+    if (number.ok()) {
+      answer = EndedLogResponse(*job, *number, request.offset());
+    } else {
+      answer = number.status();
+    }
+  }
+  done(*std::move(answer));
+  return 0;
+}
+
+void Scheduler::CancelJobLog(uint64_t waiter_id) {
+  for (auto& [done, answer] : log_tails_.Cancel(waiter_id)) done(std::move(answer));
 }
 
 void Scheduler::RunTicker() {
@@ -1447,6 +1618,13 @@ void Scheduler::RunTicker() {
 }
 
 void Scheduler::ObserveEndLocked(const ActiveJob& active, bool attempt_ended) {
+  if (attempt_ended && !active.job.attempts().empty()) {
+    // Readers parked on the live tail learn of the end (and of the log blob) at the next
+    // Tick, outside the lock.
+    const int number = active.job.attempts().rbegin()->number();
+    log_tails_.End(active.job.id(), number,
+                   EndedLogResponse(active.job, active.job.attempts_size(), 0));
+  }
   if (options_.observer == nullptr) return;
   const kiln::v1::Device* device = nullptr;
   if (!active.job.attempts().empty()) {

@@ -41,6 +41,7 @@
 #include "kiln/v1/worker_service.pb.h"
 #include "scheduler/core/job_queue.h"
 #include "scheduler/core/job_validation.h"
+#include "scheduler/core/log_tails.h"
 #include "scheduler/core/scheduler_observer.h"
 #include "scheduler/core/watch_hub.h"
 #include "scheduler/store/group_committer.h"
@@ -72,6 +73,10 @@ struct SchedulerOptions {
   SchedulerObserver* observer = nullptr;
   bool run_ticker = true;
   absl::Duration tick_interval = absl::Milliseconds(50);
+  // Live output of running attempts (GetJobLog): bounds of the in-memory tails.
+  LogTailsOptions log_tails;
+  // Longest wait of one GetJobLog long-poll.
+  absl::Duration max_log_wait = absl::Seconds(60);
 };
 
 // Counters and gauges for metrics and tests.
@@ -136,6 +141,17 @@ class Scheduler {
   absl::StatusOr<kiln::v1::StoredBlob> GetBlob(const std::string& sha256) const;
   std::vector<kiln::v1::WorkerInfo> ListWorkers() const;
   WatchHub& watch_hub() { return watch_hub_; }
+  // What an attempt printed: for a running attempt the live tail from request.offset
+  // (parking until bytes arrive, the attempt ends or the wait passes); for an ended one
+  // its log blob reference. NotFound for an unknown job, OutOfRange for an attempt it
+  // does not have, FailedPrecondition while it has no attempt. Returns an id for
+  // CancelJobLog (0 when answered at once); `done` runs on another thread when parked.
+  uint64_t GetJobLog(const kiln::v1::GetJobLogRequest& request,
+                     Callback<kiln::v1::GetJobLogResponse> done);
+  // The client went away: drop the parked read (answered with Cancelled).
+  void CancelJobLog(uint64_t waiter_id);
+  // In-memory live tails, for tests.
+  const LogTails& log_tails() const { return log_tails_; }
 
   // --- WorkerService ---
   void RegisterWorker(const kiln::v1::RegisterWorkerRequest& request,
@@ -258,6 +274,8 @@ class Scheduler {
   store::Store* const store_;
   store::GroupCommitter* const committer_;
   WatchHub watch_hub_;
+  // Taken after mu_ (the scheduler calls it under mu_ so that reads and ends are ordered).
+  LogTails log_tails_;
 
   mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;

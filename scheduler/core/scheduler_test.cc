@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/device_features.h"
 #include "common/proto_time.h"
+#include "common/sha256.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -808,6 +809,211 @@ TEST_F(PlacementTest, TierValidationNamesTheTier) {
                      bad_params.callback());
   EXPECT_EQ(bad_params.Get().status().message().find("spec.tiers[0].parameters.resolution"), 0u)
       << bad_params.Get().status();
+}
+
+}  // namespace
+}  // namespace kiln::core
+
+namespace kiln::core {
+namespace {
+
+// --- Attempt logs: the live tail (GetJobLog) and the log blob on the attempt -----------
+
+class SchedulerLogTest : public SchedulerTest {
+ protected:
+  absl::Status LogChunk(const std::string& worker, const std::string& job_id, int attempt,
+                        int64_t offset, const std::string& bytes) {
+    kiln::v1::ReportProgressRequest request;
+    request.set_worker_id(worker);
+    request.set_job_id(job_id);
+    request.set_attempt(attempt);
+    request.set_log_only(true);
+    request.set_log_offset(offset);
+    request.set_log_chunk(bytes);
+    StatusResult result;
+    scheduler_->ReportProgress(request, result.callback());
+    return result.Get();
+  }
+
+  kiln::v1::GetJobLogRequest LogRequest(const std::string& job_id, int attempt, int64_t offset,
+                                        absl::Duration wait) {
+    kiln::v1::GetJobLogRequest request;
+    request.set_job_id(job_id);
+    request.set_attempt(attempt);
+    request.set_offset(offset);
+    request.mutable_wait()->set_seconds(absl::ToInt64Seconds(wait));
+    return request;
+  }
+
+  absl::StatusOr<kiln::v1::GetJobLogResponse> ReadLog(const std::string& job_id, int attempt,
+                                                      int64_t offset) {
+    Result<kiln::v1::GetJobLogResponse> result;
+    EXPECT_EQ(scheduler_->GetJobLog(LogRequest(job_id, attempt, offset, absl::ZeroDuration()),
+                                    result.callback()),
+              0u);
+    return result.Get();
+  }
+
+  kiln::v1::BlobRef StoreLogBlob(const std::string& content) {
+    kiln::v1::StoredBlob blob;
+    blob.set_sha256(Sha256Hex(content));
+    blob.set_size_bytes(static_cast<int64_t>(content.size()));
+    StatusResult stored;
+    scheduler_->PutBlob(blob, stored.callback());
+    EXPECT_TRUE(stored.Get().ok());
+    kiln::v1::BlobRef ref;
+    ref.set_name("attempt-1.log");
+    ref.set_sha256(blob.sha256());
+    return ref;
+  }
+
+  // A job running attempt 1 on w1.
+  std::string StartJob(int max_attempts = 3) {
+    Register("w1");
+    const std::string id = Submit(MeshSpec(max_attempts)).id();
+    EXPECT_TRUE(Acquire("w1").has_value());
+    EXPECT_TRUE(Progress("w1", id, 1).ok());
+    return id;
+  }
+};
+
+TEST_F(SchedulerLogTest, LiveTailIsReadFromAnOffsetAndLongPollsWake) {
+  const std::string id = StartJob();
+  ASSERT_TRUE(LogChunk("w1", id, 1, 0, "line 1\n").ok());
+  absl::StatusOr<kiln::v1::GetJobLogResponse> read = ReadLog(id, 0, 0);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->attempt(), 1);
+  EXPECT_EQ(read->data(), "line 1\n");
+  EXPECT_EQ(read->next_offset(), 7);
+  EXPECT_FALSE(read->ended());
+  EXPECT_EQ(read->job_state(), kiln::v1::JOB_STATE_RUNNING);
+
+  // Nothing new at 7: the read parks until bytes come.
+  Result<kiln::v1::GetJobLogResponse> parked;
+  EXPECT_NE(scheduler_->GetJobLog(LogRequest(id, 1, 7, absl::Seconds(10)), parked.callback()), 0u);
+  EXPECT_FALSE(parked.ready());
+  ASSERT_TRUE(LogChunk("w1", id, 1, 7, "line 2\n").ok());
+  ASSERT_TRUE(parked.ready());
+  EXPECT_EQ(parked.Get()->data(), "line 2\n");
+  EXPECT_EQ(parked.Get()->offset(), 7);
+  EXPECT_EQ(parked.Get()->next_offset(), 14);
+
+  // A log-only report neither stores nor moves progress.
+  EXPECT_EQ(scheduler_->GetJob(id)->progress(), 0.5);
+}
+
+TEST_F(SchedulerLogTest, ParkedReadEndsAtItsWaitOnTheFakeClock) {
+  const std::string id = StartJob();
+  Result<kiln::v1::GetJobLogResponse> parked;
+  scheduler_->GetJobLog(LogRequest(id, 0, 0, absl::Seconds(5)), parked.callback());
+  clock_.Advance(absl::Seconds(4));
+  scheduler_->Tick();
+  EXPECT_FALSE(parked.ready());
+  clock_.Advance(absl::Seconds(1));
+  scheduler_->Tick();
+  ASSERT_TRUE(parked.ready());
+  EXPECT_EQ(parked.Get()->data(), "");
+  EXPECT_EQ(parked.Get()->next_offset(), 0);
+  EXPECT_FALSE(parked.Get()->ended());
+}
+
+TEST_F(SchedulerLogTest, WaitIsCappedByTheScheduler) {
+  const std::string id = StartJob();
+  Result<kiln::v1::GetJobLogResponse> parked;
+  scheduler_->GetJobLog(LogRequest(id, 0, 0, absl::Hours(5)), parked.callback());
+  clock_.Advance(absl::Seconds(60));  // SchedulerOptions::max_log_wait
+  scheduler_->Tick();
+  EXPECT_TRUE(parked.ready());
+}
+
+TEST_F(SchedulerLogTest, FailedAttemptKeepsItsLogAndWakesFollowers) {
+  const std::string id = StartJob(/*max_attempts=*/1);
+  ASSERT_TRUE(LogChunk("w1", id, 1, 0, "about to crash\n").ok());
+  Result<kiln::v1::GetJobLogResponse> parked;
+  scheduler_->GetJobLog(LogRequest(id, 1, 15, absl::Seconds(30)), parked.callback());
+
+  const kiln::v1::BlobRef log = StoreLogBlob("about to crash\nSegmentation fault\n");
+  kiln::v1::FailJobRequest fail;
+  fail.set_worker_id("w1");
+  fail.set_job_id(id);
+  fail.set_attempt(1);
+  fail.set_reason(kiln::v1::EXIT_REASON_EXECUTOR_CRASH);
+  fail.set_message("executor killed by signal 11 (SIGSEGV)");
+  *fail.mutable_log() = log;
+  Result<kiln::v1::FailJobResponse> failed;
+  scheduler_->FailJob(fail, failed.callback());
+  ASSERT_TRUE(failed.Get().ok()) << failed.Get().status();
+
+  scheduler_->Tick();  // Followers are told outside the scheduler's lock.
+  ASSERT_TRUE(parked.ready());
+  EXPECT_TRUE(parked.Get()->ended());
+  EXPECT_EQ(parked.Get()->log().sha256(), log.sha256());
+  EXPECT_EQ(parked.Get()->exit_reason(), kiln::v1::EXIT_REASON_EXECUTOR_CRASH);
+  EXPECT_EQ(parked.Get()->job_state(), kiln::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(parked.Get()->next_offset(), 15);
+  EXPECT_EQ(scheduler_->log_tails().total_bytes(), 0);  // The tail went with the attempt.
+
+  const kiln::v1::Job job = *scheduler_->GetJob(id);
+  ASSERT_EQ(job.attempts_size(), 1);
+  EXPECT_EQ(job.attempts(0).log().name(), "attempt-1.log");
+  EXPECT_EQ(job.attempts(0).log().size_bytes(), 34);
+  // Read after the end (and after a restart, from the store): the blob reference.
+  Open();
+  absl::StatusOr<kiln::v1::GetJobLogResponse> read = ReadLog(id, 0, 0);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->ended());
+  EXPECT_EQ(read->data(), "");
+  EXPECT_EQ(read->log().sha256(), log.sha256());
+}
+
+TEST_F(SchedulerLogTest, CompletedAttemptKeepsItsLog) {
+  const std::string id = StartJob();
+  const kiln::v1::BlobRef log = StoreLogBlob("done\n");
+  kiln::v1::CompleteJobRequest complete;
+  complete.set_worker_id("w1");
+  complete.set_job_id(id);
+  complete.set_attempt(1);
+  *complete.mutable_log() = log;
+  StatusResult completed;
+  scheduler_->CompleteJob(complete, completed.callback());
+  ASSERT_TRUE(completed.Get().ok()) << completed.Get();
+  EXPECT_EQ(scheduler_->GetJob(id)->attempts(0).log().sha256(), log.sha256());
+}
+
+TEST_F(SchedulerLogTest, ClearErrors) {
+  Register("w1");
+  absl::StatusOr<kiln::v1::GetJobLogResponse> read = ReadLog("j-00000000000000ff", 0, 0);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound);
+  const std::string queued = Submit(MeshSpec()).id();
+  read = ReadLog(queued, 0, 0);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(read.status().message().find("no attempt yet"), std::string::npos);
+  ASSERT_TRUE(Acquire("w1").has_value());
+  read = ReadLog(queued, 2, 0);
+  EXPECT_EQ(read.status(),
+            absl::OutOfRangeError("attempt: job " + queued + " has 1 attempt(s), not 2"));
+  read = ReadLog(queued, -1, 0);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  read = ReadLog(queued, 0, -5);
+  EXPECT_EQ(read.status(), absl::InvalidArgumentError("offset: must be >= 0"));
+
+  // A log-only report does not start the attempt; a stale one is refused.
+  ASSERT_TRUE(LogChunk("w1", queued, 1, 0, "early\n").ok());
+  EXPECT_EQ(StateOf(queued), kiln::v1::JOB_STATE_ASSIGNED);
+  EXPECT_EQ(ReadLog(queued, 0, 0)->data(), "early\n");
+  EXPECT_EQ(LogChunk("w1", queued, 2, 0, "x").code(), absl::StatusCode::kFailedPrecondition);
+
+  // An end report naming a log blob that was never uploaded is refused.
+  kiln::v1::CompleteJobRequest complete;
+  complete.set_worker_id("w1");
+  complete.set_job_id(queued);
+  complete.set_attempt(1);
+  complete.mutable_log()->set_name("attempt-1.log");
+  complete.mutable_log()->set_sha256(std::string(64, 'a'));
+  StatusResult completed;
+  scheduler_->CompleteJob(complete, completed.callback());
+  EXPECT_EQ(completed.Get().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(completed.Get().message().find("log.sha256"), std::string::npos);
 }
 
 }  // namespace

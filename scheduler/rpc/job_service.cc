@@ -256,6 +256,41 @@ class GetBlobReactor final : public grpc::ServerWriteReactor<kiln::v1::GetBlobRe
   kiln::v1::GetBlobResponse response_;
 };
 
+// Answers GetJobLog at once or when the Scheduler's parked read is answered (new bytes,
+// the attempt's end, the wait's end); a client that goes away cancels the parked read.
+class GetJobLogReactor final : public ServerUnaryReactor {
+ public:
+  GetJobLogReactor(core::Scheduler* scheduler, const kiln::v1::GetJobLogRequest& request,
+                   kiln::v1::GetJobLogResponse* response)
+      : scheduler_(scheduler) {
+    const uint64_t id = scheduler_->GetJobLog(request, [this, response](auto result) {
+      if (result.ok()) *response = *std::move(result);
+      Finish(ToGrpcStatus(result.status()));
+    });
+    absl::MutexLock lock(&mu_);
+    waiter_id_ = id;
+    if (cancelled_ && id != 0) scheduler_->CancelJobLog(id);
+  }
+
+  void OnCancel() override {
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      id = waiter_id_;
+    }
+    if (id != 0) scheduler_->CancelJobLog(id);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  core::Scheduler* const scheduler_;
+  absl::Mutex mu_;
+  uint64_t waiter_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 JobServiceImpl::JobServiceImpl(const JobServiceOptions& options, core::Scheduler* scheduler,
@@ -344,6 +379,12 @@ ServerUnaryReactor* JobServiceImpl::ListWorkers(CallbackServerContext* context,
   for (auto& worker : scheduler_->ListWorkers()) *response->add_workers() = std::move(worker);
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+ServerUnaryReactor* JobServiceImpl::GetJobLog(CallbackServerContext* context,
+                                              const kiln::v1::GetJobLogRequest* request,
+                                              kiln::v1::GetJobLogResponse* response) {
+  return new GetJobLogReactor(scheduler_, *request, response);
 }
 
 }  // namespace kiln::rpc

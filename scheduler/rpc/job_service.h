@@ -52,6 +52,10 @@ class JobServiceImpl final : public kiln::v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
                                         const kiln::v1::ListWorkersRequest* request,
                                         kiln::v1::ListWorkersResponse* response) override;
+  // Long-polls like WorkerService.AcquireJob: parked in the Scheduler, never blocking.
+  grpc::ServerUnaryReactor* GetJobLog(grpc::CallbackServerContext* context,
+                                      const kiln::v1::GetJobLogRequest* request,
+                                      kiln::v1::GetJobLogResponse* response) override;
 
  private:
   const JobServiceOptions options_;

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "client/blob_transfer.h"
 #include "client/grpc_status.h"
+#include "common/attempt_log.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "common/sha256.h"
@@ -22,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "worker/agent/exec_probe.h"
 #include "worker/agent/host_info.h"
+#include "worker/agent/live_log_forwarder.h"
 #include "worker/device/device_probe.h"
 
 namespace kiln::agent {
@@ -88,6 +90,10 @@ struct WorkerAgent::Slot {
   grpc::ClientContext* active_call ABSL_GUARDED_BY(mu) = nullptr;
   // Last progress forwarded, for rate limiting (slot thread only).
   absl::Time last_progress = absl::InfinitePast();
+  // The executor's log file, and the running attempt's part of it (slot thread only,
+  // lent to the slot's log thread while the task runs).
+  std::string log_path;
+  std::optional<AttemptLogCapture> capture;
   // When the slot's executor last probed its device (slot thread only).
   absl::Time last_probe = absl::Now();
   // Models the executor reported resident after its last task, and that executor's
@@ -273,6 +279,7 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
     exec_options.slot = i;
     exec_options.log_path =
         (fs::path(options.work_dir) / absl::StrCat("slot-", i, ".log")).string();
+    slot->log_path = exec_options.log_path;
     exec_options.env = {{"CUDA_VISIBLE_DEVICES",
                          gpu_slot ? device::CudaVisibleDevicesForOrdinal(visible, slot->gpu) : ""}};
     if (!options.fake_devices.empty()) {
@@ -620,6 +627,9 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
     absl::MutexLock lock(&slot.mu);
     if (slot.abandoned) outcome = Outcome::Drop("abandoned by the scheduler");
   }
+  std::optional<BlobRef> log;
+  if (outcome.kind != Outcome::kDrop) log = UploadAttemptLog(slot, lease, dir);
+  slot.capture.reset();
   if (options_.observer != nullptr) {
     AttemptReport report;
     report.task = job.spec().task();
@@ -642,6 +652,7 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
     request.set_attempt(lease.attempt);
     for (BlobRef& ref : outcome.outputs) *request.add_outputs() = std::move(ref);
     *request.mutable_result() = std::move(outcome.result);
+    if (log.has_value()) *request.mutable_log() = *log;
     kiln::v1::CompleteJobResponse response;
     status = Report("CompleteJob", request, &response, &kiln::v1::WorkerService::Stub::CompleteJob);
     if (status.ok()) {
@@ -659,6 +670,7 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
     request.set_reason(outcome.reason);
     request.set_message(outcome.message);
     request.set_permanent(outcome.permanent);
+    if (log.has_value()) *request.mutable_log() = *log;
     kiln::v1::FailJobResponse response;
     status = Report("FailJob", request, &response, &kiln::v1::WorkerService::Stub::FailJob);
   } else {
@@ -759,9 +771,23 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
           ? absl::Now() + FromProtoDuration(job.spec().timeout())
           : absl::InfiniteFuture();
   slot.last_progress = absl::InfinitePast();
+  // From here on, what the executor writes to its log is this attempt's output.
+  slot.capture.emplace(slot.log_path);
+  std::optional<LiveLogForwarder> live_log;
+  if (options_.log_interval > absl::ZeroDuration()) {
+    LiveLogForwarderOptions live;
+    live.interval = options_.log_interval;
+    live.max_chunk_bytes = options_.log_chunk_bytes;
+    live.skip_after_bytes = std::max<int64_t>(options_.log_chunk_bytes, 1 << 20);
+    live.thread_name = absl::StrCat("log-", slot.index);
+    live_log.emplace(live, &*slot.capture, [this, &slot, lease](const AttemptLogCapture::Chunk& c) {
+      ForwardLog(slot, lease, c);
+    });
+  }
   absl::StatusOr<kiln::v1::ExecResult> result = slot.executor->Run(
       run, [&](const kiln::v1::ExecProgress& progress) { ForwardProgress(slot, lease, progress); },
       deadline);
+  if (live_log.has_value()) live_log->Stop();
   if (result.ok()) {
     slot.loaded_models.assign(result->loaded_models().begin(), result->loaded_models().end());
     slot.loaded_models_pid = slot.executor->pid();
@@ -858,6 +884,43 @@ void WorkerAgent::ForwardProgress(Slot& slot, const Lease& lease,
   } else if (!status.ok()) {
     KILN_LOG(WARNING) << "slot " << slot.index << ": progress report failed: " << status;
   }
+}
+
+void WorkerAgent::ForwardLog(Slot& slot, const Lease& lease,
+                             const AttemptLogCapture::Chunk& chunk) {
+  kiln::v1::ReportProgressRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_job_id(lease.job_id);
+  request.set_attempt(lease.attempt);
+  request.set_log_only(true);
+  request.set_log_offset(chunk.offset);
+  request.set_log_chunk(chunk.bytes);
+  kiln::v1::ReportProgressResponse response;
+  grpc::ClientContext context;  // Best effort: one try, short deadline.
+  SetDeadline(context, std::min(options_.rpc_timeout, absl::Seconds(5)));
+  const absl::Status status = FromGrpcStatus(workers_->ReportProgress(&context, request, &response),
+                                             "ReportProgress", options_.scheduler_address);
+  if (!status.ok()) {
+    // Stale attempts are the heartbeat's and the progress reports' business.
+    KILN_LOG(WARNING) << "slot " << slot.index << ": live log for job " << lease.job_id
+                      << " not sent: " << status;
+  }
+}
+
+std::optional<BlobRef> WorkerAgent::UploadAttemptLog(Slot& slot, const Lease& lease,
+                                                     const std::string& dir) {
+  if (!slot.capture.has_value() || dir.empty()) return std::nullopt;
+  const std::string name = AttemptLogName(lease.attempt);
+  const std::string path = (fs::path(dir) / name).string();
+  absl::StatusOr<int64_t> size = slot.capture->WriteLog(path, options_.max_attempt_log_bytes);
+  absl::StatusOr<BlobRef> ref =
+      size.ok() ? UploadBlob(slot, name, path) : absl::StatusOr<BlobRef>(size.status());
+  if (!ref.ok()) {
+    KILN_LOG(WARNING) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
+                      << lease.attempt << ": log not kept: " << ref.status();
+    return std::nullopt;
+  }
+  return *std::move(ref);
 }
 
 template <typename Request, typename Response>

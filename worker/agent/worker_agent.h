@@ -18,11 +18,16 @@
 //
 // Ownership: the agent owns one ExecutorSupervisor per slot, the gRPC channel and its
 // threads; job files live under <work_dir>/jobs/<job_id>-<attempt>/{in,out} and are
-// removed when the attempt ends.
+// removed when the attempt ends. What the attempt printed (the bytes its executor added
+// to <work_dir>/slot-N.log while it ran, the last max_attempt_log_bytes) is uploaded as
+// the blob "attempt-<n>.log" and named in CompleteJob/FailJob (also for task errors,
+// executor crashes and timeouts).
 //
 // Threads: the thread that calls Create() starts the first executors, which die with it
 // (PR_SET_PDEATHSIG), so it must outlive the agent; Run() is called once and starts
 //   slot-N     one per slot: acquire, stage, run, upload, report;
+//   log-N      one per slot while its attempt runs: forwards new output every
+//              log_interval (ReportProgress log_chunk) for `kilnctl logs --follow`;
 //   heartbeat  extends the held leases every heartbeat_interval, kills the executors of
 //              abandoned (cancelled/reassigned) attempts, re-registers when told to;
 // and returns when Shutdown() was called and they are joined. Shutdown() may be called
@@ -47,6 +52,7 @@
 #include "absl/time/time.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "kiln/v1/worker_service.grpc.pb.h"
+#include "worker/agent/attempt_log_capture.h"
 #include "worker/agent/attempt_observer.h"
 #include "worker/agent/executor_supervisor.h"
 
@@ -92,6 +98,12 @@ struct WorkerAgentOptions {
   absl::Duration register_backoff_max = absl::Seconds(10);
   // Task progress is forwarded to the scheduler at most this often.
   absl::Duration progress_interval = absl::Milliseconds(500);
+  // New output of a running attempt is forwarded (ReportProgress log_chunk) this often,
+  // at most log_chunk_bytes at a time; zero or less: never (the log blob is still sent).
+  absl::Duration log_interval = absl::Milliseconds(500);
+  int64_t log_chunk_bytes = 64 << 10;
+  // Bytes of an attempt's output kept in its log blob (the last ones).
+  int64_t max_attempt_log_bytes = int64_t{4} << 20;
   // Used until the scheduler says otherwise in RegisterWorkerResponse.
   absl::Duration heartbeat_interval = absl::Seconds(5);
   // How long a starting executor may take to send ExecReady.
@@ -167,6 +179,12 @@ class WorkerAgent {
   absl::StatusOr<kiln::v1::BlobRef> UploadBlob(Slot& slot, const std::string& name,
                                                const std::string& path);
   void ForwardProgress(Slot& slot, const Lease& lease, const kiln::v1::ExecProgress& progress);
+  // Log thread of the slot: sends new output for the live tail (best effort).
+  void ForwardLog(Slot& slot, const Lease& lease, const AttemptLogCapture::Chunk& chunk);
+  // Saves the output of the attempt that just ran on the slot as attempt-<n>.log in
+  // `dir` and uploads it; nullopt when there is none or the upload failed (logged).
+  std::optional<kiln::v1::BlobRef> UploadAttemptLog(Slot& slot, const Lease& lease,
+                                                    const std::string& dir);
   // Calls a unary report with retries on UNAVAILABLE/DEADLINE_EXCEEDED.
   template <typename Request, typename Response>
   absl::Status Report(std::string_view what, const Request& request, Response* response,

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <exception>
+#include <iostream>
 #include <optional>
 #include <string>
 
@@ -137,6 +139,10 @@ ExecResult Executor::RunTaskUnreported(
     output = absl::InternalError("task threw a non-standard exception");
   }
   if (pending) on_progress(*pending);
+  // stdout goes to the slot log through a buffer: flush it before the result, so that the
+  // worker's copy of this attempt's log (taken when the result arrives) holds all of it.
+  std::fflush(nullptr);
+  std::cout.flush();
 
   if (!output.ok()) {
     result.set_error(std::string(output.status().ToString()));

@@ -1,5 +1,6 @@
 #include "worker/tasks/debug_sleep_task.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -20,7 +21,20 @@ absl::StatusOr<TaskOutput> DebugSleepTask::Run(const TaskContext& context) const
   const absl::Duration total = absl::Seconds(params.seconds);
   const absl::Time start = options_.clock->Now();
   absl::Duration elapsed;
+  // Line k (1-based) is due once k-1 of the `print` equal parts of the sleep have passed,
+  // so a follower sees lines arrive while the task runs. stdout is a file here (the slot
+  // log): flush each line, or it would wait in the buffer until the task ends.
+  int printed = 0;
+  const auto print_due = [&](absl::Duration now) {
+    while (printed < params.print &&
+           (total == absl::ZeroDuration() || now >= total * printed / params.print)) {
+      ++printed;
+      std::printf("debug.sleep: line %d of %d\n", printed, params.print);
+      std::fflush(stdout);
+    }
+  };
   while ((elapsed = options_.clock->Now() - start) < total) {
+    print_due(elapsed);
     if (context.report_progress) {
       context.report_progress(
           absl::FDivDuration(elapsed, total),
@@ -28,6 +42,7 @@ absl::StatusOr<TaskOutput> DebugSleepTask::Run(const TaskContext& context) const
     }
     options_.sleep(std::min(options_.step, total - elapsed));
   }
+  print_due(total);
   if (context.report_progress) context.report_progress(1.0, "done sleeping");
   if (params.fail_message.has_value()) return absl::AbortedError(*params.fail_message);
 

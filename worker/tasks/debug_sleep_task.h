@@ -1,8 +1,9 @@
 // debug.sleep: a diagnostic task of known length. It sleeps `seconds` in small steps,
 // reporting progress, then writes "sleep.txt" or, when `fail_message` is set, fails
-// with that message (Aborted, so the job is retried). Operators and tests use it to
-// exercise leases, retries, cancellation and executor crashes. Stateless once built;
-// Run may be called from any thread.
+// with that message (Aborted, so the job is retried). With `print` it prints that many
+// numbered lines on stdout, spread over the sleep ("debug.sleep: line 3 of 10").
+// Operators and tests use it to exercise leases, retries, cancellation, executor crashes
+// and `kilnctl logs`. Stateless once built; Run may be called from any thread.
 #ifndef KILN_WORKER_TASKS_DEBUG_SLEEP_TASK_H_
 #define KILN_WORKER_TASKS_DEBUG_SLEEP_TASK_H_
 

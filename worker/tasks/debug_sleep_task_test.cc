@@ -77,6 +77,23 @@ TEST_F(DebugSleepTaskTest, FailMessageFailsRetryablyAfterSleeping) {
   EXPECT_TRUE(std::filesystem::is_empty(dir_));
 }
 
+TEST_F(DebugSleepTaskTest, PrintsNumberedLinesEvenWhenItFails) {
+  ::testing::internal::CaptureStdout();
+  auto out = Run(R"({"seconds":1,"print":3,"fail_message":"boom"})");
+  const std::string printed = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(out.status(), absl::AbortedError("boom"));
+  EXPECT_EQ(printed,
+            "debug.sleep: line 1 of 3\ndebug.sleep: line 2 of 3\ndebug.sleep: line 3 of 3\n");
+}
+
+TEST_F(DebugSleepTaskTest, PrintsEveryLineWithoutSleeping) {
+  ::testing::internal::CaptureStdout();
+  auto out = Run(R"({"seconds":0,"print":2})");
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(),
+            "debug.sleep: line 1 of 2\ndebug.sleep: line 2 of 2\n");
+  ASSERT_TRUE(out.ok()) << out.status();
+}
+
 TEST_F(DebugSleepTaskTest, BadParameters) {
   options_.limits.max_sleep_seconds = 5;
   auto out = Run(R"({"seconds":6})");
