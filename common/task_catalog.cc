@@ -116,7 +116,85 @@ Aabb DefaultBounds(const Aabb& shape, int resolution, double iso) {
   return box;
 }
 
+// Positive finite spacing: one number for all axes or a list of 3.
+absl::StatusOr<Vec3> ParseSpacing(const Value& v, absl::string_view field) {
+  Vec3 spacing;
+  if (v.kind_case() == Value::kNumberValue) {
+    KILN_ASSIGN_OR_RETURN(const double d, FiniteNumber(v, field));
+    spacing = {d, d, d};
+  } else if (v.kind_case() == Value::kListValue && v.list_value().values_size() == 3) {
+    KILN_ASSIGN_OR_RETURN(spacing, Point(v, field));
+  } else {
+    return Invalid(field, "must be a positive number or a list of 3 positive numbers");
+  }
+  for (double d : spacing) {
+    if (!(d > 0) || d > kSdfMaxMagnitude) {
+      return Invalid(field, absl::StrCat("must be > 0 and <= ", kSdfMaxMagnitude));
+    }
+  }
+  return spacing;
+}
+
+absl::StatusOr<MeshExtractVolume> ParseVolume(const Value& v, const TaskLimits& limits) {
+  if (v.kind_case() != Value::kStructValue) {
+    return Invalid("volume", R"(must be an object {"input": name, "format": "npy" | "raw", ...})");
+  }
+  const Struct& s = v.struct_value();
+  KILN_RETURN_IF_ERROR(CheckKeys(s, "volume.", {"dims", "format", "input", "origin", "spacing"}));
+  MeshExtractVolume volume;
+  const Value* input = Find(s, "input");
+  if (input == nullptr) return Invalid("volume.input", "required (the name of one of the job's inputs)");
+  if (input->kind_case() != Value::kStringValue || input->string_value().empty() ||
+      input->string_value().size() > kMaxOutputNameLength) {
+    return Invalid("volume.input",
+                   absl::StrCat("must be an input name of 1 to ", kMaxOutputNameLength, " bytes"));
+  }
+  volume.input = input->string_value();
+  const Value* format = Find(s, "format");
+  if (format == nullptr) return Invalid("volume.format", R"(required ("npy" or "raw"))");
+  const std::string name = format->kind_case() == Value::kStringValue ? format->string_value() : "";
+  if (name == "npy") {
+    volume.format = VolumeFormat::kNpy;
+  } else if (name == "raw") {
+    volume.format = VolumeFormat::kRaw;
+  } else {
+    return Invalid("volume.format", R"(must be "npy" or "raw")");
+  }
+  // Samples per axis = cells + 1, so the cap matches the resolution cap on cells.
+  const int max_samples = MaxVolumeSamplesPerAxis(limits);
+  if (const Value* d = Find(s, "dims")) {
+    if (d->kind_case() != Value::kListValue || d->list_value().values_size() != 3) {
+      return Invalid("volume.dims", "must be a list of 3 integers [sx, sy, sz]");
+    }
+    std::array<int, 3> dims;
+    for (int i = 0; i < 3; ++i) {
+      const Value& item = d->list_value().values(i);
+      const double n = item.number_value();
+      if (item.kind_case() != Value::kNumberValue || n != std::floor(n) || n < 2 ||
+          n > max_samples) {
+        return Invalid(absl::StrCat("volume.dims[", i, "]"),
+                       absl::StrCat("must be an integer from 2 to ", max_samples));
+      }
+      dims[i] = static_cast<int>(n);
+    }
+    volume.dims = dims;
+  } else if (volume.format == VolumeFormat::kRaw) {
+    return Invalid("volume.dims", "required for a raw volume ([sx, sy, sz] samples per axis)");
+  }
+  if (const Value* o = Find(s, "origin")) {
+    KILN_ASSIGN_OR_RETURN(volume.origin, Point(*o, "volume.origin"));
+  }
+  if (const Value* sp = Find(s, "spacing")) {
+    KILN_ASSIGN_OR_RETURN(volume.spacing, ParseSpacing(*sp, "volume.spacing"));
+  }
+  return volume;
+}
+
 }  // namespace
+
+int MaxVolumeSamplesPerAxis(const TaskLimits& limits) {
+  return std::max(limits.max_mesh_resolution, kMinMeshResolution) + 1;
+}
 
 bool IsKnownTask(std::string_view task) {
   return task == kMeshExtractTask || task == kDebugSleepTask || task == kModelRunTask ||
@@ -144,12 +222,28 @@ absl::Status ValidateTaskParameters(std::string_view task, const Struct& paramet
 
 absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameters,
                                                          const TaskLimits& limits) {
-  KILN_RETURN_IF_ERROR(
-      CheckKeys(parameters, "", {"bounds", "iso", "normals", "output", "resolution", "shape"}));
+  KILN_RETURN_IF_ERROR(CheckKeys(
+      parameters, "", {"bounds", "iso", "normals", "output", "resolution", "shape", "volume"}));
   const Value* shape = Find(parameters, "shape");
-  if (shape == nullptr) return Invalid("shape", "required");
-  KILN_ASSIGN_OR_RETURN(SdfScene scene, SdfScene::Parse(*shape, "parameters.shape"));
-  MeshExtractParams params{.shape = std::move(scene)};
+  const Value* volume = Find(parameters, "volume");
+  MeshExtractParams params;
+  if (shape != nullptr && volume != nullptr) {
+    return Invalid("volume", "give either shape or volume, not both");
+  }
+  if (shape == nullptr && volume == nullptr) {
+    return Invalid("shape", "required (or parameters.volume)");
+  }
+  if (volume != nullptr) {
+    // The volume's samples fix the grid.
+    for (absl::string_view field : {"bounds", "resolution"}) {
+      if (Find(parameters, field) != nullptr) {
+        return Invalid(field, "does not apply to a volume (its dims, origin and spacing fix the grid)");
+      }
+    }
+    KILN_ASSIGN_OR_RETURN(params.volume, ParseVolume(*volume, limits));
+  } else {
+    KILN_ASSIGN_OR_RETURN(params.shape, SdfScene::Parse(*shape, "parameters.shape"));
+  }
 
   if (const Value* v = Find(parameters, "resolution")) {
     const int max = std::max(limits.max_mesh_resolution, kMinMeshResolution);
@@ -180,8 +274,8 @@ absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameter
   }
   if (const Value* v = Find(parameters, "bounds")) {
     KILN_ASSIGN_OR_RETURN(params.bounds, ParseBounds(*v));
-  } else {
-    params.bounds = DefaultBounds(params.shape.bounds(), params.resolution, params.iso);
+  } else if (params.shape.has_value()) {
+    params.bounds = DefaultBounds(params.shape->bounds(), params.resolution, params.iso);
   }
   return params;
 }

@@ -50,8 +50,19 @@ absl::Status ValidateTaskParameters(std::string_view task,
                                     const google::protobuf::Struct& parameters,
                                     const TaskLimits& limits);
 
-// mesh.extract: marching cubes over the signed distance field `shape`, written as PLY.
-//   shape       (required) an SdfScene node, see common/sdf_scene.h
+// mesh.extract: marching cubes over the signed distance field `shape`, or over an
+// uploaded volume, written as PLY. Exactly one of `shape` and `volume` is required.
+//   shape       an SdfScene node, see common/sdf_scene.h
+//   volume      a sampled scalar field from one of the job's inputs:
+//               {"input": "<input name>", "format": "npy" | "raw",
+//                "dims": [sx, sy, sz]     samples per axis, each 2..max_mesh_resolution+1;
+//                                         required for raw, checked against the header
+//                                         for npy,
+//                "origin": [x, y, z]      position of sample (0,0,0) (default [0,0,0]),
+//                "spacing": [dx,dy,dz] or a number   distance between samples (default 1)}
+//               npy: float32 '<f4', C order, shape [sz, sy, sx] (x fastest, as
+//               field.decode's field.npy). raw: sx*sy*sz little-endian float32, x fastest,
+//               nothing else in the file. resolution and bounds do not apply.
 //   resolution  cells along the longest axis of the bounds, integer 8..max (default 64)
 //   bounds      {"min":[x,y,z], "max":[x,y,z]}; default: the shape's bounding box padded
 //               by 5% of its extent (plus iso when positive) and 2 cells on each side
@@ -61,15 +72,33 @@ absl::Status ValidateTaskParameters(std::string_view task,
 inline constexpr int kMinMeshResolution = 8;
 inline constexpr int kDefaultMeshResolution = 64;
 
+enum class VolumeFormat { kNpy, kRaw };
+
+// Where mesh.extract's volume comes from and where its samples lie.
+struct MeshExtractVolume {
+  // The RunTaskRequest input (JobSpec.inputs name) holding the samples.
+  std::string input;
+  VolumeFormat format = VolumeFormat::kNpy;
+  // Samples along x, y, z; required for raw, from the header when absent for npy.
+  std::optional<std::array<int, 3>> dims;
+  Vec3 origin = {0, 0, 0};
+  Vec3 spacing = {1, 1, 1};
+};
+
 struct MeshExtractParams {
-  SdfScene shape;
+  // Exactly one of shape and volume is set.
+  std::optional<SdfScene> shape;
+  std::optional<MeshExtractVolume> volume;
   int resolution = kDefaultMeshResolution;
-  // The region to sample: given or derived from the shape (always min < max).
+  // The region to sample: given or derived from the shape (always min < max); shape only.
   Aabb bounds = {};
   double iso = 0;
   std::string output = "mesh.ply";
   bool normals = true;
 };
+
+// The most samples along one axis of a mesh.extract volume: resolution's cap plus one.
+int MaxVolumeSamplesPerAxis(const TaskLimits& limits);
 
 absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const google::protobuf::Struct& parameters,
                                                          const TaskLimits& limits);

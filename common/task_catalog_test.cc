@@ -58,7 +58,9 @@ TEST(TaskCatalogTest, MeshExtractDefaults) {
   EXPECT_EQ(params->iso, 0);
   EXPECT_EQ(params->output, "mesh.ply");
   EXPECT_TRUE(params->normals);
-  EXPECT_EQ(params->shape.node_count(), 1);
+  ASSERT_TRUE(params->shape.has_value());
+  EXPECT_EQ(params->shape->node_count(), 1);
+  EXPECT_FALSE(params->volume.has_value());
   // The unit sphere's box [-1,1]^3 padded by 5% (0.1) is 2.2 wide; 2 cells of
   // 2.2 / 60 on each side make exactly 64 cells of that size.
   const double cell = 2.2 / 60;
@@ -92,10 +94,10 @@ TEST(TaskCatalogTest, PositiveIsoGrowsDefaultBounds) {
 }
 
 TEST(TaskCatalogTest, MeshExtractErrors) {
-  EXPECT_EQ(MeshError(""), "parameters.shape: required");
+  EXPECT_EQ(MeshError(""), "parameters.shape: required (or parameters.volume)");
   EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolutoin":64)"),
             "parameters.resolutoin: unknown field (known: bounds, iso, normals, output, "
-            "resolution, shape)");
+            "resolution, shape, volume)");
   EXPECT_EQ(MeshError(R"("shape":{"type":"sphere","radius":0})"),
             "parameters.shape.radius: must be > 0");
   EXPECT_EQ(MeshError(R"("shape":{"type":"cone"})"),
@@ -244,4 +246,79 @@ TEST(TaskCatalogTest, FieldDecodeErrorsNameTheField) {
 }
 
 }  // namespace
+TEST(TaskCatalogTest, MeshExtractVolumeIsParsedWithDefaults) {
+  auto params = ParseMeshExtractParams(
+      Params(R"({"volume":{"input":"v.npy","format":"npy"},"iso":0.25,"normals":false})"), {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_FALSE(params->shape.has_value());
+  ASSERT_TRUE(params->volume.has_value());
+  EXPECT_EQ(params->volume->input, "v.npy");
+  EXPECT_EQ(params->volume->format, VolumeFormat::kNpy);
+  EXPECT_FALSE(params->volume->dims.has_value());
+  EXPECT_EQ(params->volume->origin, (Vec3{0, 0, 0}));
+  EXPECT_EQ(params->volume->spacing, (Vec3{1, 1, 1}));
+  EXPECT_EQ(params->iso, 0.25);
+  EXPECT_FALSE(params->normals);
+
+  auto raw = ParseMeshExtractParams(
+      Params(R"({"volume":{"input":"v.raw","format":"raw","dims":[3,4,5],)"
+             R"("origin":[-1,2,0.5],"spacing":0.5}})"),
+      {});
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(raw->volume->format, VolumeFormat::kRaw);
+  EXPECT_EQ(raw->volume->dims, (std::array<int, 3>{3, 4, 5}));
+  EXPECT_EQ(raw->volume->origin, (Vec3{-1, 2, 0.5}));
+  EXPECT_EQ(raw->volume->spacing, (Vec3{0.5, 0.5, 0.5}));
+  auto anisotropic = ParseMeshExtractParams(
+      Params(R"({"volume":{"input":"v","format":"npy","spacing":[1,2,3]}})"), {});
+  ASSERT_TRUE(anisotropic.ok()) << anisotropic.status();
+  EXPECT_EQ(anisotropic->volume->spacing, (Vec3{1, 2, 3}));
+}
+
+TEST(TaskCatalogTest, MeshExtractVolumeErrorsNameTheField) {
+  const std::string npy = R"("volume":{"input":"v.npy","format":"npy")";
+  EXPECT_EQ(MeshError(std::string(kSphere) + "," + npy + "}"),
+            "parameters.volume: give either shape or volume, not both");
+  EXPECT_EQ(MeshError(npy + R"(},"resolution":64)"),
+            "parameters.resolution: does not apply to a volume (its dims, origin and spacing "
+            "fix the grid)");
+  EXPECT_EQ(MeshError(npy + R"(},"bounds":{"min":[0,0,0],"max":[1,1,1]})"),
+            "parameters.bounds: does not apply to a volume (its dims, origin and spacing fix "
+            "the grid)");
+  EXPECT_EQ(MeshError(R"("volume":"v.npy")"),
+            R"(parameters.volume: must be an object {"input": name, "format": "npy" | "raw", ...})");
+  EXPECT_EQ(MeshError(R"("volume":{"format":"npy"})"),
+            "parameters.volume.input: required (the name of one of the job's inputs)");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"","format":"npy"})"),
+            "parameters.volume.input: must be an input name of 1 to 128 bytes");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v"})"),
+            R"(parameters.volume.format: required ("npy" or "raw"))");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v","format":"f32"})"),
+            R"(parameters.volume.format: must be "npy" or "raw")");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v","format":"raw"})"),
+            "parameters.volume.dims: required for a raw volume ([sx, sy, sz] samples per axis)");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v","format":"raw","dims":[4,4]})"),
+            "parameters.volume.dims: must be a list of 3 integers [sx, sy, sz]");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v","format":"raw","dims":[4,1,4]})"),
+            "parameters.volume.dims[1]: must be an integer from 2 to 513");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v","format":"raw","dims":[4,4,514]})"),
+            "parameters.volume.dims[2]: must be an integer from 2 to 513");
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v","format":"raw","dims":[4.5,4,4]})"),
+            "parameters.volume.dims[0]: must be an integer from 2 to 513");
+  TaskLimits small;
+  small.max_mesh_resolution = 100;
+  EXPECT_EQ(MeshError(R"("volume":{"input":"v","format":"raw","dims":[4,102,4]})", small),
+            "parameters.volume.dims[1]: must be an integer from 2 to 101");
+  EXPECT_EQ(MeshError(npy + R"(,"spacing":0})"),
+            "parameters.volume.spacing: must be > 0 and <= 1e+06");
+  EXPECT_EQ(MeshError(npy + R"(,"spacing":[1,-1,1]})"),
+            "parameters.volume.spacing: must be > 0 and <= 1e+06");
+  EXPECT_EQ(MeshError(npy + R"(,"spacing":"1"})"),
+            "parameters.volume.spacing: must be a positive number or a list of 3 positive numbers");
+  EXPECT_EQ(MeshError(npy + R"(,"origin":[0,0]})"),
+            "parameters.volume.origin: must be a list of 3 numbers");
+  EXPECT_EQ(MeshError(npy + R"(,"dim":[2,2,2]})"),
+            "parameters.volume.dim: unknown field (known: dims, format, input, origin, spacing)");
+}
+
 }  // namespace kiln

@@ -4,11 +4,13 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +20,7 @@
 #include "tests/support/local_farm.h"
 #include "worker/tasks/mesh_stats.h"
 #include "worker/tasks/ply.h"
+#include "worker/tasks/testing/npy_test_file.h"
 
 namespace kiln::testing {
 namespace {
@@ -82,6 +85,75 @@ TEST(FarmEndToEnd, KilnctlSubmitWaitFetchGivesAValidPly) {
   EXPECT_NE(describe.out.find("worker-0"), std::string::npos) << describe.out;
   CommandResult workers = farm.Kilnctl({"workers"});
   EXPECT_NE(workers.out.find("worker-0"), std::string::npos) << workers.out;
+}
+
+// The id on the first line of `kilnctl submit`'s output.
+std::string SubmittedId(const CommandResult& submit) {
+  return std::string(absl::StripAsciiWhitespace(submit.out.substr(0, submit.out.find('\n'))));
+}
+
+// mesh.extract on an uploaded .npy volume (a sphere's distance, x fastest, 25^3 samples)
+// through kilnctl's --input upload; a raw volume whose size does not match its dims
+// fails by name first, and the same worker goes on to extract the good one.
+TEST(FarmEndToEnd, MeshExtractOnAnUploadedNpyVolume) {
+  LocalFarm farm;
+  ASSERT_TRUE(farm.StartScheduler().ok());
+  ASSERT_TRUE(farm.StartWorker(0, 1).ok());
+  constexpr int kSamples = 25;
+  std::vector<float> field;
+  for (int k = 0; k < kSamples; ++k) {
+    for (int j = 0; j < kSamples; ++j) {
+      for (int i = 0; i < kSamples; ++i) {
+        field.push_back(std::hypot(i - 12.0f, j - 12.0f, k - 12.0f) - 9.0f);
+      }
+    }
+  }
+  const std::string npy = farm.dir() + "/sphere.npy";
+  tasks::testing::WriteFloat32Npy(npy, kSamples, kSamples, kSamples, field);
+  const std::string raw = farm.dir() + "/short.raw";
+  tasks::testing::WriteRawFloat32(raw, std::span<const float>(field).first(1000));
+
+  CommandResult bad = farm.Kilnctl(
+      {"submit", "mesh.extract", "--input", "short.raw=" + raw, "--params",
+       R"({"volume":{"input":"short.raw","format":"raw","dims":[10,10,11]}})", "--wait"});
+  EXPECT_NE(bad.exit_code, 0) << bad.out;
+  const std::string bad_id = SubmittedId(bad);
+  ASSERT_EQ(bad_id.substr(0, 2), "j-") << bad.out << bad.err;
+  CommandResult bad_get = farm.Kilnctl({"get", bad_id, "-o", "json"});
+  kiln::v1::Job failed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(bad_get.out, &failed).ok()) << bad_get.out;
+  EXPECT_EQ(failed.state(), kiln::v1::JOB_STATE_FAILED);
+  EXPECT_NE(failed.status_message().find("volume: short.raw has 4000 bytes, dims [10, 10, 11] need 4400"),
+            std::string::npos)
+      << failed.status_message();
+
+  CommandResult submit = farm.Kilnctl(
+      {"submit", "mesh.extract", "--input", npy, "--params",
+       R"({"volume":{"input":"sphere.npy","format":"npy","origin":[-1.2,-1.2,-1.2],"spacing":0.1}})",
+       "--wait"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err << farm.Log("worker-0.log");
+  const std::string id = SubmittedId(submit);
+  CommandResult get = farm.Kilnctl({"get", id, "-o", "json"});
+  kiln::v1::Job job;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(get.out, &job).ok()) << get.out;
+  EXPECT_EQ(job.state(), kiln::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job.result().fields().at("extractor").string_value(), "cpu");
+
+  const std::string out_dir = farm.dir() + "/fetched";
+  CommandResult fetch = farm.Kilnctl({"fetch", id, "--dir", out_dir});
+  ASSERT_EQ(fetch.exit_code, 0) << fetch.err;
+  auto mesh = tasks::ReadPly(std::string(absl::StripAsciiWhitespace(fetch.out)));
+  ASSERT_TRUE(mesh.ok()) << mesh.status();
+  const tasks::MeshStats stats = tasks::ComputeMeshStats(*mesh);
+  EXPECT_TRUE(stats.watertight);
+  EXPECT_EQ(stats.components, 1);
+  EXPECT_EQ(stats.euler_characteristic, 2);
+  EXPECT_EQ(job.result().fields().at("faces").number_value(), stats.faces);
+  // A sphere of radius 9 samples of 0.1 about the origin: [-0.9, 0.9] on every axis.
+  for (int a = 0; a < 3; ++a) {
+    EXPECT_NEAR(stats.bbox_min[a], -0.9, 0.02);
+    EXPECT_NEAR(stats.bbox_max[a], 0.9, 0.02);
+  }
 }
 
 TEST(FarmEndToEnd, AcknowledgedJobsSurviveKillNineAndRunningJobsAreRequeued) {
@@ -262,6 +334,11 @@ TEST(FarmEndToEnd, BadInputIsRefusedByNameAndStoresNothing) {
        "spec.parameters.shape.type"},
       {{"submit", "mesh.extract", "--params", R"({"shape":{"type":"sphere","radius":-1}})"},
        "spec.parameters.shape.radius"},
+      {{"submit", "mesh.extract", "--params", R"({"volume":{"input":"v.raw","format":"raw"}})"},
+       "spec.parameters.volume.dims"},
+      {{"submit", "mesh.extract", "--params",
+        R"({"shape":{"type":"sphere","radius":1},"volume":{"input":"v.npy","format":"npy"}})"},
+       "spec.parameters.volume: give either shape or volume"},
       {{"submit", "debug.sleep", "--param", "seconds=1", "--input", "big.bin=" + big},
        "exceeds the blob size limit"},
   };

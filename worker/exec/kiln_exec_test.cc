@@ -6,18 +6,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/exec/executor.h"
 #include "worker/exec/frame_io.h"
 #include "worker/exec/testing/exec_child.h"
+#include "worker/tasks/testing/npy_test_file.h"
 
 extern char** environ;
 
@@ -339,6 +343,59 @@ TEST(KilnExecTest, BadParametersArePermanentError) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(result->ok());
   EXPECT_TRUE(result->permanent()) << result->error();
+}
+
+// An uploaded volume whose size does not match its dims, then a good one (a sphere's
+// distance on 9^3 samples), in one kiln-exec: the first fails permanently by name, the
+// process lives on and extracts the second.
+TEST(KilnExecTest, BadVolumeFailsItsTaskAndTheNextVolumeSucceeds) {
+  const std::string dir = ::testing::TempDir() + "/kiln_exec_volume";
+  std::filesystem::create_directories(dir + "/out");
+  std::vector<float> field;
+  for (int k = 0; k < 9; ++k) {
+    for (int j = 0; j < 9; ++j) {
+      for (int i = 0; i < 9; ++i) {
+        field.push_back(std::sqrt(float((i - 4) * (i - 4) + (j - 4) * (j - 4) + (k - 4) * (k - 4))) - 2.5f);
+      }
+    }
+  }
+  tasks::testing::WriteRawFloat32(dir + "/sphere.raw", field);
+  auto volume_request = [&](const std::string& dims) {
+    RunTaskRequest run;
+    run.set_job_id("j-volume");
+    run.set_attempt(1);
+    run.set_task("mesh.extract");
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    R"({"volume":{"input":"sphere.raw","format":"raw","dims":)" + dims + "}}",
+                    run.mutable_parameters())
+                    .ok());
+    kiln::v1::LocalFile* input = run.add_inputs();
+    input->set_name("sphere.raw");
+    input->set_path(dir + "/sphere.raw");
+    run.set_output_dir(dir + "/out");
+    return run;
+  };
+
+  ExecChild child(KILN_EXEC_PATH);
+  ExecEvent ready;
+  ASSERT_TRUE(child.Read(&ready).ok());
+  ASSERT_TRUE(child.Send(volume_request("[9,9,10]")).ok());
+  std::vector<ExecProgress> progress;
+  absl::StatusOr<ExecResult> bad = child.ReadResult(&progress);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_FALSE(bad->ok());
+  EXPECT_TRUE(bad->permanent());
+  EXPECT_THAT(bad->error(), HasSubstr("volume: sphere.raw has 2916 bytes, dims [9, 9, 10] need 3240"));
+  EXPECT_TRUE(child.Alive());
+
+  ASSERT_TRUE(child.Send(volume_request("[9,9,9]")).ok());
+  absl::StatusOr<ExecResult> good = child.ReadResult(&progress);
+  ASSERT_TRUE(good.ok()) << good.status();
+  ASSERT_TRUE(good->ok()) << good->error();
+  ASSERT_EQ(good->outputs_size(), 1);
+  EXPECT_TRUE(std::filesystem::exists(good->outputs(0).path()));
+  EXPECT_GT(good->summary().fields().at("faces").number_value(), 50);
+  EXPECT_TRUE(good->summary().fields().at("watertight").bool_value());
 }
 
 TEST(KilnExecTest, ExitsZeroWhenStdinCloses) {

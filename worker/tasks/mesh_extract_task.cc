@@ -7,9 +7,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "worker/tasks/marching_cubes_cpu.h"
 #include "worker/tasks/marching_cubes_gpu.h"
 #include "worker/tasks/mesh_stats.h"
 #include "worker/tasks/ply.h"
@@ -47,8 +50,9 @@ GridSpec MeshExtractGrid(const MeshExtractParams& params) {
 absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
                                  const std::function<void(double fraction)>& progress,
                                  int cuda_device) {
+  if (!params.shape.has_value()) return absl::InvalidArgumentError("parameters.shape: required");
   const GridSpec grid = MeshExtractGrid(params);
-  const SdfScene& shape = params.shape;
+  const SdfScene& shape = *params.shape;
   const int sx = grid.cells[0] + 1;
   SliceSampler sample = [&](int k, std::span<float> values) {
     Vec3 p;
@@ -83,6 +87,82 @@ absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
   return ExtractIsosurface(grid, sample, options);
 }
 
+absl::StatusOr<Float32Volume> ReadMeshExtractVolume(const MeshExtractVolume& volume,
+                                                    const kiln::v1::RunTaskRequest& request,
+                                                    const TaskLimits& limits) {
+  const kiln::v1::LocalFile* file = nullptr;
+  std::vector<std::string> names;
+  for (const kiln::v1::LocalFile& input : request.inputs()) {
+    if (input.name() == volume.input) file = &input;
+    names.push_back(input.name());
+  }
+  if (file == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameters.volume.input: the job has no input named \"", volume.input, "\" (inputs: ",
+        names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+  }
+  absl::StatusOr<Float32Volume> read;
+  if (volume.format == VolumeFormat::kNpy) {
+    // The header's shape is checked before the samples are allocated.
+    read = ReadNpyFloat32Volume(file->path(), volume.input, MaxVolumeSamplesPerAxis(limits));
+  } else if (volume.dims.has_value()) {
+    read = ReadRawFloat32Volume(file->path(), volume.input, *volume.dims);
+  } else {
+    return absl::InvalidArgumentError("parameters.volume.dims: required for a raw volume");
+  }
+  if (!read.ok()) {
+    return absl::Status(read.status().code(), absl::StrCat("volume: ", read.status().message()));
+  }
+  if (volume.dims.has_value() && read->dims != *volume.dims) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "volume: ", volume.input, " has dims [", absl::StrJoin(read->dims, ", "),
+        "] (.npy shape reversed), parameters.volume.dims say [",
+        absl::StrJoin(*volume.dims, ", "), "]"));
+  }
+  for (int d : read->dims) {
+    if (d < 2) {
+      return absl::InvalidArgumentError(absl::StrCat("volume: ", volume.input, " has dims [",
+                                                     absl::StrJoin(read->dims, ", "),
+                                                     "]; each axis needs at least 2 samples"));
+    }
+  }
+  return read;
+}
+
+GridSpec VolumeGrid(const MeshExtractVolume& volume, const std::array<int, 3>& dims) {
+  GridSpec grid;
+  for (int a = 0; a < 3; ++a) {
+    grid.origin[a] = volume.origin[a];
+    grid.spacing[a] = volume.spacing[a];
+    grid.cells[a] = dims[a] - 1;
+  }
+  return grid;
+}
+
+absl::StatusOr<Mesh> ExtractMeshFromField(const GridSpec& grid, std::span<const float> field,
+                                          double iso, bool normals,
+                                          const std::function<void(double fraction)>& progress,
+                                          int cuda_device) {
+  const size_t samples = static_cast<size_t>(grid.cells[0] + 1) * (grid.cells[1] + 1) *
+                         static_cast<size_t>(grid.cells[2] + 1);
+  if (field.size() != samples) {
+    return absl::InvalidArgumentError(absl::StrCat("field: ", field.size(), " samples, the grid needs ", samples));
+  }
+  if (cuda_device >= 0) {
+    // One upload of the whole field; no per-slab progress on this path.
+    absl::StatusOr<Mesh> mesh = ExtractIsosurfaceFromFieldOnGpu(cuda_device, grid, field, iso, normals);
+    if (progress) progress(1.0);
+    return mesh;
+  }
+  MarchingCubesOptions options;
+  options.iso = iso;
+  if (normals) options.gradient = SampledFieldGradient(grid, field);
+  if (progress) {
+    options.progress = [&progress](int done, int total) { progress(double(done) / total); };
+  }
+  return ExtractIsosurface(grid, FieldSliceSampler(grid, field), options);
+}
+
 absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) const {
   const absl::Time start = absl::Now();
   if (context.request == nullptr) return absl::InvalidArgumentError("no request");
@@ -95,10 +175,10 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
   if (request.output_dir().empty()) {
     return absl::FailedPreconditionError("the request has no output_dir");
   }
-  const GridSpec grid = MeshExtractGrid(params);
+  GridSpec grid;
   const int cuda_device = GpuMarchingCubesBuilt() ? cuda_device_ : -1;
 
-  // Sampling and extraction take about 95% of the time, writing the rest.
+  // Reading, sampling and extraction take about 95% of the time, writing the rest.
   absl::StatusOr<Mesh> mesh;
   try {
     auto slab_progress = [&](double fraction) {
@@ -106,7 +186,23 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
       report(0.95 * fraction, absl::StrFormat("marching cubes: slab %d of %d",
                                               static_cast<int>(fraction * slabs), slabs));
     };
-    mesh = ExtractMesh(params, slab_progress, cuda_device);
+    if (params.volume.has_value()) {
+      report(0, absl::StrCat("reading ", params.volume->input));
+      absl::StatusOr<Float32Volume> volume =
+          ReadMeshExtractVolume(*params.volume, request, limits_);
+      if (!volume.ok()) return volume.status();
+      grid = VolumeGrid(*params.volume, volume->dims);
+      mesh = ExtractMeshFromField(grid, volume->values, params.iso, params.normals,
+                                  slab_progress, cuda_device);
+      if (mesh.status().code() == absl::StatusCode::kInvalidArgument) {
+        // E.g. a NaN sample: say which file it came from.
+        return absl::InvalidArgumentError(
+            absl::StrCat("volume: ", params.volume->input, ": ", mesh.status().message()));
+      }
+    } else {
+      grid = MeshExtractGrid(params);
+      mesh = ExtractMesh(params, slab_progress, cuda_device);
+    }
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("out of memory while extracting the mesh");
   }
@@ -130,9 +226,16 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
   fields["faces"].set_number_value(static_cast<double>(stats.faces));
   fields["components"].set_number_value(static_cast<double>(stats.components));
   fields["watertight"].set_bool_value(stats.watertight);
-  fields["resolution"].set_number_value(params.resolution);
   fields["grid"] = NumberList(grid.cells);
-  fields["cell_size"].set_number_value(grid.spacing[0]);
+  if (params.volume.has_value()) {
+    fields["dims"] = NumberList(std::array<int, 3>{grid.cells[0] + 1, grid.cells[1] + 1,
+                                                   grid.cells[2] + 1});
+    fields["origin"] = NumberList(grid.origin);
+    fields["spacing"] = NumberList(grid.spacing);
+  } else {
+    fields["resolution"].set_number_value(params.resolution);
+    fields["cell_size"].set_number_value(grid.spacing[0]);
+  }
   fields["bbox_min"] = NumberList(stats.bbox_min);
   fields["bbox_max"] = NumberList(stats.bbox_max);
   fields["seconds"].set_number_value(absl::ToDoubleSeconds(absl::Now() - start));

@@ -1,17 +1,21 @@
 // mesh.extract: samples the signed distance field described by the job's parameters
-// (see common/task_catalog.h for the schema) on a regular grid, extracts its zero (or
+// (see common/task_catalog.h for the schema) on a regular grid, or reads an uploaded
+// volume (.npy or raw float32) from the request's inputs, extracts its zero (or
 // iso) level set with marching cubes and writes it as binary PLY into the request's
 // output_dir. The task object is stateless and immutable; Run may be called from any
 // thread, one call per task run.
 #ifndef KILN_WORKER_TASKS_MESH_EXTRACT_TASK_H_
 #define KILN_WORKER_TASKS_MESH_EXTRACT_TASK_H_
 
+#include <array>
 #include <functional>
+#include <span>
 
 #include "absl/status/statusor.h"
 #include "common/task_catalog.h"
 #include "worker/tasks/marching_cubes.h"
 #include "worker/tasks/mesh.h"
+#include "worker/tasks/npy_reader.h"
 #include "worker/tasks/task.h"
 
 namespace kiln::tasks {
@@ -27,6 +31,25 @@ GridSpec MeshExtractGrid(const MeshExtractParams& params);
 absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
                                  const std::function<void(double fraction)>& progress,
                                  int cuda_device = -1);
+
+// Reads params.volume from the request's input of that name into memory (the field is
+// the only allocation of its size), checking its size against dims and the limits.
+// InvalidArgument messages start with "parameters.volume.input" (no such input) or
+// "volume: " and the input's name.
+absl::StatusOr<Float32Volume> ReadMeshExtractVolume(const MeshExtractVolume& volume,
+                                                    const kiln::v1::RunTaskRequest& request,
+                                                    const TaskLimits& limits);
+
+// The grid whose samples are the volume's: dims - 1 cubes per axis from volume.origin.
+GridSpec VolumeGrid(const MeshExtractVolume& volume, const std::array<int, 3>& dims);
+
+// Extracts the surface field == iso from a whole sampled field (x fastest, (cells+1)^3
+// samples), with normals from the field's interpolated gradient when `normals`. On CUDA
+// device cuda_device when >= 0, else on the CPU: the same mesh either way.
+absl::StatusOr<Mesh> ExtractMeshFromField(const GridSpec& grid, std::span<const float> field,
+                                          double iso, bool normals,
+                                          const std::function<void(double fraction)>& progress,
+                                          int cuda_device = -1);
 
 struct MeshExtractTaskOptions {
   TaskLimits limits;
@@ -44,8 +67,8 @@ class MeshExtractTask : public Task {
 
   std::string_view kind() const override { return kMeshExtractTask; }
   // Outputs the PLY file; summary: vertices, faces, components, watertight,
-  // resolution, grid [nx, ny, nz] (cubes), cell_size, bbox_min, bbox_max, seconds,
-  // extractor ("cuda" or "cpu").
+  // grid [nx, ny, nz] (cubes), bbox_min, bbox_max, seconds, extractor ("cuda" or "cpu"),
+  // and for a shape resolution and cell_size, for a volume dims, origin and spacing.
   absl::StatusOr<TaskOutput> Run(const TaskContext& context) const override;
 
  private:
