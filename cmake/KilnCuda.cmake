@@ -14,3 +14,11 @@ if(NOT KILN_WITH_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "KILN_WITH_CUDA=ON but no CUDA compiler was found")
   endif()
 endif()
+
+# The architectures Kiln's own kernels ship for, one list for every CUDA library (the
+# device probe reports coverage from it): SASS for each, plus PTX of the newest for what
+# comes next. CMake 3.25's "all" is wrong for nvcc 13; "native" cannot be reported.
+# -DCMAKE_CUDA_ARCHITECTURES=... overrides it (e.g. 90-real for a quick build on one GPU).
+if(KILN_HAVE_CUDA AND NOT CMAKE_CUDA_ARCHITECTURES)
+  set(CMAKE_CUDA_ARCHITECTURES "75-real;80-real;86-real;89-real;90-real;100-real;120")
+endif()
