@@ -72,15 +72,14 @@ int main(int argc, char** argv) {
   auto cache = kiln::torchrt::ModelCache::Create(
       {.device = device.device, .device_memory_bytes = device.description.total_memory_bytes()});
   if (!cache.ok()) return 1;
-  kiln::torchrt::FieldDecodeTask task({.repository = repository->get(),
-                                       .cache = cache->get(),
-                                       .device = device});
-  std::printf("device %s (%s), model %s, resolution %d, batch %s%s\n",
-              device.device.str().c_str(), device.description.name().c_str(), model.c_str(),
-              resolution, batch.c_str(), normals ? ", normals" : "");
-  std::printf("%-4s %-9s %-6s %9s %9s %9s %9s %9s %9s %11s %11s  %s\n", "run", "decoder",
-              "dtype", "load_s", "decode_s", "extract_s", "copy_s", "write_s", "total_s",
-              "vertices", "faces", "Mpts/s");
+  kiln::torchrt::FieldDecodeTask task(
+      {.repository = repository->get(), .cache = cache->get(), .device = device});
+  std::printf("device %s (%s), model %s, resolution %d, batch %s%s\n", device.device.str().c_str(),
+              device.description.name().c_str(), model.c_str(), resolution, batch.c_str(),
+              normals ? ", normals" : "");
+  std::printf("%-4s %-9s %-6s %9s %9s %9s %9s %9s %9s %11s %11s  %s\n", "run", "decoder", "dtype",
+              "load_s", "decode_s", "extract_s", "copy_s", "write_s", "total_s", "vertices",
+              "faces", "Mpts/s");
   for (int run = 0; run < runs; ++run) {
     kiln::testing::ScopedTempDir out;
     kiln::v1::RunTaskRequest request;

@@ -427,9 +427,7 @@ Examples:
        {{"dir", 'd', true, "DIR", "where to put the files (default .; created if missing)"},
         {"output", '\0', true, "NAME", "only this output (repeat)"}},
        RunFetch},
-      {"logs",
-       "JOB_ID [flags]",
-       "print what a job's attempt printed (stdout and stderr)",
+      {"logs", "JOB_ID [flags]", "print what a job's attempt printed (stdout and stderr)",
        R"(Prints the output of the job's latest attempt (or --attempt N): from the attempt's
 log blob once it ended (the last 4 MiB, with a first line saying so when cut), else
 what the scheduler holds of it so far. With --follow, keeps printing while the attempt
@@ -442,8 +440,7 @@ Examples:
   id=$(kilnctl submit debug.sleep --params '{"seconds":5,"print":10}')
   kilnctl logs $id --follow
 )",
-       LogsFlags(),
-       RunLogs},
+       LogsFlags(), RunLogs},
       {"workers",
        "",
        "list registered workers",

@@ -142,8 +142,7 @@ TEST(CapabilityMatchTest, AJobNamingAModelNeedsASlotThatRunsIt) {
   EXPECT_EQ(WhyCannotRun(sm90, slot, Spec(R"({"model":"triposr@3"})")),
             "slot 0 has no model triposr@3");
   // A tier with a model the slot lacks falls through to the next tier.
-  EXPECT_EQ(FirstFittingTier(sm90, slot,
-                             Spec(R"({"model":"torus","tiers":[{"model":"big"},{}]})")),
+  EXPECT_EQ(FirstFittingTier(sm90, slot, Spec(R"({"model":"torus","tiers":[{"model":"big"},{}]})")),
             1);
   // Jobs without a model are not affected by what the slot has.
   EXPECT_EQ(FirstFittingTier(sm90, SlotFor(sm90), Spec("{}")), 0);

@@ -143,7 +143,8 @@ absl::StatusOr<MeshExtractVolume> ParseVolume(const Value& v, const TaskLimits& 
   KILN_RETURN_IF_ERROR(CheckKeys(s, "volume.", {"dims", "format", "input", "origin", "spacing"}));
   MeshExtractVolume volume;
   const Value* input = Find(s, "input");
-  if (input == nullptr) return Invalid("volume.input", "required (the name of one of the job's inputs)");
+  if (input == nullptr)
+    return Invalid("volume.input", "required (the name of one of the job's inputs)");
   if (input->kind_case() != Value::kStringValue || input->string_value().empty() ||
       input->string_value().size() > kMaxOutputNameLength) {
     return Invalid("volume.input",
@@ -237,7 +238,8 @@ absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameter
     // The volume's samples fix the grid.
     for (absl::string_view field : {"bounds", "resolution"}) {
       if (Find(parameters, field) != nullptr) {
-        return Invalid(field, "does not apply to a volume (its dims, origin and spacing fix the grid)");
+        return Invalid(field,
+                       "does not apply to a volume (its dims, origin and spacing fix the grid)");
       }
     }
     KILN_ASSIGN_OR_RETURN(params.volume, ParseVolume(*volume, limits));
@@ -326,13 +328,13 @@ absl::Status ValidateModelRunParams(const Struct& parameters) {
 
 absl::StatusOr<FieldDecodeParams> ParseFieldDecodeParams(const Struct& parameters,
                                                          const TaskLimits& limits) {
-  KILN_RETURN_IF_ERROR(CheckKeys(parameters, "",
-                                 {"batch_size", "bounds", "dtype", "iso", "normals", "output",
-                                  "resolution"}));
+  KILN_RETURN_IF_ERROR(CheckKeys(
+      parameters, "", {"batch_size", "bounds", "dtype", "iso", "normals", "output", "resolution"}));
   FieldDecodeParams params;
   const auto integer = [](const Value& v, double min, double max) {
-    return v.kind_case() == Value::kNumberValue && v.number_value() == std::floor(v.number_value()) &&
-           v.number_value() >= min && v.number_value() <= max;
+    return v.kind_case() == Value::kNumberValue &&
+           v.number_value() == std::floor(v.number_value()) && v.number_value() >= min &&
+           v.number_value() <= max;
   };
   if (const Value* v = Find(parameters, "resolution")) {
     const int max = std::max(limits.max_mesh_resolution, kMinMeshResolution);

@@ -46,9 +46,10 @@ TEST(TaskCatalogTest, KnownTasks) {
 TEST(TaskCatalogTest, UnknownTask) {
   const absl::Status status = ValidateTaskParameters("mesh.render", Params("{}"), {});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(),
-            "task: unknown task kind \"mesh.render\" (known: debug.sleep, field.decode, mesh.extract, "
-            "model.run)");
+  EXPECT_EQ(
+      status.message(),
+      "task: unknown task kind \"mesh.render\" (known: debug.sleep, field.decode, mesh.extract, "
+      "model.run)");
 }
 
 TEST(TaskCatalogTest, MeshExtractDefaults) {
@@ -192,9 +193,10 @@ TEST(TaskCatalogTest, DebugSleepErrors) {
 
 TEST(TaskCatalogTest, ModelRunPassesAnyObjectUpToTheCap) {
   EXPECT_TRUE(ValidateTaskParameters("model.run", Params("{}"), {}).ok());
-  EXPECT_TRUE(ValidateTaskParameters(
-                  "model.run", Params(R"({"seed":7,"prompt":"a chair","opts":{"steps":[1,2]}})"), {})
-                  .ok());
+  EXPECT_TRUE(
+      ValidateTaskParameters("model.run",
+                             Params(R"({"seed":7,"prompt":"a chair","opts":{"steps":[1,2]}})"), {})
+          .ok());
   google::protobuf::Struct big;
   (*big.mutable_fields())["image"].set_string_value(std::string(kMaxModelRunParametersBytes, 'a'));
   const absl::Status status = ValidateTaskParameters("model.run", big, {});
@@ -260,10 +262,10 @@ TEST(TaskCatalogTest, MeshExtractVolumeIsParsedWithDefaults) {
   EXPECT_EQ(params->iso, 0.25);
   EXPECT_FALSE(params->normals);
 
-  auto raw = ParseMeshExtractParams(
-      Params(R"({"volume":{"input":"v.raw","format":"raw","dims":[3,4,5],)"
-             R"("origin":[-1,2,0.5],"spacing":0.5}})"),
-      {});
+  auto raw =
+      ParseMeshExtractParams(Params(R"({"volume":{"input":"v.raw","format":"raw","dims":[3,4,5],)"
+                                    R"("origin":[-1,2,0.5],"spacing":0.5}})"),
+                             {});
   ASSERT_TRUE(raw.ok()) << raw.status();
   EXPECT_EQ(raw->volume->format, VolumeFormat::kRaw);
   EXPECT_EQ(raw->volume->dims, (std::array<int, 3>{3, 4, 5}));
@@ -285,8 +287,9 @@ TEST(TaskCatalogTest, MeshExtractVolumeErrorsNameTheField) {
   EXPECT_EQ(MeshError(npy + R"(},"bounds":{"min":[0,0,0],"max":[1,1,1]})"),
             "parameters.bounds: does not apply to a volume (its dims, origin and spacing fix "
             "the grid)");
-  EXPECT_EQ(MeshError(R"("volume":"v.npy")"),
-            R"(parameters.volume: must be an object {"input": name, "format": "npy" | "raw", ...})");
+  EXPECT_EQ(
+      MeshError(R"("volume":"v.npy")"),
+      R"(parameters.volume: must be an object {"input": name, "format": "npy" | "raw", ...})");
   EXPECT_EQ(MeshError(R"("volume":{"format":"npy"})"),
             "parameters.volume.input: required (the name of one of the job's inputs)");
   EXPECT_EQ(MeshError(R"("volume":{"input":"","format":"npy"})"),

@@ -31,8 +31,7 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 bool IsValidName(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength || name == "." || name == "..") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-           c == '-';
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
   });
 }
 
@@ -128,13 +127,12 @@ absl::Status ValidateManifest(const ModelManifest& m, const std::filesystem::pat
   const std::string dir_version = dir.filename().string();
   const std::string dir_name = dir.parent_path().filename().string();
   if (m.name() != dir_name) {
-    return Invalid("name", absl::StrCat("\"", m.name(), "\" does not match its directory \"",
-                                        dir_name, "\""));
+    return Invalid(
+        "name", absl::StrCat("\"", m.name(), "\" does not match its directory \"", dir_name, "\""));
   }
   if (m.version() != dir_version) {
-    return Invalid("version", absl::StrCat("\"", m.version(),
-                                           "\" does not match its directory \"", dir_version,
-                                           "\""));
+    return Invalid("version", absl::StrCat("\"", m.version(), "\" does not match its directory \"",
+                                           dir_version, "\""));
   }
   switch (m.runtime()) {
     case kiln::v1::MODEL_RUNTIME_TORCHSCRIPT:
@@ -154,12 +152,13 @@ absl::Status ValidateManifest(const ModelManifest& m, const std::filesystem::pat
       }
       break;
     default:
-      return Invalid("runtime", "required: MODEL_RUNTIME_TORCHSCRIPT, MODEL_RUNTIME_BUILTIN "
-                                "or MODEL_RUNTIME_EXEC");
+      return Invalid("runtime",
+                     "required: MODEL_RUNTIME_TORCHSCRIPT, MODEL_RUNTIME_BUILTIN "
+                     "or MODEL_RUNTIME_EXEC");
   }
   if (m.tiers_size() > kMaxModelTiers) {
-    return Invalid("tiers", absl::StrCat("at most ", kMaxModelTiers, " (got ", m.tiers_size(),
-                                         ")"));
+    return Invalid("tiers",
+                   absl::StrCat("at most ", kMaxModelTiers, " (got ", m.tiers_size(), ")"));
   }
   for (int i = 0; i < m.tiers_size(); ++i) {
     const std::string& dtype = m.tiers(i).dtype();
@@ -183,8 +182,9 @@ absl::Status ValidateManifest(const ModelManifest& m, const std::filesystem::pat
   }
   if (std::find(m.tasks().begin(), m.tasks().end(), kFieldDecodeTask) != m.tasks().end()) {
     if (m.field().kind() == kiln::v1::FIELD_KIND_UNSPECIFIED) {
-      return Invalid("field.kind", "required for a field.decode model: FIELD_KIND_SDF or "
-                                   "FIELD_KIND_OCCUPANCY");
+      return Invalid("field.kind",
+                     "required for a field.decode model: FIELD_KIND_SDF or "
+                     "FIELD_KIND_OCCUPANCY");
     }
     if (bounds.empty()) return Invalid("field.bounds", "required for a field.decode model");
   }
@@ -238,8 +238,8 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Open(
       entry.dir = version_dir;
       google::protobuf::util::JsonParseOptions parse_options;
       parse_options.ignore_unknown_fields = false;  // A typo in a field name is an error.
-      const auto parsed = google::protobuf::util::JsonStringToMessage(*json, &entry.manifest,
-                                                                      parse_options);
+      const auto parsed =
+          google::protobuf::util::JsonStringToMessage(*json, &entry.manifest, parse_options);
       if (!parsed.ok()) {
         problem(absl::StrCat("not a valid ModelManifest in JSON: ",
                              View(std::string(parsed.message()))));
@@ -287,9 +287,9 @@ absl::StatusOr<const ModelEntry*> ModelRepository::Find(std::string_view ref) co
                                             "\" not found: this repository has versions ",
                                             absl::StrJoin(versions, ", "), " of ", View(name)));
   }
-  return absl::NotFoundError(absl::StrCat("model \"", View(ref), "\" not found in the repository",
-                                          root_.empty() ? " (no --model-repo given)"
-                                                        : " " + root_.string()));
+  return absl::NotFoundError(
+      absl::StrCat("model \"", View(ref), "\" not found in the repository",
+                   root_.empty() ? " (no --model-repo given)" : " " + root_.string()));
 }
 
 }  // namespace kiln::models

@@ -134,9 +134,7 @@ kiln::v1::ModelManifest ValidTorchscript() {
   return m;
 }
 
-absl::Status Validate(const kiln::v1::ModelManifest& m) {
-  return ValidateManifest(m, "/repo/m/1");
-}
+absl::Status Validate(const kiln::v1::ModelManifest& m) { return ValidateManifest(m, "/repo/m/1"); }
 
 TEST(ValidateManifestTest, AcceptsAMinimalTorchscriptManifest) {
   EXPECT_TRUE(Validate(ValidTorchscript()).ok()) << Validate(ValidTorchscript());

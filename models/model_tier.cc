@@ -17,25 +17,25 @@ std::string WhyDeviceMissesRequirements(const kiln::v1::Requirements& r,
   if (r.accelerator() == kiln::v1::ACCELERATOR_CPU && is_gpu) return "needs a CPU";
   // Compute-capability bounds and architectures speak of GPUs only.
   if (r.min_compute_capability() > 0 && cc < r.min_compute_capability()) {
-    return absl::StrCat("needs compute capability >= ", r.min_compute_capability(),
-                        ", device has ", cc);
+    return absl::StrCat("needs compute capability >= ", r.min_compute_capability(), ", device has ",
+                        cc);
   }
   if (r.max_compute_capability() > 0 && (!is_gpu || cc > r.max_compute_capability())) {
-    return absl::StrCat("needs compute capability <= ", r.max_compute_capability(),
-                        ", device has ", cc);
+    return absl::StrCat("needs compute capability <= ", r.max_compute_capability(), ", device has ",
+                        cc);
   }
   if (!r.architectures().empty()) {
     const std::string arch = is_gpu ? absl::StrCat("sm_", cc) : "cpu";
     if (std::find(r.architectures().begin(), r.architectures().end(), arch) ==
         r.architectures().end()) {
-      return absl::StrCat("needs one of ", absl::StrJoin(r.architectures(), ", "),
-                          ", device is ", arch);
+      return absl::StrCat("needs one of ", absl::StrJoin(r.architectures(), ", "), ", device is ",
+                          arch);
     }
   }
   if (r.min_device_memory_bytes() > 0 &&
       device.total_memory_bytes() < r.min_device_memory_bytes()) {
-    return absl::StrCat("needs ", r.min_device_memory_bytes(), " bytes of device memory, device has ",
-                        device.total_memory_bytes());
+    return absl::StrCat("needs ", r.min_device_memory_bytes(),
+                        " bytes of device memory, device has ", device.total_memory_bytes());
   }
   const std::vector<std::string> features = FeaturesForComputeCapability(cc);
   for (const std::string& feature : r.features()) {
@@ -55,8 +55,8 @@ absl::StatusOr<ModelTierChoice> SelectModelTier(const kiln::v1::ModelManifest& m
     const std::string name = tier.name().empty() ? absl::StrCat("tier-", i) : tier.name();
     const std::string why = WhyDeviceMissesRequirements(tier.requirements(), device);
     if (why.empty()) {
-      return ModelTierChoice{.index = i, .name = name,
-                             .dtype = tier.dtype().empty() ? "float32" : tier.dtype()};
+      return ModelTierChoice{
+          .index = i, .name = name, .dtype = tier.dtype().empty() ? "float32" : tier.dtype()};
     }
     reasons.push_back(absl::StrCat(name, ": ", why));
   }

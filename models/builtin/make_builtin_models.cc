@@ -88,8 +88,7 @@ torch::Tensor NearSurfacePoints(int64_t n) {
   const torch::Tensor offset = torch::randn({n}) * 0.05;
   const torch::Tensor r = kMinorRadius + offset;
   const torch::Tensor ring = kMajorRadius + r * torch::cos(phi);
-  return torch::stack({ring * torch::cos(theta), ring * torch::sin(theta), r * torch::sin(phi)},
-                      1);
+  return torch::stack({ring * torch::cos(theta), ring * torch::sin(theta), r * torch::sin(phi)}, 1);
 }
 
 // The MLP as plain tensors: weights stored [in, out] so forward is addmm(b, x, w).
@@ -144,8 +143,8 @@ kiln::v1::ModelManifest Manifest(const Flags& flags, double uniform_error) {
   m.set_description("Kiln's built-in neural SDF: a " + std::to_string(flags.layers) + "x" +
                     std::to_string(flags.hidden) +
                     " ReLU MLP fitted to a torus (R=0.6, r=0.25) by kiln-make-builtin-models; "
-                    "mean |sdf error| " + std::to_string(uniform_error) +
-                    " on uniform points in the bounds");
+                    "mean |sdf error| " +
+                    std::to_string(uniform_error) + " on uniform points in the bounds");
   auto* input = m.add_inputs();
   input->set_name("points");
   input->add_shape(-1);

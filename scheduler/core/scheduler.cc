@@ -891,8 +891,8 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
       error = absl::InvalidArgumentError(
           absl::StrCat("slot: ", request.slot(), " is not a slot of worker ", request.worker_id()));
     } else if (request.loaded_models_size() > options_.max_models_per_slot) {
-      error = absl::InvalidArgumentError(absl::StrCat(
-          "loaded_models: more than the limit of ", options_.max_models_per_slot));
+      error = absl::InvalidArgumentError(
+          absl::StrCat("loaded_models: more than the limit of ", options_.max_models_per_slot));
     } else {
       const absl::Time now = clock_->Now();
       worker->second.last_seen = now;
@@ -980,8 +980,8 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
         }
       }
       if (chosen == waiters_.end()) continue;
-      if (TryAssignLocked(chosen->second.worker_id, chosen->second.slot, chosen->second.done,
-                          tier, spec.priority())) {
+      if (TryAssignLocked(chosen->second.worker_id, chosen->second.slot, chosen->second.done, tier,
+                          spec.priority())) {
         EraseWaiterLocked(chosen);
         assigned = true;
       }
@@ -1032,8 +1032,7 @@ void Scheduler::DispatchLocked() {
           const int64_t reserved = ReservedLocked(it->second.worker_id, device->id());
           const std::optional<int> best_priority =
               queue_.BestPriority([&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
-                if (!FittingTierLocked(it->second.worker_id, *device, *slot, spec, reserved,
-                                       now)) {
+                if (!FittingTierLocked(it->second.worker_id, *device, *slot, spec, reserved, now)) {
                   return std::nullopt;
                 }
                 return 0;
@@ -1376,7 +1375,7 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
   queue_.ForEachClass([&](const std::string& key, const kiln::v1::JobSpec& spec, size_t) {
     int fitting = 0, fitting_busy = 0, live_slots = 0;
     bool models_advertised = false;  // some live slot lists a model of some tier
-    std::vector<std::string> why;  // a few distinct reasons, for the message
+    std::vector<std::string> why;    // a few distinct reasons, for the message
     bool more_reasons = false;
     for (const auto& [worker_id, state] : workers_) {
       if (now - state.last_seen > options_.worker_lost_after) continue;

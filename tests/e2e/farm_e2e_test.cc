@@ -121,10 +121,12 @@ TEST(FarmEndToEnd, MeshExtractOnAnUploadedNpyVolume) {
   ASSERT_EQ(bad_id.substr(0, 2), "j-") << bad.out << bad.err;
   CommandResult bad_get = farm.Kilnctl({"get", bad_id, "-o", "json"});
   kiln::v1::Job failed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(bad_get.out, &failed).ok()) << bad_get.out;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(bad_get.out, &failed).ok())
+      << bad_get.out;
   EXPECT_EQ(failed.state(), kiln::v1::JOB_STATE_FAILED);
-  EXPECT_NE(failed.status_message().find("volume: short.raw has 4000 bytes, dims [10, 10, 11] need 4400"),
-            std::string::npos)
+  EXPECT_NE(
+      failed.status_message().find("volume: short.raw has 4000 bytes, dims [10, 10, 11] need 4400"),
+      std::string::npos)
       << failed.status_message();
 
   CommandResult submit = farm.Kilnctl(

@@ -66,7 +66,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       char* end = nullptr;
       const long threads = std::strtol(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || threads < 0 || threads > 4096) {
-        std::fprintf(stderr, "kiln-exec: --torch-threads: must be an integer 0..4096 (got \"%s\")\n",
+        std::fprintf(stderr,
+                     "kiln-exec: --torch-threads: must be an integer 0..4096 (got \"%s\")\n",
                      value.c_str());
         return false;
       }
@@ -157,8 +158,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kiln-exec: model cache: %s\n", model_cache.status().ToString().c_str());
     return 2;
   }
-  registry->Add(std::make_unique<kiln::torchrt::FieldDecodeTask>(kiln::torchrt::FieldDecodeTaskOptions{
-      .repository = repository.get(), .cache = model_cache->get(), .device = torch_device}));
+  registry->Add(
+      std::make_unique<kiln::torchrt::FieldDecodeTask>(kiln::torchrt::FieldDecodeTaskOptions{
+          .repository = repository.get(), .cache = model_cache->get(), .device = torch_device}));
   for (kiln::v1::ModelAvailability& model :
        kiln::torchrt::TorchscriptModelAvailability(*repository, torch_device)) {
     options.models.push_back(std::move(model));

@@ -89,7 +89,8 @@ TEST_F(KilnExecModelRunTest, ReadyAdvertisesTheExecModelPerDevice) {
     EXPECT_EQ(event.ready().models(0).unavailable_reason(), "");
   }
   {
-    ExecChild blackwell(KILN_EXEC_PATH, {"--model-repo=" + repo_.path(), "--fake-devices=sm_120:32GiB"},
+    ExecChild blackwell(KILN_EXEC_PATH,
+                        {"--model-repo=" + repo_.path(), "--fake-devices=sm_120:32GiB"},
                         {"CUDA_VISIBLE_DEVICES=0"});
     ExecEvent event;
     ASSERT_TRUE(blackwell.Read(&event).ok());

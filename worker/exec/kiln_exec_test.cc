@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "worker/exec/executor.h"
 #include "worker/exec/frame_io.h"
@@ -355,7 +355,8 @@ TEST(KilnExecTest, BadVolumeFailsItsTaskAndTheNextVolumeSucceeds) {
   for (int k = 0; k < 9; ++k) {
     for (int j = 0; j < 9; ++j) {
       for (int i = 0; i < 9; ++i) {
-        field.push_back(std::sqrt(float((i - 4) * (i - 4) + (j - 4) * (j - 4) + (k - 4) * (k - 4))) - 2.5f);
+        field.push_back(
+            std::sqrt(float((i - 4) * (i - 4) + (j - 4) * (j - 4) + (k - 4) * (k - 4))) - 2.5f);
       }
     }
   }
@@ -385,7 +386,8 @@ TEST(KilnExecTest, BadVolumeFailsItsTaskAndTheNextVolumeSucceeds) {
   ASSERT_TRUE(bad.ok()) << bad.status();
   EXPECT_FALSE(bad->ok());
   EXPECT_TRUE(bad->permanent());
-  EXPECT_THAT(bad->error(), HasSubstr("volume: sphere.raw has 2916 bytes, dims [9, 9, 10] need 3240"));
+  EXPECT_THAT(bad->error(),
+              HasSubstr("volume: sphere.raw has 2916 bytes, dims [9, 9, 10] need 3240"));
   EXPECT_TRUE(child.Alive());
 
   ASSERT_TRUE(child.Send(volume_request("[9,9,9]")).ok());
@@ -410,7 +412,8 @@ TEST(KilnExecTest, ExitsZeroWhenStdinCloses) {
 }
 
 TEST(KilnExecTest, ReadyListsFakeDevicesSelfTested) {
-  ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"}, {"CUDA_VISIBLE_DEVICES"});
+  ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB,sm_86:24GiB:nokernel"},
+                  {"CUDA_VISIBLE_DEVICES"});
   ExecEvent event;
   ASSERT_TRUE(child.Read(&event).ok());
   ASSERT_TRUE(event.has_ready());
@@ -448,7 +451,8 @@ TEST(KilnExecTest, FakeDevicesHonourCudaVisibleDevices) {
 }
 
 TEST(KilnExecTest, ProbeWritesOneReadyFrameAndExitsZero) {
-  ExecChild child(KILN_EXEC_PATH, {"--probe", "--fake-devices=sm_120:32GiB,sm_75:16GiB"}, {"CUDA_VISIBLE_DEVICES"});
+  ExecChild child(KILN_EXEC_PATH, {"--probe", "--fake-devices=sm_120:32GiB,sm_75:16GiB"},
+                  {"CUDA_VISIBLE_DEVICES"});
   ExecEvent event;
   ASSERT_TRUE(child.Read(&event).ok());
   ASSERT_TRUE(event.has_ready());
@@ -476,7 +480,8 @@ TEST(KilnExecTest, BadFakeDeviceSpecExitsTwo) {
 }
 
 TEST(KilnExecTest, TaskOnCannotRunFakeDeviceIsDeviceCannotRun) {
-  ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB:cannot-run"}, {"CUDA_VISIBLE_DEVICES=0"});
+  ExecChild child(KILN_EXEC_PATH, {"--fake-devices=sm_90:80GiB:cannot-run"},
+                  {"CUDA_VISIBLE_DEVICES=0"});
   ExecEvent ready;
   ASSERT_TRUE(child.Read(&ready).ok());
   ASSERT_EQ(ready.ready().devices_size(), 1);

@@ -6,8 +6,8 @@
 #include <new>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -97,9 +97,9 @@ absl::StatusOr<Float32Volume> ReadMeshExtractVolume(const MeshExtractVolume& vol
     names.push_back(input.name());
   }
   if (file == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "parameters.volume.input: the job has no input named \"", volume.input, "\" (inputs: ",
-        names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.volume.input: the job has no input named \"", volume.input,
+                     "\" (inputs: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
   }
   absl::StatusOr<Float32Volume> read;
   if (volume.format == VolumeFormat::kNpy) {
@@ -114,10 +114,10 @@ absl::StatusOr<Float32Volume> ReadMeshExtractVolume(const MeshExtractVolume& vol
     return absl::Status(read.status().code(), absl::StrCat("volume: ", read.status().message()));
   }
   if (volume.dims.has_value() && read->dims != *volume.dims) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "volume: ", volume.input, " has dims [", absl::StrJoin(read->dims, ", "),
-        "] (.npy shape reversed), parameters.volume.dims say [",
-        absl::StrJoin(*volume.dims, ", "), "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("volume: ", volume.input, " has dims [", absl::StrJoin(read->dims, ", "),
+                     "] (.npy shape reversed), parameters.volume.dims say [",
+                     absl::StrJoin(*volume.dims, ", "), "]"));
   }
   for (int d : read->dims) {
     if (d < 2) {
@@ -146,11 +146,13 @@ absl::StatusOr<Mesh> ExtractMeshFromField(const GridSpec& grid, std::span<const 
   const size_t samples = static_cast<size_t>(grid.cells[0] + 1) * (grid.cells[1] + 1) *
                          static_cast<size_t>(grid.cells[2] + 1);
   if (field.size() != samples) {
-    return absl::InvalidArgumentError(absl::StrCat("field: ", field.size(), " samples, the grid needs ", samples));
+    return absl::InvalidArgumentError(
+        absl::StrCat("field: ", field.size(), " samples, the grid needs ", samples));
   }
   if (cuda_device >= 0) {
     // One upload of the whole field; no per-slab progress on this path.
-    absl::StatusOr<Mesh> mesh = ExtractIsosurfaceFromFieldOnGpu(cuda_device, grid, field, iso, normals);
+    absl::StatusOr<Mesh> mesh =
+        ExtractIsosurfaceFromFieldOnGpu(cuda_device, grid, field, iso, normals);
     if (progress) progress(1.0);
     return mesh;
   }
@@ -192,8 +194,8 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
           ReadMeshExtractVolume(*params.volume, request, limits_);
       if (!volume.ok()) return volume.status();
       grid = VolumeGrid(*params.volume, volume->dims);
-      mesh = ExtractMeshFromField(grid, volume->values, params.iso, params.normals,
-                                  slab_progress, cuda_device);
+      mesh = ExtractMeshFromField(grid, volume->values, params.iso, params.normals, slab_progress,
+                                  cuda_device);
       if (mesh.status().code() == absl::StatusCode::kInvalidArgument) {
         // E.g. a NaN sample: say which file it came from.
         return absl::InvalidArgumentError(
@@ -228,8 +230,8 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
   fields["watertight"].set_bool_value(stats.watertight);
   fields["grid"] = NumberList(grid.cells);
   if (params.volume.has_value()) {
-    fields["dims"] = NumberList(std::array<int, 3>{grid.cells[0] + 1, grid.cells[1] + 1,
-                                                   grid.cells[2] + 1});
+    fields["dims"] =
+        NumberList(std::array<int, 3>{grid.cells[0] + 1, grid.cells[1] + 1, grid.cells[2] + 1});
     fields["origin"] = NumberList(grid.origin);
     fields["spacing"] = NumberList(grid.spacing);
   } else {

@@ -2,8 +2,8 @@
 
 #include <filesystem>
 #include <limits>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -151,11 +151,11 @@ struct SampledSphere {
 
 SampledSphere SampleSphere(int resolution) {
   google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
-                  absl::StrCat(R"({"shape":{"type":"sphere","radius":1},"resolution":)",
-                               resolution, "}"),
-                  &s)
-                  .ok());
+  EXPECT_TRUE(
+      google::protobuf::util::JsonStringToMessage(
+          absl::StrCat(R"({"shape":{"type":"sphere","radius":1},"resolution":)", resolution, "}"),
+          &s)
+          .ok());
   auto params = ParseMeshExtractParams(s, {});
   EXPECT_TRUE(params.ok()) << params.status();
   SampledSphere sphere{.params = *std::move(params), .grid = {}, .field = {}};
@@ -173,7 +173,8 @@ SampledSphere SampleSphere(int resolution) {
   return sphere;
 }
 
-std::string VolumeParams(const GridSpec& grid, const std::string& format, const std::string& extra = "") {
+std::string VolumeParams(const GridSpec& grid, const std::string& format,
+                         const std::string& extra = "") {
   return absl::StrFormat(
       R"({"volume":{"input":"sphere.%s","format":"%s","origin":[%.17g,%.17g,%.17g],)"
       R"("spacing":%.17g%s}})",
@@ -246,22 +247,22 @@ TEST_F(MeshExtractTaskTest, BadVolumesAreClearInvalidArguments) {
   const std::vector<float> field(4 * 4 * 4, 1.0f);
   const std::string raw = dir_ + "/v.raw";
   testing::WriteRawFloat32(raw, field);
-  auto mismatch = Run(R"({"volume":{"input":"v.raw","format":"raw","dims":[4,4,5]}})",
-                      {{"v.raw", raw}});
+  auto mismatch =
+      Run(R"({"volume":{"input":"v.raw","format":"raw","dims":[4,4,5]}})", {{"v.raw", raw}});
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(mismatch.status().message(),
             "volume: v.raw has 256 bytes, dims [4, 4, 5] need 320 (float32, x fastest)");
 
-  auto missing = Run(R"({"volume":{"input":"w.raw","format":"raw","dims":[4,4,4]}})",
-                     {{"v.raw", raw}});
+  auto missing =
+      Run(R"({"volume":{"input":"w.raw","format":"raw","dims":[4,4,4]}})", {{"v.raw", raw}});
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(missing.status().message(),
             "parameters.volume.input: the job has no input named \"w.raw\" (inputs: v.raw)");
 
   const std::string npy = dir_ + "/v.npy";
   testing::WriteFloat32Npy(npy, 4, 4, 4, field);
-  auto wrong_dims = Run(R"({"volume":{"input":"v.npy","format":"npy","dims":[4,4,3]}})",
-                        {{"v.npy", npy}});
+  auto wrong_dims =
+      Run(R"({"volume":{"input":"v.npy","format":"npy","dims":[4,4,3]}})", {{"v.npy", npy}});
   EXPECT_EQ(wrong_dims.status().message(),
             "volume: v.npy has dims [4, 4, 4] (.npy shape reversed), parameters.volume.dims "
             "say [4, 4, 3]");

@@ -7,13 +7,13 @@
 #include <fstream>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace kiln::tasks {
 namespace {
@@ -128,8 +128,8 @@ absl::StatusOr<NpyHeader> ReadNpyFloat32Header(const std::string& path, const st
   } else if (major == 2 || major == 3) {
     unsigned char len[4] = {};
     in.read(reinterpret_cast<char*>(len), 4);
-    header_bytes = len[0] | (uint32_t{len[1]} << 8) | (uint32_t{len[2]} << 16) |
-                   (uint32_t{len[3]} << 24);
+    header_bytes =
+        len[0] | (uint32_t{len[1]} << 8) | (uint32_t{len[2]} << 16) | (uint32_t{len[3]} << 24);
     prefix = 12;
   } else {
     return Bad(name, absl::StrCat(".npy format version ", major, ".", int{preamble[7]},
@@ -160,8 +160,8 @@ absl::StatusOr<NpyHeader> ReadNpyFloat32Header(const std::string& path, const st
   absl::StatusOr<std::vector<int64_t>> shape = ParseShape(dict, name);
   if (!shape.ok()) return shape.status();
   if (shape->size() != 3) {
-    return Bad(name, absl::StrCat("shape (", absl::StrJoin(*shape, ", "),
-                                  ") has ", shape->size(), " dimensions; 3 needed [sz, sy, sx]"));
+    return Bad(name, absl::StrCat("shape (", absl::StrJoin(*shape, ", "), ") has ", shape->size(),
+                                  " dimensions; 3 needed [sz, sy, sx]"));
   }
   return NpyHeader{.shape = *std::move(shape), .data_offset = prefix + header_bytes};
 }
@@ -199,15 +199,17 @@ absl::StatusOr<Float32Volume> ReadRawFloat32Volume(const std::string& path, cons
                                                    const std::array<int, 3>& dims) {
   int64_t count = 1;
   for (int d : dims) {
-    if (d < 1) return Bad(name, absl::StrCat("dims [", absl::StrJoin(dims, ", "), "] must be >= 1"));
+    if (d < 1)
+      return Bad(name, absl::StrCat("dims [", absl::StrJoin(dims, ", "), "] must be >= 1"));
     count *= d;
   }
   absl::StatusOr<int64_t> size = FileSize(path, name);
   if (!size.ok()) return size.status();
   const int64_t need = count * static_cast<int64_t>(sizeof(float));
   if (*size != need) {
-    return absl::InvalidArgumentError(absl::StrCat(name, " has ", *size, " bytes, dims [", absl::StrJoin(dims, ", "),
-                                  "] need ", need, " (float32, x fastest)"));
+    return absl::InvalidArgumentError(absl::StrCat(name, " has ", *size, " bytes, dims [",
+                                                   absl::StrJoin(dims, ", "), "] need ", need,
+                                                   " (float32, x fastest)"));
   }
   Float32Volume volume;
   volume.dims = dims;

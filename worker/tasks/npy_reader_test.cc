@@ -11,9 +11,9 @@
 namespace kiln::tasks {
 namespace {
 
+using testing::FloatBytes;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using testing::FloatBytes;
 using testing::WriteFloat32Npy;
 using testing::WriteNpyBytes;
 using testing::WriteRawFloat32;
@@ -70,15 +70,15 @@ TEST_F(NpyReaderTest, WrongDtypeIsNamed) {
   EXPECT_EQ(Error("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3, 2), }",
                   std::string(24 * 8, '\0')),
             "bad.npy: dtype '<f8' is not supported (only '<f4', little-endian float32)");
-  EXPECT_THAT(Error("{'descr': '>f4', 'fortran_order': False, 'shape': (4, 3, 2), }",
-                    FloatBytes(Ramp())),
-              HasSubstr("dtype '>f4' is not supported"));
+  EXPECT_THAT(
+      Error("{'descr': '>f4', 'fortran_order': False, 'shape': (4, 3, 2), }", FloatBytes(Ramp())),
+      HasSubstr("dtype '>f4' is not supported"));
 }
 
 TEST_F(NpyReaderTest, FortranOrderIsRefused) {
-  EXPECT_EQ(Error("{'descr': '<f4', 'fortran_order': True, 'shape': (4, 3, 2), }",
-                  FloatBytes(Ramp())),
-            "bad.npy: fortran_order True is not supported (write a C-ordered array)");
+  EXPECT_EQ(
+      Error("{'descr': '<f4', 'fortran_order': True, 'shape': (4, 3, 2), }", FloatBytes(Ramp())),
+      "bad.npy: fortran_order True is not supported (write a C-ordered array)");
 }
 
 TEST_F(NpyReaderTest, TruncatedAndOverlongDataGiveBothSizes) {
@@ -111,14 +111,18 @@ TEST_F(NpyReaderTest, BadMagicHeaderAndShape) {
             "bad.npy: shape (4, 3, 100000): each axis must have 1 to 100 samples");
 
   // A header length that runs past the end of the file.
-  { std::ofstream(Path("bad.npy"), std::ios::binary) << std::string("\x93NUMPY\x01\x00\xff\x00{", 11); }
+  {
+    std::ofstream(Path("bad.npy"), std::ios::binary)
+        << std::string("\x93NUMPY\x01\x00\xff\x00{", 11);
+  }
   EXPECT_EQ(ReadNpyFloat32Volume(Path("bad.npy"), "bad.npy", 100).status().message(),
             "bad.npy: truncated .npy header");
   { std::ofstream(Path("bad.npy"), std::ios::binary) << std::string("\x93NUMPY\x09\x00", 8); }
   EXPECT_EQ(ReadNpyFloat32Volume(Path("bad.npy"), "bad.npy", 100).status().message(),
             "bad.npy: .npy format version 9.0 is not supported (1.0 and 2.0 are)");
-  EXPECT_THAT(std::string(ReadNpyFloat32Volume(Path("missing.npy"), "missing.npy", 100).status().message()),
-              StartsWith("missing.npy: cannot"));
+  EXPECT_THAT(
+      std::string(ReadNpyFloat32Volume(Path("missing.npy"), "missing.npy", 100).status().message()),
+      StartsWith("missing.npy: cannot"));
 }
 
 TEST_F(NpyReaderTest, RawMustBeExactlyTheDimsSize) {
@@ -131,9 +135,11 @@ TEST_F(NpyReaderTest, RawMustBeExactlyTheDimsSize) {
 
   auto small = ReadRawFloat32Volume(Path("v.raw"), "v.raw", {3, 3, 4});
   EXPECT_EQ(small.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(small.status().message(), "v.raw has 96 bytes, dims [3, 3, 4] need 144 (float32, x fastest)");
+  EXPECT_EQ(small.status().message(),
+            "v.raw has 96 bytes, dims [3, 3, 4] need 144 (float32, x fastest)");
   auto large = ReadRawFloat32Volume(Path("v.raw"), "v.raw", {2, 2, 4});
-  EXPECT_EQ(large.status().message(), "v.raw has 96 bytes, dims [2, 2, 4] need 64 (float32, x fastest)");
+  EXPECT_EQ(large.status().message(),
+            "v.raw has 96 bytes, dims [2, 2, 4] need 64 (float32, x fastest)");
 }
 
 }  // namespace

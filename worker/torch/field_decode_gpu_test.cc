@@ -24,8 +24,8 @@ class FieldDecodeGpuTest : public ::testing::Test {
     auto repo = models::ModelRepository::Open({.root = KILN_BUILTIN_MODELS_DIR});
     ASSERT_TRUE(repo.ok()) << repo.status();
     repo_ = *std::move(repo);
-    auto cache = ModelCache::Create({.device = torch::Device(torch::kCUDA, 0),
-                                     .budget_bytes = int64_t{1} << 30});
+    auto cache = ModelCache::Create(
+        {.device = torch::Device(torch::kCUDA, 0), .budget_bytes = int64_t{1} << 30});
     ASSERT_TRUE(cache.ok());
     cache_ = *std::move(cache);
   }
@@ -60,8 +60,8 @@ TEST_F(FieldDecodeGpuTest, HalfPrecisionMatchesFloat32) {
   ASSERT_EQ(fp16.size(), fp32.size());
   const double bf16_error = MaxAbsDifference(bf16, fp32);
   const double fp16_error = MaxAbsDifference(fp16, fp32);
-  std::printf("max |bf16 - fp32| = %.5f, max |fp16 - fp32| = %.5f over 65^3 samples\n",
-              bf16_error, fp16_error);
+  std::printf("max |bf16 - fp32| = %.5f, max |fp16 - fp32| = %.5f over 65^3 samples\n", bf16_error,
+              fp16_error);
   EXPECT_LT(bf16_error, kBfloat16Tolerance);
   EXPECT_LT(fp16_error, kFloat16Tolerance);
 }

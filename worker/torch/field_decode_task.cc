@@ -58,8 +58,8 @@ std::array<double, 3> GridGradient(const std::vector<float>& field, const tasks:
       std::array<int, 3> lo = c, hi = c;
       lo[a] = std::max(c[a] - 1, 0);
       hi[a] = std::min(c[a] + 1, grid.cells[a]);
-      const double d = (at(hi[0], hi[1], hi[2]) - at(lo[0], lo[1], lo[2])) /
-                       ((hi[a] - lo[a]) * grid.spacing[a]);
+      const double d =
+          (at(hi[0], hi[1], hi[2]) - at(lo[0], lo[1], lo[2])) / ((hi[a] - lo[a]) * grid.spacing[a]);
       g[a] += weight * d;
     }
   }
@@ -102,7 +102,8 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::Run(const tasks::TaskContext&
     return absl::ResourceExhaustedError("field.decode: out of host memory");
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
-    return absl::InternalError(absl::StrCat("field.decode: LibTorch: ", what.substr(0, what.find('\n'))));
+    return absl::InternalError(
+        absl::StrCat("field.decode: LibTorch: ", what.substr(0, what.find('\n'))));
   }
 }
 
@@ -137,8 +138,8 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
   }
   const TorchDevice& device = options_.device;
   if (!device.unavailable_reason.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("LibTorch cannot run on ", device.device.str(),
-                                                      ": ", device.unavailable_reason));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "LibTorch cannot run on ", device.device.str(), ": ", device.unavailable_reason));
   }
   KILN_ASSIGN_OR_RETURN(const models::ModelTierChoice tier,
                         models::SelectModelTier(manifest, device.description));
@@ -267,14 +268,13 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
       report(decode_share + (0.95 - decode_share) * done / total,
              absl::StrFormat("marching cubes: slab %d of %d", done, total));
     };
-    KILN_ASSIGN_OR_RETURN(
-        const tasks::Mesh mesh,
-        tasks::ExtractIsosurface(
-            grid,
-            [&](int k, std::span<float> values) {
-              std::copy_n(field.begin() + k * slice, values.size(), values.begin());
-            },
-            mc));
+    KILN_ASSIGN_OR_RETURN(const tasks::Mesh mesh, tasks::ExtractIsosurface(
+                                                      grid,
+                                                      [&](int k, std::span<float> values) {
+                                                        std::copy_n(field.begin() + k * slice,
+                                                                    values.size(), values.begin());
+                                                      },
+                                                      mc));
     KILN_RETURN_IF_ERROR(write_mesh(mesh));
   } else {
     report(decode_share, absl::StrCat("writing ", kVolumeFile));

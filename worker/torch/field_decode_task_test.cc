@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "common/testing/scoped_temp_dir.h"
-#include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "worker/tasks/mesh_stats.h"
 #include "worker/tasks/ply.h"
@@ -41,8 +41,8 @@ class FieldDecodeTest : public ::testing::Test {
     cache_ = *std::move(cache);
     device_ = SelectTorchDevice({});
     ASSERT_EQ(device_.unavailable_reason, "");
-    task_ = std::make_unique<FieldDecodeTask>(
-        FieldDecodeTaskOptions{.repository = repo_.get(), .cache = cache_.get(), .device = device_});
+    task_ = std::make_unique<FieldDecodeTask>(FieldDecodeTaskOptions{
+        .repository = repo_.get(), .cache = cache_.get(), .device = device_});
   }
 
   absl::StatusOr<tasks::TaskOutput> Run(const std::string& model, const std::string& params) {
@@ -131,8 +131,9 @@ TEST_F(FieldDecodeTest, MeshIsAWatertightTorusAndTheSecondRunHitsTheCache) {
 
 TEST_F(FieldDecodeTest, VolumeIsANpyOfTheGridWithXFastest) {
   Open();
-  auto out = Run("kiln-torus",
-                 R"({"resolution":16,"output":"volume","bounds":{"min":[-1,-1,-0.5],"max":[1,1,0.5]}})");
+  auto out =
+      Run("kiln-torus",
+          R"({"resolution":16,"output":"volume","bounds":{"min":[-1,-1,-0.5],"max":[1,1,0.5]}})");
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->outputs.size(), 1u);
   EXPECT_EQ(out->outputs[0].name(), "field.npy");
@@ -144,8 +145,8 @@ TEST_F(FieldDecodeTest, VolumeIsANpyOfTheGridWithXFastest) {
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_GT(bytes.size(), 128u);
   EXPECT_EQ(bytes.substr(0, 6), "\x93NUMPY");
-  const size_t header = 10 + static_cast<unsigned char>(bytes[8]) +
-                        256 * static_cast<unsigned char>(bytes[9]);
+  const size_t header =
+      10 + static_cast<unsigned char>(bytes[8]) + 256 * static_cast<unsigned char>(bytes[9]);
   EXPECT_EQ(header % 64, 0u);
   EXPECT_THAT(bytes.substr(10, header - 10), HasSubstr("'shape': (9, 17, 17)"));
   ASSERT_EQ(bytes.size(), header + 9 * 17 * 17 * 4);
@@ -171,7 +172,8 @@ TEST_F(FieldDecodeTest, BadInputGivesClearErrors) {
 
   auto wide = Run("wide", R"({"resolution":8})");
   EXPECT_TRUE(absl::IsInvalidArgument(wide.status())) << wide.status();
-  EXPECT_THAT(wide.status().message(), HasSubstr("model wide@1: forward() returned shape [729, 3]"));
+  EXPECT_THAT(wide.status().message(),
+              HasSubstr("model wide@1: forward() returned shape [729, 3]"));
 
   auto nan = Run("nan", R"({"resolution":8})");
   EXPECT_TRUE(absl::IsInvalidArgument(nan.status())) << nan.status();

@@ -45,9 +45,9 @@ absl::StatusOr<torch::Tensor> EvaluateFieldModel(const LoadedModel& model,
   try {
     torch::jit::IValue output = model.module.forward({points});
     if (!output.isTensor()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model ", model.model_key, ": forward() returned a ", output.tagKind(),
-          ", not a tensor of shape [N] or [N, 1] (N = ", n, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model ", model.model_key, ": forward() returned a ", output.tagKind(),
+                       ", not a tensor of shape [N] or [N, 1] (N = ", n, ")"));
     }
     values = output.toTensor();
   } catch (const c10::Error& e) {
@@ -56,19 +56,18 @@ absl::StatusOr<torch::Tensor> EvaluateFieldModel(const LoadedModel& model,
     return ForwardError(model, n, e.what());
   }
   // [N], [N, 1], or [N, 4] (value then RGB; the color is not used yet).
-  const bool shape_ok = (values.dim() == 1 && values.size(0) == n) ||
-                        (values.dim() == 2 && values.size(0) == n &&
-                         (values.size(1) == 1 || values.size(1) == 4));
+  const bool shape_ok =
+      (values.dim() == 1 && values.size(0) == n) ||
+      (values.dim() == 2 && values.size(0) == n && (values.size(1) == 1 || values.size(1) == 4));
   if (!shape_ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model ", model.model_key, ": forward() returned shape ", ShapeString(values),
-                     " for points of shape ", ShapeString(points), "; expected [", n, "] or [",
-                     n, ", 1]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", model.model_key, ": forward() returned shape ", ShapeString(values),
+        " for points of shape ", ShapeString(points), "; expected [", n, "] or [", n, ", 1]"));
   }
   if (!values.is_floating_point()) {
-    return absl::InvalidArgumentError(absl::StrCat("model ", model.model_key,
-                                                   ": forward() returned ", c10::toString(values.scalar_type()),
-                                                   " values, not floating point"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model ", model.model_key, ": forward() returned ",
+                     c10::toString(values.scalar_type()), " values, not floating point"));
   }
   if (values.dim() == 2) values = values.select(1, 0);
   values = values.to(torch::kFloat32).contiguous();
@@ -120,8 +119,8 @@ absl::StatusOr<std::vector<float>> DecodeFieldToHost(const LoadedModel& model,
   try {
     field.resize(static_cast<size_t>(GridSampleCount(grid)));
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "out of host memory for a field of ", GridSampleCount(grid), " samples"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of host memory for a field of ", GridSampleCount(grid), " samples"));
   }
   KILN_RETURN_IF_ERROR(DecodeField(
       model, grid, options, [&](int64_t offset, const torch::Tensor& values) -> absl::Status {
@@ -130,8 +129,8 @@ absl::StatusOr<std::vector<float>> DecodeFieldToHost(const LoadedModel& model,
           std::memcpy(field.data() + offset, host.data_ptr<float>(),
                       static_cast<size_t>(host.numel()) * sizeof(float));
         } catch (const c10::Error& e) {
-          return absl::InternalError(
-              absl::StrCat("copying field values to the host: ", FirstLine(e.what_without_backtrace())));
+          return absl::InternalError(absl::StrCat("copying field values to the host: ",
+                                                  FirstLine(e.what_without_backtrace())));
         }
         return absl::OkStatus();
       }));

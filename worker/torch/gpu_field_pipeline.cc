@@ -121,9 +121,8 @@ absl::StatusOr<GpuFieldResult> GpuFieldPipeline::Run(const GpuFieldJob& job) {
 
   auto verdict = state_->plain_mlps.find(model.model_key);
   if (verdict == state_->plain_mlps.end()) {
-    verdict =
-        state_->plain_mlps.emplace(model.model_key, ExtractPlainMlp(model.module, job.bounds))
-            .first;
+    verdict = state_->plain_mlps.emplace(model.model_key, ExtractPlainMlp(model.module, job.bounds))
+                  .first;
   }
   const std::optional<fieldnet::Precision> precision = FusedPrecision(model.dtype);
   bool fused = false;
@@ -146,7 +145,8 @@ absl::StatusOr<GpuFieldResult> GpuFieldPipeline::Run(const GpuFieldJob& job) {
       options.precision = *precision;
       options.max_chunk_points = job.batch_size;
       options.device = device;
-      const fieldnet::Status created = fieldnet::FusedMlpField::Create(mlp, options, &state_->fused);
+      const fieldnet::Status created =
+          fieldnet::FusedMlpField::Create(mlp, options, &state_->fused);
       if (created.ok()) {
         state_->fused_key = key;
       } else {
@@ -169,8 +169,8 @@ absl::StatusOr<GpuFieldResult> GpuFieldPipeline::Run(const GpuFieldJob& job) {
     FieldDecodeOptions options;
     options.batch_size = job.batch_size;
     options.progress = job.progress;
-    KILN_RETURN_IF_ERROR(DecodeField(
-        model, job.grid, options, [&](int64_t offset, const torch::Tensor& values) {
+    KILN_RETURN_IF_ERROR(
+        DecodeField(model, job.grid, options, [&](int64_t offset, const torch::Tensor& values) {
           torch::Tensor batch = (negate ? values.neg() : values).contiguous();
           return FromCuda(cudaMemcpy(field.data() + offset, batch.data_ptr<float>(),
                                      batch.numel() * sizeof(float), cudaMemcpyDeviceToDevice),
@@ -185,9 +185,9 @@ absl::StatusOr<GpuFieldResult> GpuFieldPipeline::Run(const GpuFieldJob& job) {
         field.data(), {samples}, torch::TensorOptions().dtype(torch::kFloat).device(model.device));
     const double lo = values.min().item<float>(), hi = values.max().item<float>();
     if (!std::isfinite(lo) || !std::isfinite(hi)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model ", model.model_key, " produced non-finite field values (min ", lo, ", max ", hi,
-          ")"));
+      return absl::InvalidArgumentError(absl::StrCat("model ", model.model_key,
+                                                     " produced non-finite field values (min ", lo,
+                                                     ", max ", hi, ")"));
     }
     result.value_min = negate ? -hi : lo;
     result.value_max = negate ? -lo : hi;

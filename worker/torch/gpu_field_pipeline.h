@@ -30,7 +30,7 @@ namespace kiln::torchrt {
 
 struct GpuFieldJob {
   const LoadedModel* model = nullptr;  // On a CUDA device.
-  std::array<double, 6> bounds{};       // The field's box (plain-MLP probe points).
+  std::array<double, 6> bounds{};      // The field's box (plain-MLP probe points).
   tasks::GridSpec grid;
   bool occupancy = false;  // Inside above iso; negated before extraction.
   double iso = 0;
@@ -42,8 +42,8 @@ struct GpuFieldJob {
 };
 
 struct GpuFieldResult {
-  tasks::Mesh mesh;          // When extract_mesh.
-  std::vector<float> field;  // When not: the field as decoded (occupancy not negated).
+  tasks::Mesh mesh;                     // When extract_mesh.
+  std::vector<float> field;             // When not: the field as decoded (occupancy not negated).
   double value_min = 0, value_max = 0;  // Of the decoded field, before any negation.
   // "fused-mlp" or "libtorch", and why not fused when it is not.
   std::string decoder;

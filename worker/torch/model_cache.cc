@@ -62,8 +62,7 @@ absl::StatusOr<std::unique_ptr<ModelCache>> ModelCache::Create(const ModelCacheO
   if (options.budget_bytes < 0) {
     return absl::InvalidArgumentError("model cache: budget_bytes must be >= 0");
   }
-  if (options.budget_bytes == 0 &&
-      !(options.budget_fraction > 0 && options.budget_fraction <= 1)) {
+  if (options.budget_bytes == 0 && !(options.budget_fraction > 0 && options.budget_fraction <= 1)) {
     return absl::InvalidArgumentError("model cache: budget_fraction must be in (0, 1]");
   }
   int64_t budget = options.budget_bytes;
@@ -81,13 +80,13 @@ absl::StatusOr<std::unique_ptr<ModelCache>> ModelCache::Create(const ModelCacheO
   return std::unique_ptr<ModelCache>(new ModelCache(options.device, budget));
 }
 
-absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelCache::Load(
-    const models::ModelEntry& entry, torch::ScalarType dtype) const {
+absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelCache::Load(const models::ModelEntry& entry,
+                                                                    torch::ScalarType dtype) const {
   const std::string key = entry.Key();
   if (entry.manifest.runtime() != kiln::v1::MODEL_RUNTIME_TORCHSCRIPT) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("model ", key, " has runtime ", models::RuntimeName(entry.manifest.runtime()),
-                     ", not torchscript"));
+    return absl::FailedPreconditionError(absl::StrCat("model ", key, " has runtime ",
+                                                      models::RuntimeName(entry.manifest.runtime()),
+                                                      ", not torchscript"));
   }
   const std::filesystem::path path = entry.dir / entry.manifest.file();
   std::error_code error;
@@ -110,9 +109,9 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelCache::Load(
   } catch (const c10::Error& e) {
     const std::string what = FirstLine(e.what_without_backtrace());
     if (SaysOutOfMemory(what)) {
-      return absl::ResourceExhaustedError(absl::StrCat("model ", key, ": out of memory while loading ",
-                                                       path.string(), " on ", device_.str(), ": ",
-                                                       what));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("model ", key, ": out of memory while loading ", path.string(), " on ",
+                       device_.str(), ": ", what));
     }
     return absl::FailedPreconditionError(absl::StrCat(
         "model ", key, ": cannot load TorchScript archive ", path.string(), ": ", what));
@@ -120,9 +119,9 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelCache::Load(
     return absl::ResourceExhaustedError(
         absl::StrCat("model ", key, ": out of memory while loading ", path.string()));
   } catch (const std::exception& e) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", key, ": cannot load TorchScript archive ", path.string(), ": ",
-        FirstLine(e.what())));
+    return absl::FailedPreconditionError(absl::StrCat("model ", key,
+                                                      ": cannot load TorchScript archive ",
+                                                      path.string(), ": ", FirstLine(e.what())));
   }
   loaded->load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -132,8 +131,8 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelCache::Load(
 void ModelCache::EvictFor(int64_t bytes) {
   while (!lru_.empty() && resident_bytes_ + bytes > budget_bytes_) {
     const Slot& victim = lru_.back();
-    KILN_LOG(INFO) << "model cache: evicting " << victim.cache_key << " ("
-                   << victim.model->bytes << " bytes) to make room for " << bytes << " bytes";
+    KILN_LOG(INFO) << "model cache: evicting " << victim.cache_key << " (" << victim.model->bytes
+                   << " bytes) to make room for " << bytes << " bytes";
     resident_bytes_ -= victim.model->bytes;
     ++evictions_;
     lru_.pop_back();

@@ -21,8 +21,9 @@ absl::Status WriteNpyFloat32(const std::string& path, const std::vector<int64_t>
                                                    values.size(), " values"));
   }
   static_assert(std::endian::native == std::endian::little, "npy data is written as '<f4'");
-  std::string header = absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (",
-                                    absl::StrJoin(shape, ", "), shape.size() == 1 ? ",), }" : "), }");
+  std::string header =
+      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (",
+                   absl::StrJoin(shape, ", "), shape.size() == 1 ? ",), }" : "), }");
   // Magic (6) + version (2) + header length (2) + header, padded with spaces and ended by
   // '\n' to a multiple of 64 bytes so the data is aligned.
   const size_t unpadded = 10 + header.size() + 1;
@@ -48,7 +49,8 @@ absl::Status WriteNpyFloat32(const std::string& path, const std::vector<int64_t>
   }
   std::error_code error;
   std::filesystem::rename(temp, path, error);
-  if (error) return absl::UnavailableError(absl::StrCat("cannot rename ", temp, ": ", error.message()));
+  if (error)
+    return absl::UnavailableError(absl::StrCat("cannot rename ", temp, ": ", error.message()));
   return absl::OkStatus();
 }
 

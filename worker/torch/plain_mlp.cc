@@ -75,14 +75,12 @@ absl::StatusOr<fieldnet::MlpWeights> ReadLayers(const std::vector<torch::Tensor>
 torch::Tensor RunLayers(const fieldnet::MlpWeights& mlp, const torch::Tensor& points) {
   torch::Tensor x = points.to(torch::kDouble);
   for (int l = 0; l < mlp.layer_count(); ++l) {
-    const torch::Tensor w =
-        torch::from_blob(const_cast<float*>(mlp.weights[l].data()),
-                         {mlp.widths[l + 1], mlp.widths[l]}, torch::kFloat)
-            .to(torch::kDouble);
-    const torch::Tensor b =
-        torch::from_blob(const_cast<float*>(mlp.biases[l].data()), {mlp.widths[l + 1]},
-                         torch::kFloat)
-            .to(torch::kDouble);
+    const torch::Tensor w = torch::from_blob(const_cast<float*>(mlp.weights[l].data()),
+                                             {mlp.widths[l + 1], mlp.widths[l]}, torch::kFloat)
+                                .to(torch::kDouble);
+    const torch::Tensor b = torch::from_blob(const_cast<float*>(mlp.biases[l].data()),
+                                             {mlp.widths[l + 1]}, torch::kFloat)
+                                .to(torch::kDouble);
     x = torch::addmm(b, x, w.t());
     if (l + 1 < mlp.layer_count()) x = torch::relu(x);
   }
@@ -119,12 +117,11 @@ absl::StatusOr<fieldnet::MlpWeights> ExtractPlainMlp(const torch::jit::Module& m
       }
       const torch::Tensor expected = RunLayers(*mlp, probe);
       if (out.numel() != expected.numel()) {
-        last_reason = absl::StrCat("forward() gives ", out.numel(), " values for ",
-                                   kProbePoints, " points, the layers ", expected.numel());
+        last_reason = absl::StrCat("forward() gives ", out.numel(), " values for ", kProbePoints,
+                                   " points, the layers ", expected.numel());
         continue;
       }
-      const double scale =
-          std::max(1.0, (expected.max() - expected.min()).item<double>());
+      const double scale = std::max(1.0, (expected.max() - expected.min()).item<double>());
       const double diff = (out.reshape(-1) - expected.reshape(-1)).abs().max().item<double>();
       if (diff <= 1e-4 * scale) return *std::move(mlp);
       last_reason = absl::StrFormat(

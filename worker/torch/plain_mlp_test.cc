@@ -48,8 +48,9 @@ TEST(PlainMlpTest, TheBuiltInModelIsAPlainMlpAndMatchesItsForward) {
   // The extracted weights give the module's own values at a few points.
   for (const auto& p : {std::array<float, 3>{0.6f, 0, 0}, {0, 0, 0}, {0.9f, -0.9f, 0.5f}}) {
     const double reference = fieldnet::ReferenceActivations(*mlp, p[0], p[1], p[2]).back()[0];
-    const float actual =
-        module.forward({torch::tensor({p[0], p[1], p[2]}).reshape({1, 3})}).toTensor().item<float>();
+    const float actual = module.forward({torch::tensor({p[0], p[1], p[2]}).reshape({1, 3})})
+                             .toTensor()
+                             .item<float>();
     EXPECT_NEAR(reference, actual, 1e-5);
   }
 }

@@ -26,7 +26,8 @@ std::string TorchSelfTest(const torch::Device& device, bool try_bfloat16) {
     const torch::Tensor a = torch::linspace(-1, 1, 64).reshape({8, 8});
     const torch::Tensor b = torch::eye(8) * 2;
     const torch::Tensor want = torch::relu(torch::matmul(a, b));
-    const torch::Tensor got = torch::relu(torch::matmul(a.to(device), b.to(device))).to(torch::kCPU);
+    const torch::Tensor got =
+        torch::relu(torch::matmul(a.to(device), b.to(device))).to(torch::kCPU);
     if (!torch::allclose(got, want, 1e-5, 1e-5)) return "a LibTorch matmul gave a wrong result";
     if (try_bfloat16) {
       const torch::Tensor half =
@@ -73,7 +74,7 @@ void SetTorchThreads(int threads) {
   if (threads <= 0) {
     cpu_set_t set;
     threads = ::sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-                                                            : std::thread::hardware_concurrency();
+                                                             : std::thread::hardware_concurrency();
     if (threads <= 0) threads = 1;
   }
   torch::set_num_threads(threads);

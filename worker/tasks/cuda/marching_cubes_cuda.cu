@@ -204,7 +204,8 @@ __global__ void __launch_bounds__(mc::kBlockThreads)
 // Pass 2b: the active rows, listed in order (a thread per row mask word).
 __global__ void CompactRowsKernel(const uint32_t* __restrict__ row_masks,
                                   const mc::MeshCounts* __restrict__ scanned,
-                                  unsigned long long block_count, uint32_t* __restrict__ active_rows) {
+                                  unsigned long long block_count,
+                                  uint32_t* __restrict__ active_rows) {
   const uint64_t n = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (n >= block_count * mc::kRowMaskWords) return;
   const uint64_t b = n / mc::kRowMaskWords;
@@ -213,9 +214,7 @@ __global__ void CompactRowsKernel(const uint32_t* __restrict__ row_masks,
 }
 
 // The lanes below this one (for warp prefix counts from ballots).
-__device__ inline uint32_t LanesBelow() {
-  return (1u << (threadIdx.x % 32)) - 1;
-}
+__device__ inline uint32_t LanesBelow() { return (1u << (threadIdx.x % 32)) - 1; }
 
 // Pass 3: a warp per active row; edge vertices at the block's, the row's and the earlier
 // lanes' offsets.
@@ -253,7 +252,8 @@ __global__ void __launch_bounds__(mc::kBlockThreads, kMinBlocksPerSm)
   const mc::RowLane r = mc::SampleOfRowLane(f, shape, row, lane);
   const mc::ThreadSample& t = r.sample;
   mc::CubeCase cube;
-  if (t.in_grid && mc::OwnsCube(f, t.i, t.j, t.k)) cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
+  if (t.in_grid && mc::OwnsCube(f, t.i, t.j, t.k))
+    cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
   // A row has at most 320 triangles and 128 centres: 16 bits each.
   const uint32_t own = cube.triangles | (cube.centers << 16);
   uint32_t inclusive = own;
@@ -430,7 +430,8 @@ void CudaMarchingCubes::ReleaseBuffers() {
   scope.Enter(device_);
   State& s = *state_;
   for (DeviceBuffer* b : {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks, &s.row_prefix,
-                          &s.active_rows, &s.edge_base, &s.positions, &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
+                          &s.active_rows, &s.edge_base, &s.positions, &s.normals, &s.missing,
+                          &s.triangles, &s.center_cubes, &s.field}) {
     b->Release();
   }
 }
@@ -438,9 +439,9 @@ void CudaMarchingCubes::ReleaseBuffers() {
 uint64_t CudaMarchingCubes::reserved_bytes() const {
   const State& s = *state_;
   uint64_t total = 0;
-  for (const DeviceBuffer* b :
-       {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks, &s.row_prefix, &s.active_rows,
-        &s.edge_base, &s.positions, &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
+  for (const DeviceBuffer* b : {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks,
+                                &s.row_prefix, &s.active_rows, &s.edge_base, &s.positions,
+                                &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
     total += b->capacity();
   }
   return total;

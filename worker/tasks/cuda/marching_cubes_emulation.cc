@@ -42,7 +42,8 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
                 first_nonfinite =
                     std::min(first_nonfinite, mc::SampleIndex(f, int(i), int(j), int(k0 + dz)));
               }
-              row_counts[dz * mc::kBlockY + ty] += mc::PackCounts(c.vertices, c.triangles, c.centers);
+              row_counts[dz * mc::kBlockY + ty] +=
+                  mc::PackCounts(c.vertices, c.triangles, c.centers);
             });
           }
         }

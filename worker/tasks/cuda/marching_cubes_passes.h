@@ -272,8 +272,8 @@ KILN_MC_INLINE SampleCounts CountFromSquares(const FieldView& f, const TableView
 // per_sample(dz, counts) for every dz, uniformly (the kernel's warps reduce each dz
 // together), with zero counts for samples outside the grid.
 template <typename PerSample>
-KILN_MC_INLINE void CountColumn(const FieldView& f, const TableView& tables, uint64_t i,
-                                uint64_t j, uint64_t k0, PerSample&& per_sample) {
+KILN_MC_INLINE void CountColumn(const FieldView& f, const TableView& tables, uint64_t i, uint64_t j,
+                                uint64_t k0, PerSample&& per_sample) {
   const bool column = i <= uint64_t(f.cells[0]) && j <= uint64_t(f.cells[1]);
   float lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};
   bool lo_finite = true, hi_finite = true;

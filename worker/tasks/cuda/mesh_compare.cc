@@ -41,7 +41,6 @@ struct CellHash {
   }
 };
 
-
 // Distinct vertices may share a position: a sample exactly at iso puts the vertices of all
 // its crossing edges (t = 0 or 1) on the sample, and a t within half a float ulp of 0 or 1
 // rounds onto it too. Matching by position then pairs such vertices arbitrarily, so

@@ -35,8 +35,8 @@ inline std::string FloatBytes(std::span<const float> values) {
 inline void WriteFloat32Npy(const std::string& path, int sx, int sy, int sz,
                             std::span<const float> values, int major = 1) {
   WriteNpyBytes(path,
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(sz) +
-                    ", " + std::to_string(sy) + ", " + std::to_string(sx) + "), }",
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(sz) + ", " +
+                    std::to_string(sy) + ", " + std::to_string(sx) + "), }",
                 major, FloatBytes(values));
 }
 
