@@ -6,6 +6,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/scoped_temp_dir.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/support/local_farm.h"
 
@@ -121,6 +122,57 @@ TEST_F(PlacementEndToEnd, TooMuchMemoryWaitsWithAClearReason) {
   CommandResult describe = farm_.Kilnctl({"describe", job->id()});
   EXPECT_NE(describe.out.find("below 200.0 GiB"), std::string::npos) << describe.out;
   EXPECT_EQ(client_->Get(job->id())->state(), kiln::v1::JOB_STATE_QUEUED);
+}
+
+// Models: each worker's executors report the models of its repository, the slots
+// advertise them, and a job naming a model goes only where it is.
+TEST(ModelPlacementEndToEnd, AModelJobRunsOnlyWhereTheModelIs) {
+  LocalFarm farm;
+  ASSERT_TRUE(farm.StartScheduler({"--heartbeat-interval=500ms"}).ok());
+  ASSERT_TRUE(farm.StartWorker(0, 1, {"--model-repo=" KILN_EXAMPLE_MODELS_DIR}).ok());
+  ScopedTempDir empty_repo;
+  ASSERT_TRUE(farm.StartWorker(1, 1, {"--model-repo=" + empty_repo.path()}).ok());
+  std::unique_ptr<Client> client = farm.NewClient();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto workers = client->ListWorkers();
+        return workers.ok() && workers->size() == 2;
+      },
+      absl::Seconds(30)));
+  absl::StatusOr<std::vector<kiln::v1::WorkerInfo>> workers = client->ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  for (const kiln::v1::WorkerInfo& worker : *workers) {
+    const kiln::v1::Slot& slot = worker.capabilities().slots(0);
+    if (worker.id() == "worker-0") {
+      ASSERT_EQ(slot.models_size(), 1) << worker.DebugString();
+      EXPECT_EQ(slot.models(0), "kiln-tetra@1");
+      ASSERT_EQ(worker.capabilities().models_size(), 1);
+      EXPECT_EQ(worker.capabilities().models(0).runtime(), "exec");
+    } else {
+      EXPECT_EQ(slot.models_size(), 0) << worker.DebugString();
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto job = client->Submit(Job(R"({"task":"model.run","model":"kiln-tetra",
+                                      "parameters":{"scale":2}})"));
+    ASSERT_TRUE(job.ok()) << job.status();
+    auto done = client->Wait(job->id(), absl::Seconds(60));
+    ASSERT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(done->state(), kiln::v1::JOB_STATE_SUCCEEDED) << done->DebugString();
+    ASSERT_EQ(done->attempts_size(), 1);
+    EXPECT_EQ(done->attempts(0).worker_id(), "worker-0");
+  }
+  auto missing = client->Submit(Job(R"({"task":"model.run","model":"trellis"})"));
+  ASSERT_TRUE(missing.ok());
+  std::string reason;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        reason = client->Get(missing->id())->status_message();
+        return reason == "waiting: no worker advertises model trellis";
+      },
+      absl::Seconds(10)))
+      << reason;
+  EXPECT_EQ(client->Get(missing->id())->state(), kiln::v1::JOB_STATE_QUEUED);
 }
 
 TEST(PlacementFailureEndToEnd, NoKernelImageMovesTheJobWithoutUsingAnAttempt) {
