@@ -11,7 +11,15 @@ packages=(
   libgtest-dev libgmock-dev
   libtorch-dev  # field.decode and the built-in models (KILN_WITH_TORCH=AUTO finds it)
   prometheus
+  # Mesh, image and CAD formats (worker/tasks/meshio, worker/image, worker/cad).
+  libtinygltf-dev libtinyobjloader-dev libpng-dev libgif-dev libdxflib-dev
+  libocct-data-exchange-dev libocct-modeling-algorithms-dev libocct-modeling-data-dev
+  libocct-foundation-dev libtbb-dev
+  clang  # libFuzzer for tests/fuzz
 )
+# Node.js runs the glTF validator and the foreign gRPC client in tests; any install with npm
+# will do (a NodeSource nodejs provides npm itself).
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
