@@ -15,7 +15,7 @@ packages=(
   libtinygltf-dev libtinyobjloader-dev libpng-dev libgif-dev libdxflib-dev
   libocct-data-exchange-dev libocct-modeling-algorithms-dev libocct-modeling-data-dev
   libocct-foundation-dev libtbb-dev
-  clang  # libFuzzer for tests/fuzz
+  clang libclang-rt-14-dev  # libFuzzer for tests/fuzz
 )
 # Node.js runs the glTF validator and the foreign gRPC client in tests; any install with npm
 # will do (a NodeSource nodejs provides npm itself).
