@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/struct_fields.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace kiln {
@@ -17,63 +18,17 @@ using google::protobuf::Struct;
 using google::protobuf::Value;
 
 constexpr size_t kMaxFailMessageLength = 4096;
-constexpr size_t kMaxOutputNameLength = 128;
-
-absl::Status Invalid(absl::string_view field, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("parameters.", field, ": ", what));
-}
-
-// Rejects keys outside `known` (sorted), reporting the first in sorted order.
-absl::Status CheckKeys(const Struct& s, absl::string_view prefix,
-                       const std::vector<absl::string_view>& known) {
-  std::vector<std::string> keys;
-  for (const auto& [key, unused] : s.fields()) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  for (const std::string& key : keys) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return Invalid(absl::StrCat(prefix, key),
-                     absl::StrCat("unknown field (known: ", absl::StrJoin(known, ", "), ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-const Value* Find(const Struct& s, absl::string_view key) {
-  auto it = s.fields().find(std::string(key));
-  return it == s.fields().end() ? nullptr : &it->second;
-}
-
-absl::StatusOr<double> FiniteNumber(const Value& v, absl::string_view field) {
-  if (v.kind_case() != Value::kNumberValue || !std::isfinite(v.number_value())) {
-    return Invalid(field, "must be a finite number");
-  }
-  return v.number_value();
-}
+using fields::CheckKeys;
+using fields::Find;
+using fields::FiniteNumber;
+using fields::Invalid;
+using fields::kMaxOutputNameLength;
 
 absl::StatusOr<Vec3> Point(const Value& v, absl::string_view field) {
-  if (v.kind_case() != Value::kListValue || v.list_value().values_size() != 3) {
-    return Invalid(field, "must be a list of 3 numbers");
-  }
-  Vec3 p;
-  for (int i = 0; i < 3; ++i) {
-    const std::string item = absl::StrCat(field, "[", i, "]");
-    KILN_ASSIGN_OR_RETURN(p[i], FiniteNumber(v.list_value().values(i), item));
-    if (std::abs(p[i]) > kSdfMaxMagnitude) {
-      return Invalid(item, absl::StrCat("magnitude must be <= ", kSdfMaxMagnitude));
-    }
-  }
-  return p;
+  return fields::Vector3(v, field, kSdfMaxMagnitude);
 }
 
-bool IsValidOutputName(absl::string_view name) {
-  if (name.empty() || name.size() > kMaxOutputNameLength) return false;
-  for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return absl::EndsWith(name, ".ply");
-}
+bool IsValidOutputName(absl::string_view name) { return fields::IsValidOutputName(name, {".ply"}); }
 
 absl::StatusOr<Aabb> ParseBounds(const Value& v) {
   if (v.kind_case() != Value::kStructValue) {
@@ -197,25 +152,49 @@ int MaxVolumeSamplesPerAxis(const TaskLimits& limits) {
   return std::max(limits.max_mesh_resolution, kMinMeshResolution) + 1;
 }
 
-bool IsKnownTask(std::string_view task) {
-  return task == kMeshExtractTask || task == kDebugSleepTask || task == kModelRunTask ||
-         task == kFieldDecodeTask;
+namespace {
+
+// One row per task kind: its name and its parameter check. A new task adds its row here
+// and its parser in a file of its own (e.g. common/<task>_params.h).
+struct CatalogEntry {
+  std::string_view kind;
+  absl::Status (*validate)(const Struct& parameters, const TaskLimits& limits);
+};
+
+const std::vector<CatalogEntry>& Catalog() {
+  static const auto* catalog = new std::vector<CatalogEntry>{
+      {kMeshExtractTask,
+       [](const Struct& p, const TaskLimits& l) { return ParseMeshExtractParams(p, l).status(); }},
+      {kDebugSleepTask,
+       [](const Struct& p, const TaskLimits& l) { return ParseDebugSleepParams(p, l).status(); }},
+      {kModelRunTask, [](const Struct& p, const TaskLimits&) { return ValidateModelRunParams(p); }},
+      {kFieldDecodeTask,
+       [](const Struct& p, const TaskLimits& l) { return ParseFieldDecodeParams(p, l).status(); }},
+  };
+  return *catalog;
 }
 
+const CatalogEntry* FindEntry(std::string_view task) {
+  for (const CatalogEntry& e : Catalog()) {
+    if (e.kind == task) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool IsKnownTask(std::string_view task) { return FindEntry(task) != nullptr; }
+
 std::vector<std::string> KnownTasks() {
-  std::vector<std::string> tasks = {std::string(kDebugSleepTask), std::string(kMeshExtractTask)};
-  tasks.emplace_back(kModelRunTask);
-  tasks.emplace_back(kFieldDecodeTask);
+  std::vector<std::string> tasks;
+  for (const CatalogEntry& e : Catalog()) tasks.emplace_back(e.kind);
   std::sort(tasks.begin(), tasks.end());
   return tasks;
 }
 
 absl::Status ValidateTaskParameters(std::string_view task, const Struct& parameters,
                                     const TaskLimits& limits) {
-  if (task == kMeshExtractTask) return ParseMeshExtractParams(parameters, limits).status();
-  if (task == kDebugSleepTask) return ParseDebugSleepParams(parameters, limits).status();
-  if (task == kModelRunTask) return ValidateModelRunParams(parameters);
-  if (task == kFieldDecodeTask) return ParseFieldDecodeParams(parameters, limits).status();
+  if (const CatalogEntry* e = FindEntry(task)) return e->validate(parameters, limits);
   return absl::InvalidArgumentError(
       absl::StrCat("task: unknown task kind \"", absl::string_view(task.data(), task.size()),
                    "\" (known: ", absl::StrJoin(KnownTasks(), ", "), ")"));
