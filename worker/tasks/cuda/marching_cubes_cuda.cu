@@ -2,6 +2,7 @@
 // marching_cubes_passes.h, CUB for the block and device scans, and the one place where a
 // cudaError_t becomes a MarchingCubesStatus (KILN_MC_RETURN_IF_CUDA_ERROR).
 #include <cuda_runtime.h>
+#include <thrust/iterator/transform_iterator.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -135,16 +136,17 @@ class DeviceBuffer {
   uint64_t capacity_ = 0;
 };
 
-// Passes 3 and 4: at most 64 registers, so that 4 blocks (1024 threads) share an SM and
+// Passes 4 and 5: at most 64 registers, so that 4 blocks (1024 threads) share an SM and
 // enough loads are in flight.
 constexpr int kMinBlocksPerSm = 4;
 constexpr unsigned kFullWarp = 0xffffffffu;
 
-// Pass 1: each block's totals, its active rows' offsets within it and its row mask.
+// Pass 1: each block's totals, its active rows' offsets within it and active lanes, and
+// its row mask.
 __global__ void __launch_bounds__(mc::kBlockThreads)
     CountKernel(mc::FieldView f, mc::TableView tables, mc::MeshCounts* __restrict__ block_counts,
                 uint32_t* __restrict__ row_masks, uint64_t* __restrict__ row_prefix,
-                unsigned long long* first_nonfinite) {
+                uint32_t* __restrict__ lane_masks, unsigned long long* first_nonfinite) {
   __shared__ unsigned long long row_counts[mc::kRowsPerBlock];
   __shared__ unsigned long long word_totals[mc::kRowMaskWords];
   __shared__ uint32_t words[mc::kRowMaskWords];
@@ -152,20 +154,24 @@ __global__ void __launch_bounds__(mc::kBlockThreads)
   const uint64_t i = uint64_t(blockIdx.x) * mc::kBlockX + tx;
   const uint64_t j = uint64_t(blockIdx.y) * mc::kBlockY + ty;
   const uint64_t k0 = uint64_t(blockIdx.z) * mc::kBlockZ;
+  const uint64_t b = mc::BlockIndex(gridDim.x, gridDim.y, blockIdx.x, blockIdx.y, blockIdx.z);
   mc::CountColumn(f, tables, i, j, k0, [&](int dz, const mc::SampleCounts& c) {
     if (c.nonfinite) {
       atomicMin(first_nonfinite,
                 (unsigned long long)mc::SampleIndex(f, int(i), int(j), int(k0 + dz)));
     }
-    unsigned long long packed = mc::PackCounts(c.vertices, c.triangles, c.centers);
+    const uint32_t lanes = __ballot_sync(kFullWarp, c.active());
+    unsigned long long packed = c.Packed();
 #pragma unroll
     for (int d = 16; d > 0; d /= 2) packed += __shfl_xor_sync(kFullWarp, packed, d);
-    if (tx == 0) row_counts[dz * mc::kBlockY + ty] = packed;
+    if (tx == 0) {
+      row_counts[dz * mc::kBlockY + ty] = packed;
+      if (lanes != 0) lane_masks[b * mc::kRowsPerBlock + dz * mc::kBlockY + ty] = lanes;
+    }
   });
   __syncthreads();
   // Rows in order: warp w of the first kRowMaskWords scans rows 32w .. 32w + 31.
   const uint32_t rank = ty * mc::kBlockX + tx;
-  const uint64_t b = mc::BlockIndex(gridDim.x, gridDim.y, blockIdx.x, blockIdx.y, blockIdx.z);
   unsigned long long own = 0, inclusive = 0;
   if (rank < mc::kRowsPerBlock) {
     own = row_counts[rank];
@@ -213,66 +219,61 @@ __global__ void CompactRowsKernel(const uint32_t* __restrict__ row_masks,
                      active_rows);
 }
 
-// The lanes below this one (for warp prefix counts from ballots).
-__device__ inline uint32_t LanesBelow() { return (1u << (threadIdx.x % 32)) - 1; }
-
-// Pass 3: a warp per active row; edge vertices at the block's, the row's and the earlier
-// lanes' offsets.
-__global__ void __launch_bounds__(mc::kBlockThreads, kMinBlocksPerSm)
-    VertexKernel(mc::FieldView f, mc::LaunchShape shape, const uint32_t* __restrict__ active_rows,
-                 unsigned long long row_count, const mc::MeshCounts* __restrict__ scanned,
-                 const uint64_t* __restrict__ row_prefix, mc::MeshBuffers out) {
-  const uint64_t n = (uint64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
-  if (n >= row_count) return;  // Whole warps.
-  const uint32_t lane = threadIdx.x % 32;
+// Pass 3a: a thread per active row lists its active samples.
+__global__ void ExpandRowsKernel(const uint32_t* __restrict__ active_rows, unsigned long long rows,
+                                 const mc::MeshCounts* __restrict__ scanned,
+                                 const uint64_t* __restrict__ row_prefix,
+                                 const uint32_t* __restrict__ lane_masks,
+                                 uint64_t* __restrict__ keys) {
+  const uint64_t n = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (n >= rows) return;
   const uint32_t row = active_rows[n];
-  const mc::RowLane r = mc::SampleOfRowLane(f, shape, row, lane);
-  const int flags = r.sample.in_grid ? mc::CrossingEdges(f, r.sample.i, r.sample.j, r.sample.k) : 0;
-  const uint32_t below = LanesBelow();
-  const uint32_t offset = __popc(__ballot_sync(kFullWarp, flags & 1) & below) +
-                          __popc(__ballot_sync(kFullWarp, flags & 2) & below) +
-                          __popc(__ballot_sync(kFullWarp, flags & 4) & below);
+  const uint32_t block = row / mc::kRowsPerBlock;
+  const uint64_t first =
+      (block == 0 ? 0ull : scanned[block - 1].samples) + mc::UnpackCounts(row_prefix[row]).samples;
+  mc::ExpandRow(row, lane_masks[row], first, keys);
+}
+
+// Pass 3b: a thread per active sample classifies it.
+__global__ void __launch_bounds__(256)
+    SampleInfoKernel(mc::FieldView f, mc::TableView tables, mc::LaunchShape shape,
+                     const uint64_t* __restrict__ keys, unsigned long long samples,
+                     uint32_t* __restrict__ infos) {
+  const uint64_t m = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (m >= samples) return;
+  infos[m] = mc::SampleInfoAt(f, tables, shape, keys[m]);
+}
+
+// Pass 4: a thread per active sample writes its edge vertices.
+__global__ void __launch_bounds__(256, kMinBlocksPerSm)
+    VertexKernel(mc::FieldView f, mc::LaunchShape shape, const uint64_t* __restrict__ keys,
+                 const uint32_t* __restrict__ infos, const mc::SampleOffsets* __restrict__ offsets,
+                 unsigned long long samples, mc::MeshBuffers out) {
+  const uint64_t m = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (m >= samples) return;
+  const int flags = mc::InfoFlags(infos[m]);
   if (flags == 0) return;
-  const uint64_t first = (r.block == 0 ? 0ull : scanned[r.block - 1].vertices) +
-                         mc::UnpackCounts(row_prefix[row]).vertices + offset;
-  mc::WriteEdgeVertices(f, out, r.sample.i, r.sample.j, r.sample.k, flags, uint32_t(first));
+  const mc::ThreadSample t = mc::SampleOfKey(f, shape, keys[m]);
+  mc::WriteEdgeVertices(f, out, t.i, t.j, t.k, flags, offsets[m].vertices);
 }
 
-// Pass 4: a warp per active row; triangles and centre vertices.
-__global__ void __launch_bounds__(mc::kBlockThreads, kMinBlocksPerSm)
+// Pass 5: a thread per active sample writes its cube's triangles and centre vertices.
+__global__ void __launch_bounds__(256, kMinBlocksPerSm)
     TriangleKernel(mc::FieldView f, mc::TableView tables, mc::LaunchShape shape,
-                   const uint32_t* __restrict__ active_rows, unsigned long long row_count,
-                   const mc::MeshCounts* __restrict__ scanned,
-                   const uint64_t* __restrict__ row_prefix, unsigned long long edge_vertices,
-                   mc::MeshBuffers out) {
-  const uint64_t n = (uint64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
-  if (n >= row_count) return;  // Whole warps.
-  const uint32_t lane = threadIdx.x % 32;
-  const uint32_t row = active_rows[n];
-  const mc::RowLane r = mc::SampleOfRowLane(f, shape, row, lane);
-  const mc::ThreadSample& t = r.sample;
-  mc::CubeCase cube;
-  if (t.in_grid && mc::OwnsCube(f, t.i, t.j, t.k))
-    cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
-  // A row has at most 320 triangles and 128 centres: 16 bits each.
-  const uint32_t own = cube.triangles | (cube.centers << 16);
-  uint32_t inclusive = own;
-#pragma unroll
-  for (int d = 1; d < 32; d *= 2) {
-    const uint32_t up = __shfl_up_sync(kFullWarp, inclusive, d);
-    if (lane >= uint32_t(d)) inclusive += up;
-  }
-  if (cube.triangles == 0) return;
-  const uint32_t offset = inclusive - own;
-  const mc::MeshCounts before = r.block == 0 ? mc::MeshCounts{} : scanned[r.block - 1];
-  const mc::MeshCounts in_block = mc::UnpackCounts(row_prefix[row]);
-  const uint64_t first_triangle = before.triangles + in_block.triangles + (offset & 0xffff);
-  const uint64_t first_center = edge_vertices + before.centers + in_block.centers + (offset >> 16);
-  mc::WriteCubeTriangles(f, tables, out, t.i, t.j, t.k, cube, first_triangle,
-                         uint32_t(first_center));
+                   const uint64_t* __restrict__ keys, const uint32_t* __restrict__ infos,
+                   const mc::SampleOffsets* __restrict__ offsets, unsigned long long samples,
+                   unsigned long long edge_vertices, mc::MeshBuffers out) {
+  const uint64_t m = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (m >= samples) return;
+  const uint32_t info = infos[m];
+  if (mc::InfoTriangles(info) == 0) return;
+  const mc::ThreadSample t = mc::SampleOfKey(f, shape, keys[m]);
+  const mc::SampleOffsets o = offsets[m];
+  mc::WriteSampleTriangles(f, tables, out, t, info, o.triangles,
+                           uint32_t(edge_vertices + o.centers));
 }
 
-// Pass 4b: normals of the centre vertices [first, first + count).
+// Pass 5b: normals of the centre vertices [first, first + count).
 __global__ void CenterNormalKernel(mc::FieldView f, mc::TableView tables, mc::MeshBuffers out,
                                    unsigned long long count) {
   for (uint64_t n = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; n < count;
@@ -281,7 +282,7 @@ __global__ void CenterNormalKernel(mc::FieldView f, mc::TableView tables, mc::Me
   }
 }
 
-// Pass 5, only where some gradient vanished (the kernels check the count on the device
+// Pass 6, only where some gradient vanished (the kernels check the count on the device
 // so that the host need not wait for it).
 __global__ void FaceNormalKernel(mc::MeshBuffers out, unsigned long long triangles) {
   if (*out.missing_count == 0) return;
@@ -298,6 +299,10 @@ __global__ void NormalizeKernel(mc::MeshBuffers out, unsigned long long vertices
     mc::NormalizeMissingNormal(out, uint32_t(v));
   }
 }
+
+// Blocks of 256 threads, one thread per item (items < 2^32 * 256: samples of a grid that
+// ValidateGridForCuda accepts).
+unsigned int GridBlocks(uint64_t items) { return unsigned((items + 255) / 256); }
 
 unsigned int GridStrideBlocks(uint64_t items) {
   return unsigned(std::min<uint64_t>((items + 255) / 256, 16384));
@@ -329,6 +334,11 @@ struct CudaMarchingCubes::State {
   DeviceBuffer row_masks;
   DeviceBuffer row_prefix;
   DeviceBuffer active_rows;
+  DeviceBuffer lane_masks;
+  DeviceBuffer keys;
+  DeviceBuffer infos;
+  DeviceBuffer offsets;
+  DeviceBuffer sample_scan_temp;
   DeviceBuffer edge_base;
   DeviceBuffer positions;
   DeviceBuffer normals;
@@ -337,7 +347,7 @@ struct CudaMarchingCubes::State {
   DeviceBuffer center_cubes;
   DeviceBuffer field;  // For the host entry points.
   // For CudaExtractOptions::timings: before pass 1, after the scan, before pass 3, after
-  // passes 3, 4 and 5.
+  // passes 3 and 4, after pass 5, after passes 5b and 6.
   cudaEvent_t events[6] = {};
 
   ~State() {
@@ -378,6 +388,10 @@ MarchingCubesStatus CudaMarchingCubes::Create(const CudaMarchingCubesOptions& op
   State& s = *self->state_;
   // The tables, packed into one upload (each array 4-byte aligned).
   const MarchingCubesTables& t = GetMarchingCubesTables();
+  if (t.variant_count() > mc::kMaxVariant) {  // PackSampleInfo's field for it.
+    return MarchingCubesStatus::Error(MarchingCubesCode::kInternal,
+                                      "CUDA marching cubes: too many table variants");
+  }
   std::vector<uint8_t> packed;
   auto append = [&packed](const void* data, size_t bytes) {
     const size_t at = packed.size();
@@ -429,9 +443,10 @@ void CudaMarchingCubes::ReleaseBuffers() {
   ScopedDevice scope;
   scope.Enter(device_);
   State& s = *state_;
-  for (DeviceBuffer* b : {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks, &s.row_prefix,
-                          &s.active_rows, &s.edge_base, &s.positions, &s.normals, &s.missing,
-                          &s.triangles, &s.center_cubes, &s.field}) {
+  for (DeviceBuffer* b :
+       {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks, &s.row_prefix, &s.active_rows,
+        &s.lane_masks, &s.keys, &s.infos, &s.offsets, &s.sample_scan_temp, &s.edge_base,
+        &s.positions, &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
     b->Release();
   }
 }
@@ -439,9 +454,10 @@ void CudaMarchingCubes::ReleaseBuffers() {
 uint64_t CudaMarchingCubes::reserved_bytes() const {
   const State& s = *state_;
   uint64_t total = 0;
-  for (const DeviceBuffer* b : {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks,
-                                &s.row_prefix, &s.active_rows, &s.edge_base, &s.positions,
-                                &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
+  for (const DeviceBuffer* b :
+       {&s.block_counts, &s.scanned, &s.scan_temp, &s.row_masks, &s.row_prefix, &s.active_rows,
+        &s.lane_masks, &s.keys, &s.infos, &s.offsets, &s.sample_scan_temp, &s.edge_base,
+        &s.positions, &s.normals, &s.missing, &s.triangles, &s.center_cubes, &s.field}) {
     total += b->capacity();
   }
   return total;
@@ -479,7 +495,8 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
         std::tuple{&s.scan_temp, uint64_t(std::max<size_t>(scan_bytes, 1)), "the scan"},
         std::tuple{&s.row_masks, shape.block_count * mc::kRowMaskWords * 4, "row masks"},
         std::tuple{&s.row_prefix, shape.block_count * mc::kRowsPerBlock * 8, "row offsets"},
-        std::tuple{&s.active_rows, shape.block_count * mc::kRowsPerBlock * 4, "active rows"}}) {
+        std::tuple{&s.active_rows, shape.block_count * mc::kRowsPerBlock * 4, "active rows"},
+        std::tuple{&s.lane_masks, shape.block_count * mc::kRowsPerBlock * 4, "active lanes"}}) {
     if (MarchingCubesStatus st = buffer->Reserve(bytes, device_, what); !st.ok()) return st;
   }
   DeviceCounters* counters = s.counters.as<DeviceCounters>();
@@ -491,7 +508,7 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(0), "recording a timing event");
   CountKernel<<<dim3(shape.blocks_x, shape.blocks_y, shape.blocks_z), block, 0, stream>>>(
       f, s.table_view, s.block_counts.as<mc::MeshCounts>(), s.row_masks.as<uint32_t>(),
-      s.row_prefix.as<uint64_t>(), &counters->first_nonfinite);
+      s.row_prefix.as<uint64_t>(), s.lane_masks.as<uint32_t>(), &counters->first_nonfinite);
   KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the count pass");
   KILN_MC_RETURN_IF_CUDA_ERROR(cub::DeviceScan::InclusiveScan(s.scan_temp.as<void>(), scan_bytes,
                                                               s.block_counts.as<mc::MeshCounts>(),
@@ -532,10 +549,25 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
   }
   if (vertex_count == 0) return MarchingCubesStatus::Ok();
 
-  // Passes 3 to 5.
+  // Passes 3 to 6.
   const bool normals = options.normals;
+  const uint64_t samples = total.samples;
+  size_t sample_scan_bytes = 0;
+  const auto offsets_of = [](const uint32_t* infos) {
+    return thrust::make_transform_iterator(infos, mc::SampleOffsetsOfInfo());
+  };
+  KILN_MC_RETURN_IF_CUDA_ERROR(
+      cub::DeviceScan::ExclusiveScan(nullptr, sample_scan_bytes, offsets_of(nullptr),
+                                     s.offsets.as<mc::SampleOffsets>(), mc::AddSampleOffsets(),
+                                     mc::SampleOffsets{}, int64_t(samples), stream),
+      "sizing the sample scan");
   for (auto [buffer, bytes, what] :
-       {std::tuple{&s.edge_base, mc::SampleCount(grid) * 4, "the per-sample vertex index"},
+       {std::tuple{&s.keys, samples * 8, "active samples"},
+        std::tuple{&s.infos, samples * 4, "active sample cases"},
+        std::tuple{&s.offsets, samples * sizeof(mc::SampleOffsets), "active sample offsets"},
+        std::tuple{&s.sample_scan_temp, uint64_t(std::max<size_t>(sample_scan_bytes, 1)),
+                   "the sample scan"},
+        std::tuple{&s.edge_base, mc::SampleCount(grid) * 4, "the per-sample vertex index"},
         std::tuple{&s.positions, vertex_count * 12, "vertex positions"},
         std::tuple{&s.normals, normals ? vertex_count * 12 : 0, "vertex normals"},
         std::tuple{&s.missing, normals ? vertex_count : 0, "normal flags"},
@@ -556,16 +588,28 @@ MarchingCubesStatus CudaMarchingCubes::ExtractFromDevice(const float* device_fie
       cudaMemsetAsync(&counters->missing_normals, 0, sizeof(unsigned int), stream),
       "resetting counters");
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(2), "recording a timing event");
-  // A warp per active row, 8 per block.
-  const unsigned row_blocks = unsigned((total.rows + 7) / 8);
-  VertexKernel<<<row_blocks, mc::kBlockThreads, 0, stream>>>(
-      f, shape, s.active_rows.as<uint32_t>(), total.rows, s.scanned.as<mc::MeshCounts>(),
-      s.row_prefix.as<uint64_t>(), out);
+  ExpandRowsKernel<<<GridBlocks(total.rows), 256, 0, stream>>>(
+      s.active_rows.as<uint32_t>(), total.rows, s.scanned.as<mc::MeshCounts>(),
+      s.row_prefix.as<uint64_t>(), s.lane_masks.as<uint32_t>(), s.keys.as<uint64_t>());
+  KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the sample listing");
+  const unsigned sample_blocks = GridBlocks(samples);
+  SampleInfoKernel<<<sample_blocks, 256, 0, stream>>>(f, s.table_view, shape, s.keys.as<uint64_t>(),
+                                                      samples, s.infos.as<uint32_t>());
+  KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the sample pass");
+  KILN_MC_RETURN_IF_CUDA_ERROR(
+      cub::DeviceScan::ExclusiveScan(s.sample_scan_temp.as<void>(), sample_scan_bytes,
+                                     offsets_of(s.infos.as<uint32_t>()),
+                                     s.offsets.as<mc::SampleOffsets>(), mc::AddSampleOffsets(),
+                                     mc::SampleOffsets{}, int64_t(samples), stream),
+      "scanning the active samples");
+  VertexKernel<<<sample_blocks, 256, 0, stream>>>(f, shape, s.keys.as<uint64_t>(),
+                                                  s.infos.as<uint32_t>(),
+                                                  s.offsets.as<mc::SampleOffsets>(), samples, out);
   KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the vertex pass");
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(3), "recording a timing event");
-  TriangleKernel<<<row_blocks, mc::kBlockThreads, 0, stream>>>(
-      f, s.table_view, shape, s.active_rows.as<uint32_t>(), total.rows,
-      s.scanned.as<mc::MeshCounts>(), s.row_prefix.as<uint64_t>(), total.vertices, out);
+  TriangleKernel<<<sample_blocks, 256, 0, stream>>>(
+      f, s.table_view, shape, s.keys.as<uint64_t>(), s.infos.as<uint32_t>(),
+      s.offsets.as<mc::SampleOffsets>(), samples, total.vertices, out);
   KILN_MC_RETURN_IF_CUDA_ERROR(cudaGetLastError(), "launching the triangle pass");
   KILN_MC_RETURN_IF_CUDA_ERROR(mark(4), "recording a timing event");
   if (normals && total.centers > 0) {

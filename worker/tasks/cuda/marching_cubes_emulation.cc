@@ -22,11 +22,12 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
   const mc::LaunchShape shape = mc::LaunchShapeFor(grid);
 
   // Pass 1: per block, each thread's column (CountColumn), summed per row; then the rows
-  // scanned in order: offsets within the block for the active rows, the row mask, the
-  // block's totals.
+  // scanned in order: offsets within the block and active lanes for the active rows, the
+  // row mask, the block's totals.
   std::vector<mc::MeshCounts> scanned(shape.block_count);
   std::vector<uint32_t> row_masks(shape.block_count * mc::kRowMaskWords, 0);
   std::vector<uint64_t> row_prefix(shape.block_count * mc::kRowsPerBlock, 0);
+  std::vector<uint32_t> lane_masks(shape.block_count * mc::kRowsPerBlock, 0);
   uint64_t first_nonfinite = std::numeric_limits<uint64_t>::max();
   for (uint32_t bz = 0; bz < shape.blocks_z; ++bz) {
     for (uint32_t by = 0; by < shape.blocks_y; ++by) {
@@ -42,8 +43,8 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
                 first_nonfinite =
                     std::min(first_nonfinite, mc::SampleIndex(f, int(i), int(j), int(k0 + dz)));
               }
-              row_counts[dz * mc::kBlockY + ty] +=
-                  mc::PackCounts(c.vertices, c.triangles, c.centers);
+              row_counts[dz * mc::kBlockY + ty] += c.Packed();
+              if (c.active()) lane_masks[b * mc::kRowsPerBlock + dz * mc::kBlockY + ty] |= 1u << tx;
             });
           }
         }
@@ -96,45 +97,45 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
   out.center_cubes = normals ? center_cubes.data() : nullptr;
   out.first_center = uint32_t(total.vertices);
 
-  // Pass 3: a warp per active row; each lane's edge vertices at the block's offset plus
-  // the row's plus those of the lanes before it.
+  // Pass 3: the active samples in order, each one's case, and the exclusive scan of
+  // what they add.
+  std::vector<uint64_t> keys(total.samples);
   for (const uint32_t row : active_rows) {
     const uint64_t b = row / mc::kRowsPerBlock;
-    const mc::MeshCounts in_block = mc::UnpackCounts(row_prefix[row]);
-    uint32_t next = uint32_t(before(b).vertices + in_block.vertices);
-    for (uint32_t lane = 0; lane < mc::kBlockX; ++lane) {
-      const mc::ThreadSample t = mc::SampleOfRowLane(f, shape, row, lane).sample;
-      if (!t.in_grid) continue;
-      const int flags = mc::CrossingEdges(f, t.i, t.j, t.k);
-      if (flags == 0) continue;
-      mc::WriteEdgeVertices(f, out, t.i, t.j, t.k, flags, next);
-      next += mc::PopCount3(flags);
-    }
+    mc::ExpandRow(row, lane_masks[row],
+                  before(b).samples + mc::UnpackCounts(row_prefix[row]).samples, keys.data());
+  }
+  std::vector<uint32_t> infos(total.samples);
+  std::vector<mc::SampleOffsets> offsets(total.samples);
+  mc::SampleOffsets running;
+  for (uint64_t m = 0; m < total.samples; ++m) {
+    infos[m] = mc::SampleInfoAt(f, tables, shape, keys[m]);
+    offsets[m] = running;
+    running = mc::AddSampleOffsets()(running, mc::SampleOffsetsOfInfo()(infos[m]));
   }
 
-  // Pass 4: triangles and centre vertices (centres after all edge vertices).
-  for (const uint32_t row : active_rows) {
-    const uint64_t b = row / mc::kRowsPerBlock;
-    const mc::MeshCounts in_block = mc::UnpackCounts(row_prefix[row]);
-    uint64_t next_triangle = before(b).triangles + in_block.triangles;
-    uint32_t next_center = uint32_t(total.vertices + before(b).centers + in_block.centers);
-    for (uint32_t lane = 0; lane < mc::kBlockX; ++lane) {
-      const mc::ThreadSample t = mc::SampleOfRowLane(f, shape, row, lane).sample;
-      if (!t.in_grid || !mc::OwnsCube(f, t.i, t.j, t.k)) continue;
-      const mc::CubeCase cube = mc::ClassifyCube(f, tables, t.i, t.j, t.k);
-      if (cube.triangles == 0) continue;
-      mc::WriteCubeTriangles(f, tables, out, t.i, t.j, t.k, cube, next_triangle, next_center);
-      next_triangle += cube.triangles;
-      next_center += cube.centers;
-    }
+  // Pass 4: each active sample's edge vertices.
+  for (uint64_t m = 0; m < total.samples; ++m) {
+    const int flags = mc::InfoFlags(infos[m]);
+    if (flags == 0) continue;
+    const mc::ThreadSample t = mc::SampleOfKey(f, shape, keys[m]);
+    mc::WriteEdgeVertices(f, out, t.i, t.j, t.k, flags, offsets[m].vertices);
   }
 
-  // Pass 4b: centre vertex normals.
+  // Pass 5: triangles and centre vertices (centres after all edge vertices).
+  for (uint64_t m = 0; m < total.samples; ++m) {
+    if (mc::InfoTriangles(infos[m]) == 0) continue;
+    const mc::ThreadSample t = mc::SampleOfKey(f, shape, keys[m]);
+    mc::WriteSampleTriangles(f, tables, out, t, infos[m], offsets[m].triangles,
+                             uint32_t(total.vertices + offsets[m].centers));
+  }
+
+  // Pass 5b: centre vertex normals.
   if (normals) {
     for (uint64_t n = 0; n < total.centers; ++n) mc::WriteCenterNormal(f, tables, out, uint32_t(n));
   }
 
-  // Pass 5: face normals where the gradient vanished.
+  // Pass 6: face normals where the gradient vanished.
   if (normals && missing_count > 0) {
     for (uint64_t t = 0; t < total.triangles; ++t) mc::AccumulateFaceNormal(out, t);
     for (uint64_t v = 0; v < vertex_count; ++v) mc::NormalizeMissingNormal(out, uint32_t(v));

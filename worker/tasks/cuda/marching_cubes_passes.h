@@ -3,31 +3,36 @@
 // marching_cubes_emulation.cc calls the same functions in plain loops (with the block
 // and warp scans done sequentially) so that the whole algorithm is tested on a CPU.
 //
-// Pass 1 reads the whole field once; the later passes visit only the rows of samples that
-// the surface touches, so their cost follows the surface, not the volume.
+// Pass 1 reads the whole field once; the later passes visit only the samples that the
+// surface touches (an edge of theirs crosses it, or their cube does), one thread each, so
+// their cost follows the surface, not the volume, and no lane idles.
 //  1. count: a block of kBlockX x kBlockY threads covers kBlockZ slices (block b = bx +
 //     bx_count * (by + by_count * bz)); each thread marches its column up z, loading each
 //     slice's 2x2 square once (CountColumn). A sample owns the (up to) three grid edges
 //     that start at it (+x, +y, +z) and, unless it is on the grid's top x, y or z side,
 //     the cube whose lowest corner it is. A row is the 32 samples of one warp at one dz
 //     (row r = dz * kBlockY + ty of the block, 128 per block). Per row the block sums edge
-//     vertices, triangles and centre vertices, scans the rows in order and keeps, for each
-//     row the surface touches (an active row), its offsets within the block
-//     (row_prefix) and a bit in row_masks; per block it writes the totals (MeshCounts,
-//     with the active row count). Non-finite samples are reported through the lowest
+//     vertices, triangles, centre vertices and active samples, scans the rows in order and
+//     keeps, for each row the surface touches (an active row), its offsets within the block
+//     (row_prefix), its active lanes (lane_masks) and a bit in row_masks; per block it
+//     writes the totals (MeshCounts). Non-finite samples are reported through the lowest
 //     such sample index.
 //  2. an inclusive scan over the blocks' counts gives each block its first vertex,
-//     triangle, centre vertex and active row; CompactRowWord lists the active rows in
-//     order (row id = block * 128 + r). The totals size the outputs.
-//  3. vertices: a warp per active row; a lane's first edge vertex is the block's, plus
-//     the row's, plus the crossing edges of the lanes before it (edge_base[sample]); it
-//     writes its edge vertices as x, then y, then z, each with the interpolated gradient
-//     as normal.
-//  4. triangles: a warp per active row; likewise for the cubes' (triangles, centres)
-//     (centres after all edge vertices); a cube finds the vertex of each of its edges at
-//     edge_base[owner sample] + the owner's crossing edges on lower axes.
-//     With normals, pass 4b gives the centre vertices the gradient at their position.
-//  5. only when some gradient vanished: area-weighted face normals for those vertices.
+//     triangle, centre vertex, active row and active sample; CompactRowWord lists the
+//     active rows in order (row id = block * 128 + r). The totals size the outputs.
+//  3. samples: a thread per active row lists its active samples in order (ExpandRow: key =
+//     row id * 32 + lane); a thread per active sample classifies it (SampleInfoAt: its
+//     crossing edges, and its cube's table variant, triangle and centre counts, packed in
+//     32 bits); an exclusive scan over those gives each sample its first edge vertex,
+//     triangle and centre vertex (SampleOffsets).
+//  4. vertices: a thread per active sample writes its edge vertices as x, then y, then z,
+//     each with the interpolated gradient as normal, and its first vertex index
+//     (edge_base[sample]).
+//  5. triangles: a thread per active sample writes its cube's triangles and centre
+//     vertices (centres after all edge vertices); a cube finds the vertex of each of its
+//     edges at edge_base[owner sample] + the owner's crossing edges on lower axes.
+//     With normals, pass 5b gives the centre vertices the gradient at their position.
+//  6. only when some gradient vanished: area-weighted face normals for those vertices.
 // The order is deterministic (blocks, then rows, then lanes) and the emulation makes the
 // same; it differs from the CPU path's, whose vertices, triangles (up to rotation) and
 // decisions are the same (marching_cubes_cell.h).
@@ -65,6 +70,7 @@ struct MeshCounts {
   unsigned long long triangles = 0;
   unsigned long long centers = 0;  // Loop centre vertices.
   unsigned long long rows = 0;     // Active rows.
+  unsigned long long samples = 0;  // Active samples.
 };
 
 struct AddMeshCounts {
@@ -74,25 +80,29 @@ struct AddMeshCounts {
     sum.triangles = a.triangles + b.triangles;
     sum.centers = a.centers + b.centers;
     sum.rows = a.rows + b.rows;
+    sum.samples = a.samples + b.samples;
     return sum;
   }
 };
 
-// Counts within one block packed into 64 bits, so one add sums all three: vertices in
-// bits 0..15, triangles in 16..31, centres in 32..47. A block of 4096 samples has at most
-// 12288 edge vertices, 40960 triangles (10 per cube) and 16384 centres (4 per cube), so
-// sums never carry.
+// Counts within one block packed into 64 bits, so one add sums all four: vertices in
+// bits 0..15, triangles in 16..31, centres in 32..47, active samples in 48..63. A block of
+// 4096 samples has at most 12288 edge vertices, 40960 triangles (10 per cube) and 16384
+// centres (4 per cube), so sums never carry.
 static_assert(3 * kBlockThreads * kBlockZ < 65536 && 10 * kBlockThreads * kBlockZ < 65536 &&
                   kMaxCenters * kBlockThreads * kBlockZ < 65536,
               "block counts fit 16 bits each");
-KILN_MC_INLINE uint64_t PackCounts(uint32_t vertices, uint32_t triangles, uint32_t centers) {
-  return uint64_t(vertices) | (uint64_t(triangles) << 16) | (uint64_t(centers) << 32);
+KILN_MC_INLINE uint64_t PackCounts(uint32_t vertices, uint32_t triangles, uint32_t centers,
+                                   uint32_t samples) {
+  return uint64_t(vertices) | (uint64_t(triangles) << 16) | (uint64_t(centers) << 32) |
+         (uint64_t(samples) << 48);
 }
 KILN_MC_INLINE MeshCounts UnpackCounts(uint64_t packed) {
   MeshCounts c;
   c.vertices = packed & 0xffff;
   c.triangles = (packed >> 16) & 0xffff;
   c.centers = (packed >> 32) & 0xffff;
+  c.samples = packed >> 48;
   return c;
 }
 
@@ -227,6 +237,11 @@ struct SampleCounts {
   uint32_t triangles = 0;
   uint32_t centers = 0;
   bool nonfinite = false;
+  // Whether later passes visit this sample.
+  KILN_MC_HD bool active() const { return vertices != 0 || triangles != 0; }
+  KILN_MC_HD uint64_t Packed() const {
+    return PackCounts(vertices, triangles, centers, active() ? 1 : 0);
+  }
 };
 
 // The 2x2 square of samples (i, j), (i+1, j), (i, j+1), (i+1, j+1) of slice k, relative
@@ -311,7 +326,77 @@ KILN_MC_INLINE void CompactRowWord(const uint32_t* row_masks, uint64_t rows_befo
   }
 }
 
-// Where passes 3 to 5 write. normals and missing are null when no normals are wanted.
+// Pass 3a for active row n (row id `row`, whose first active sample is `first`): lists
+// the keys (row * 32 + lane) of its active lanes `lanes`, in lane order.
+KILN_MC_INLINE void ExpandRow(uint32_t row, uint32_t lanes, uint64_t first, uint64_t* keys) {
+  while (lanes != 0) {
+    keys[first++] = uint64_t(row) * 32 + uint32_t(LowestBit(lanes));
+    lanes &= lanes - 1;
+  }
+}
+
+// An active sample as pass 3b found it, packed in 32 bits: crossing edges (bits 0..2),
+// its cube's triangles (3..6) and centres (7..9), and its table variant (10..31).
+inline constexpr uint32_t kMaxVariant = (1u << 22) - 1;
+KILN_MC_INLINE uint32_t PackSampleInfo(int flags, const CubeCase& cube) {
+  return uint32_t(flags) | (cube.triangles << 3) | (cube.centers << 7) | (cube.variant << 10);
+}
+KILN_MC_INLINE int InfoFlags(uint32_t info) { return int(info & 7); }
+KILN_MC_INLINE uint32_t InfoTriangles(uint32_t info) { return (info >> 3) & 15; }
+KILN_MC_INLINE uint32_t InfoCenters(uint32_t info) { return (info >> 7) & 7; }
+KILN_MC_INLINE uint32_t InfoVariant(uint32_t info) { return info >> 10; }
+
+// The sample a key names.
+KILN_MC_INLINE ThreadSample SampleOfKey(const FieldView& f, const LaunchShape& shape,
+                                        uint64_t key) {
+  return SampleOfRowLane(f, shape, uint32_t(key / 32), uint32_t(key % 32)).sample;
+}
+
+// Pass 3b for the active sample `key`: its crossing edges and its cube's case, from one
+// load of the cube's corners (the edges are the cube's edges 0, 3 and 8 where it has a
+// cube; a sample on the grid's top side loads its edges alone).
+KILN_MC_INLINE uint32_t SampleInfoAt(const FieldView& f, const TableView& tables,
+                                     const LaunchShape& shape, uint64_t key) {
+  const ThreadSample t = SampleOfKey(f, shape, key);
+  if (!OwnsCube(f, t.i, t.j, t.k)) {
+    return PackSampleInfo(CrossingEdges(f, t.i, t.j, t.k), CubeCase{});
+  }
+  CubeCase cube;
+  LoadCube(f, t.i, t.j, t.k, cube.v);
+  const bool inside = cube.v[0] < 0;
+  const int flags = int((cube.v[1] < 0) != inside) | (int((cube.v[2] < 0) != inside) << 1) |
+                    (int((cube.v[4] < 0) != inside) << 2);
+  ClassifyCorners(tables, cube);
+  return PackSampleInfo(flags, cube);
+}
+
+// Where an active sample's outputs start: the exclusive scan of its predecessors'.
+struct SampleOffsets {
+  uint32_t vertices = 0;  // Edge vertices.
+  uint32_t centers = 0;   // Centre vertices, counted from the first centre vertex.
+  unsigned long long triangles = 0;
+};
+struct AddSampleOffsets {
+  KILN_MC_HD SampleOffsets operator()(const SampleOffsets& a, const SampleOffsets& b) const {
+    SampleOffsets sum;
+    sum.vertices = a.vertices + b.vertices;
+    sum.centers = a.centers + b.centers;
+    sum.triangles = a.triangles + b.triangles;
+    return sum;
+  }
+};
+// What one sample adds to the scan.
+struct SampleOffsetsOfInfo {
+  KILN_MC_HD SampleOffsets operator()(uint32_t info) const {
+    SampleOffsets o;
+    o.vertices = uint32_t(PopCount3(InfoFlags(info)));
+    o.centers = InfoCenters(info);
+    o.triangles = InfoTriangles(info);
+    return o;
+  }
+};
+
+// Where passes 4 to 6 write. normals and missing are null when no normals are wanted.
 struct MeshBuffers {
   uint32_t* edge_base = nullptr;  // [samples]: first edge vertex of each sample that has one.
   float* positions = nullptr;     // 3 per vertex
@@ -320,7 +405,7 @@ struct MeshBuffers {
   unsigned int* missing_count = nullptr;  // How many vertices have missing[v] = 1.
   uint32_t* triangles = nullptr;          // 3 per triangle
   // With normals: for centre vertex first_center + n, center_cubes[n] is its cube's sample
-  // index * 4 + its number within the cube, so pass 4b can recompute its exact position.
+  // index * 4 + its number within the cube, so pass 5b can recompute its exact position.
   uint64_t* center_cubes = nullptr;
   uint32_t first_center = 0;  // The first centre vertex (after all edge vertices).
 };
@@ -341,7 +426,7 @@ KILN_MC_INLINE void WriteNormal(const MeshBuffers& out, uint32_t v, const double
   }
 }
 
-// Pass 3 for one in-grid sample whose crossing edges are `flags`, its first vertex `first`.
+// Pass 4 for one in-grid sample whose crossing edges are `flags`, its first vertex `first`.
 KILN_MC_INLINE void WriteEdgeVertices(const FieldView& f, const MeshBuffers& out, int i, int j,
                                       int k, int flags, uint32_t first) {
   const uint64_t s = SampleIndex(f, i, j, k);
@@ -375,7 +460,7 @@ KILN_MC_INLINE bool EdgeCrosses(const FieldView& f, int i, int j, int k, int axi
   return (RelativeSample(f, s) < 0) != (RelativeSample(f, s + stride) < 0);
 }
 
-// The vertex of crossing edge e of cube (i, j, k), written by pass 3 of its owner sample.
+// The vertex of crossing edge e of cube (i, j, k), written by pass 4 of its owner sample.
 KILN_MC_INLINE uint32_t EdgeVertexIndex(const FieldView& f, const uint32_t* edge_base, int i, int j,
                                         int k, int e) {
   const int c = EdgeLowCorner(e), axis = EdgeAxis(e);
@@ -405,9 +490,9 @@ KILN_MC_INLINE void CenterPoint(const FieldView& f, const TableView& tables, int
   for (int a = 0; a < 3; ++a) p[a] /= double(end - begin);
 }
 
-// Pass 4 for one cube the surface crosses (cube.triangles > 0): its triangles from
+// Pass 5 for one cube the surface crosses (cube.triangles > 0): its triangles from
 // `first_triangle` on and the positions of its centre vertices from `first_center` on
-// (their normals are pass 4b's: the gradient anywhere in a cube needs many registers,
+// (their normals are pass 5b's: the gradient anywhere in a cube needs many registers,
 // which would slow this pass for every cube).
 KILN_MC_INLINE void WriteCubeTriangles(const FieldView& f, const TableView& tables,
                                        const MeshBuffers& out, int i, int j, int k,
@@ -439,7 +524,21 @@ KILN_MC_INLINE void WriteCubeTriangles(const FieldView& f, const TableView& tabl
   }
 }
 
-// Pass 4b for centre vertex out.first_center + n (when normals are wanted): the gradient
+// Pass 5 for an active sample whose cube the surface crosses (InfoTriangles(info) > 0).
+// Only centre vertices need the corner values again (rare), so only they reload them.
+KILN_MC_INLINE void WriteSampleTriangles(const FieldView& f, const TableView& tables,
+                                         const MeshBuffers& out, const ThreadSample& t,
+                                         uint32_t info, uint64_t first_triangle,
+                                         uint32_t first_center) {
+  CubeCase cube;
+  cube.variant = InfoVariant(info);
+  cube.triangles = InfoTriangles(info);
+  cube.centers = InfoCenters(info);
+  if (cube.centers > 0) LoadCube(f, t.i, t.j, t.k, cube.v);
+  WriteCubeTriangles(f, tables, out, t.i, t.j, t.k, cube, first_triangle, first_center);
+}
+
+// Pass 5b for centre vertex out.first_center + n (when normals are wanted): the gradient
 // at its position, recomputed in double from its cube as the CPU path has it.
 KILN_MC_INLINE void WriteCenterNormal(const FieldView& f, const TableView& tables,
                                       const MeshBuffers& out, uint32_t n) {
@@ -455,7 +554,7 @@ KILN_MC_INLINE void WriteCenterNormal(const FieldView& f, const TableView& table
   WriteNormal(out, out.first_center + n, g);
 }
 
-// Pass 5a for triangle t: adds its area-weighted normal to those of its vertices whose
+// Pass 6a for triangle t: adds its area-weighted normal to those of its vertices whose
 // gradient vanished (summed in float, as the CPU path does).
 KILN_MC_INLINE void AccumulateFaceNormal(const MeshBuffers& out, uint64_t t) {
   uint32_t v[3];
@@ -490,7 +589,7 @@ KILN_MC_INLINE void AccumulateFaceNormal(const MeshBuffers& out, uint64_t t) {
   }
 }
 
-// Pass 5b for vertex v: normalizes a summed face normal.
+// Pass 6b for vertex v: normalizes a summed face normal.
 KILN_MC_INLINE void NormalizeMissingNormal(const MeshBuffers& out, uint32_t v) {
   if (out.missing[v] == 0) return;
   float* n = &out.normals[3 * uint64_t(v)];
