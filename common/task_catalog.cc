@@ -7,6 +7,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/cad_build_params.h"
+#include "common/image_to3d_params.h"
+#include "common/mesh_convert_params.h"
+#include "common/render_preview_params.h"
+#include "common/scene_compose_params.h"
 #include "common/status_macros.h"
 #include "common/struct_fields.h"
 #include "google/protobuf/util/json_util.h"
@@ -170,6 +175,16 @@ const std::vector<CatalogEntry>& Catalog() {
       {kModelRunTask, [](const Struct& p, const TaskLimits&) { return ValidateModelRunParams(p); }},
       {kFieldDecodeTask,
        [](const Struct& p, const TaskLimits& l) { return ParseFieldDecodeParams(p, l).status(); }},
+      {kMeshConvertTask,
+       [](const Struct& p, const TaskLimits&) { return ParseMeshConvertParams(p).status(); }},
+      {kImageTo3dTask,
+       [](const Struct& p, const TaskLimits&) { return ParseImageTo3dParams(p).status(); }},
+      {kSceneComposeTask,
+       [](const Struct& p, const TaskLimits&) { return ParseSceneComposeParams(p).status(); }},
+      {kCadBuildTask,
+       [](const Struct& p, const TaskLimits&) { return ParseCadBuildParams(p).status(); }},
+      {kRenderPreviewTask,
+       [](const Struct& p, const TaskLimits&) { return ParseRenderPreviewParams(p).status(); }},
   };
   return *catalog;
 }
@@ -203,7 +218,8 @@ absl::Status ValidateTaskParameters(std::string_view task, const Struct& paramet
 absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameters,
                                                          const TaskLimits& limits) {
   KILN_RETURN_IF_ERROR(CheckKeys(
-      parameters, "", {"bounds", "iso", "normals", "output", "resolution", "shape", "volume"}));
+      parameters, "",
+      {"bounds", "iso", "normals", "output", "preview", "resolution", "shape", "volume"}));
   const Value* shape = Find(parameters, "shape");
   const Value* volume = Find(parameters, "volume");
   MeshExtractParams params;
@@ -252,6 +268,9 @@ absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameter
   if (const Value* v = Find(parameters, "normals")) {
     if (v->kind_case() != Value::kBoolValue) return Invalid("normals", "must be a bool");
     params.normals = v->bool_value();
+  }
+  if (const Value* v = Find(parameters, "preview")) {
+    KILN_ASSIGN_OR_RETURN(params.preview, ParsePreviewParams(*v, "preview"));
   }
   if (const Value* v = Find(parameters, "bounds")) {
     KILN_ASSIGN_OR_RETURN(params.bounds, ParseBounds(*v));
@@ -308,7 +327,8 @@ absl::Status ValidateModelRunParams(const Struct& parameters) {
 absl::StatusOr<FieldDecodeParams> ParseFieldDecodeParams(const Struct& parameters,
                                                          const TaskLimits& limits) {
   KILN_RETURN_IF_ERROR(CheckKeys(
-      parameters, "", {"batch_size", "bounds", "dtype", "iso", "normals", "output", "resolution"}));
+      parameters, "",
+      {"batch_size", "bounds", "dtype", "iso", "normals", "output", "preview", "resolution"}));
   FieldDecodeParams params;
   const auto integer = [](const Value& v, double min, double max) {
     return v.kind_case() == Value::kNumberValue &&
@@ -356,6 +376,12 @@ absl::StatusOr<FieldDecodeParams> ParseFieldDecodeParams(const Struct& parameter
   if (const Value* v = Find(parameters, "normals")) {
     if (v->kind_case() != Value::kBoolValue) return Invalid("normals", "must be a bool");
     params.normals = v->bool_value();
+  }
+  if (const Value* v = Find(parameters, "preview")) {
+    KILN_ASSIGN_OR_RETURN(params.preview, ParsePreviewParams(*v, "preview"));
+    if (params.preview.has_value() && params.output != FieldDecodeOutput::kMesh) {
+      return Invalid("preview", "applies to output \"mesh\" only");
+    }
   }
   return params;
 }

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/render_preview_params.h"
 #include "common/sdf_scene.h"
 #include "google/protobuf/struct.pb.h"
 
@@ -69,6 +70,8 @@ absl::Status ValidateTaskParameters(std::string_view task,
 //   iso         the level set to extract (default 0); inside is sdf < iso
 //   output      file name, [A-Za-z0-9._-]{1,128} ending in ".ply" (default "mesh.ply")
 //   normals     write per-vertex normals (default true)
+//   preview     true or {frames, size, background, elevation}: also render a turntable,
+//               preview.png and preview.gif (common/render_preview_params.h)
 inline constexpr int kMinMeshResolution = 8;
 inline constexpr int kDefaultMeshResolution = 64;
 
@@ -95,6 +98,8 @@ struct MeshExtractParams {
   double iso = 0;
   std::string output = "mesh.ply";
   bool normals = true;
+  // Turntable preview outputs (worker/render/preview_output.h); none when unset.
+  std::optional<PreviewParams> preview;
 };
 
 // The most samples along one axis of a mesh.extract volume: resolution's cap plus one.
@@ -140,6 +145,8 @@ absl::Status ValidateModelRunParams(const google::protobuf::Struct& parameters);
 //   iso         the surface level; default: the model's field.iso (0.5 for an occupancy
 //               field that sets none). SDF: inside where value < iso; occupancy: > iso
 //   normals     mesh only: per-vertex normals from the field's gradient (default true)
+//   preview     mesh only: true or {frames, size, background, elevation}: adds
+//               preview.png (and preview.gif) of the mesh (common/render_preview_params.h)
 inline constexpr int64_t kDefaultFieldDecodeBatchSize = 262144;
 inline constexpr int64_t kMaxFieldDecodeBatchSize = int64_t{1} << 24;
 
@@ -153,6 +160,8 @@ struct FieldDecodeParams {
   FieldDecodeOutput output = FieldDecodeOutput::kMesh;
   std::optional<double> iso;
   bool normals = true;
+  // Mesh only: a turntable preview of the mesh (common/render_preview_params.h).
+  std::optional<PreviewParams> preview;
 };
 
 absl::StatusOr<FieldDecodeParams> ParseFieldDecodeParams(const google::protobuf::Struct& parameters,

@@ -36,7 +36,8 @@ std::string SleepError(const std::string& json, TaskLimits limits = {}) {
 
 TEST(TaskCatalogTest, KnownTasks) {
   EXPECT_THAT(KnownTasks(),
-              ElementsAre("debug.sleep", "field.decode", "mesh.extract", "model.run"));
+              ElementsAre("cad.build", "debug.sleep", "field.decode", "image.to3d", "mesh.convert",
+                          "mesh.extract", "model.run", "render.preview", "scene.compose"));
   EXPECT_TRUE(IsKnownTask("mesh.extract"));
   EXPECT_TRUE(IsKnownTask("debug.sleep"));
   EXPECT_FALSE(IsKnownTask("mesh"));
@@ -46,10 +47,9 @@ TEST(TaskCatalogTest, KnownTasks) {
 TEST(TaskCatalogTest, UnknownTask) {
   const absl::Status status = ValidateTaskParameters("mesh.render", Params("{}"), {});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      status.message(),
-      "task: unknown task kind \"mesh.render\" (known: debug.sleep, field.decode, mesh.extract, "
-      "model.run)");
+  EXPECT_EQ(status.message(),
+            "task: unknown task kind \"mesh.render\" (known: cad.build, debug.sleep, field.decode, "
+            "image.to3d, mesh.convert, mesh.extract, model.run, render.preview, scene.compose)");
 }
 
 TEST(TaskCatalogTest, MeshExtractDefaults) {
@@ -98,7 +98,7 @@ TEST(TaskCatalogTest, MeshExtractErrors) {
   EXPECT_EQ(MeshError(""), "parameters.shape: required (or parameters.volume)");
   EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"resolutoin":64)"),
             "parameters.resolutoin: unknown field (known: bounds, iso, normals, output, "
-            "resolution, shape, volume)");
+            "preview, resolution, shape, volume)");
   EXPECT_EQ(MeshError(R"("shape":{"type":"sphere","radius":0})"),
             "parameters.shape.radius: must be > 0");
   EXPECT_EQ(MeshError(R"("shape":{"type":"cone"})"),

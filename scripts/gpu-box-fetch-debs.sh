@@ -10,4 +10,4 @@ cd .gpu-carry/debs
 apt-get download libabsl-dev libabsl20220623 libprotobuf-dev libprotobuf32 libprotoc32 \
   protobuf-compiler libssl-dev libssl3 zlib1g-dev \
   libtinygltf-dev libtinygltf2d libtinyobjloader-dev libtinyobjloader2rc10 \
-  libpng-dev libpng16-16 libgif-dev libgif7
+  libstb0 libpng-dev libpng16-16 libgif-dev libgif7

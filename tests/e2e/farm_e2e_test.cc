@@ -19,7 +19,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "tests/support/local_farm.h"
 #include "worker/tasks/mesh_stats.h"
-#include "worker/tasks/ply.h"
+#include "worker/tasks/meshio/ply.h"
 #include "worker/tasks/testing/npy_test_file.h"
 
 namespace kiln::testing {

@@ -31,7 +31,13 @@
 #include "worker/device/device_probe.h"
 #include "worker/exec/executor.h"
 #include "worker/exec/frame_io.h"
+#include "worker/render/render_preview_task.h"
 #include "worker/tasks/mesh_extract_task.h"
+#if KILN_HAVE_OCCT
+#include "worker/cad/cad_build_task.h"
+#include "worker/cad/step_mesh.h"
+#include "worker/tasks/meshio/mesh_convert_task.h"
+#endif
 #if KILN_HAVE_TORCH
 #include "worker/torch/field_decode_task.h"
 #include "worker/torch/model_cache.h"
@@ -134,7 +140,22 @@ int main(int argc, char** argv) {
     mesh_extract.limits = kiln::TaskLimits::Ceiling();
     mesh_extract.cuda_device = 0;
     registry->Add(std::make_unique<kiln::tasks::MeshExtractTask>(mesh_extract));
+    // render.preview's frames on the same GPU (CPU fallback inside when it cannot).
+    registry->Add(std::make_unique<kiln::render::RenderPreviewTask>(
+        kiln::render::RenderPreviewTaskOptions{.cuda_device = 0}));
   }
+
+#if KILN_HAVE_OCCT
+  // OpenCASCADE: cad.build, and STEP files for mesh.convert (replacing the built-in one,
+  // which has no STEP).
+  registry->Add(std::make_unique<kiln::cad::CadBuildTask>());
+  kiln::tasks::MeshConvertTaskOptions mesh_convert;
+  mesh_convert.read_step = [](const std::string& path) { return kiln::cad::ReadStepMesh(path); };
+  mesh_convert.write_step = [](const kiln::tasks::Mesh& mesh, const std::string& path) {
+    return kiln::cad::WriteStepMesh(mesh, path);
+  };
+  registry->Add(std::make_unique<kiln::tasks::MeshConvertTask>(std::move(mesh_convert)));
+#endif
 
   kiln::exec::ExecutorOptions options;
   options.registry = registry.get();

@@ -16,7 +16,7 @@
 #include "worker/tasks/marching_cubes.h"
 #include "worker/tasks/marching_cubes_cpu.h"
 #include "worker/tasks/mesh_extract_task.h"
-#include "worker/tasks/ply.h"
+#include "worker/tasks/meshio/ply.h"
 
 namespace kiln::tasks {
 namespace {

@@ -12,10 +12,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "worker/render/preview_output.h"
 #include "worker/tasks/marching_cubes_cpu.h"
 #include "worker/tasks/marching_cubes_gpu.h"
 #include "worker/tasks/mesh_stats.h"
-#include "worker/tasks/ply.h"
+#include "worker/tasks/meshio/ply.h"
 
 namespace kiln::tasks {
 namespace {
@@ -240,6 +241,13 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
   }
   fields["bbox_min"] = NumberList(stats.bbox_min);
   fields["bbox_max"] = NumberList(stats.bbox_max);
+  if (params.preview.has_value()) {
+    report(0.97, "rendering the preview");
+    // The slot's device, whether or not marching cubes ran there: the renderer has its
+    // own CUDA build and falls back to the CPU itself.
+    KILN_RETURN_IF_ERROR(
+        render::AddPreviewOutputs(*params.preview, *mesh, dir.string(), cuda_device_, &output));
+  }
   fields["seconds"].set_number_value(absl::ToDoubleSeconds(absl::Now() - start));
   fields["extractor"].set_string_value(cuda_device >= 0 ? "cuda" : "cpu");
   report(1.0, absl::StrCat(stats.vertices, " vertices, ", stats.faces, " faces"));

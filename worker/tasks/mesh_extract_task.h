@@ -66,7 +66,8 @@ class MeshExtractTask : public Task {
       : limits_(options.limits), cuda_device_(options.cuda_device) {}
 
   std::string_view kind() const override { return kMeshExtractTask; }
-  // Outputs the PLY file; summary: vertices, faces, components, watertight,
+  // Outputs the PLY file (and preview.png, preview.gif with params.preview; summary
+  // "preview" then says which renderer ran); summary: vertices, faces, components, watertight,
   // grid [nx, ny, nz] (cubes), bbox_min, bbox_max, seconds, extractor ("cuda" or "cpu"),
   // and for a shape resolution and cell_size, for a volume dims, origin and spacing.
   absl::StatusOr<TaskOutput> Run(const TaskContext& context) const override;

@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "worker/tasks/marching_cubes_gpu.h"
 #include "worker/tasks/mesh_stats.h"
-#include "worker/tasks/ply.h"
+#include "worker/tasks/meshio/ply.h"
 #include "worker/tasks/testing/npy_test_file.h"
 
 namespace kiln::tasks {

@@ -62,23 +62,27 @@ MeshStats ComputeMeshStats(const Mesh& mesh) {
     }
   }
   for (size_t v = 0; v < n; ++v) std::sort(to.begin() + begin[v], to.begin() + begin[v + 1]);
-  auto has_edge = [&](uint32_t a, uint32_t b) {
-    return std::binary_search(to.begin() + begin[a], to.begin() + begin[a + 1], b);
+  // How many faces traverse the directed edge a->b.
+  auto directed = [&](uint32_t a, uint32_t b) {
+    const auto [lo, hi] = std::equal_range(to.begin() + begin[a], to.begin() + begin[a + 1], b);
+    return static_cast<int64_t>(hi - lo);
   };
   int64_t used_vertices = 0;
   for (uint32_t a = 0; a < n; ++a) {
     if (!used[a]) continue;
     ++used_vertices;
     if (Find(parent, a) == a) ++stats.components;
-    for (uint32_t i = begin[a]; i < begin[a + 1]; ++i) {
+    for (uint32_t i = begin[a]; i < begin[a + 1];) {
       const uint32_t b = to[i];
-      if (i > begin[a] && to[i - 1] == b) {
-        stats.watertight = false;  // The same directed edge in two faces.
-        continue;
-      }
-      const bool reverse = has_edge(b, a);
-      if (!reverse) stats.watertight = false;
-      if (a < b || !reverse) ++stats.edges;
+      const int64_t forward = directed(a, b);
+      i += static_cast<uint32_t>(forward);
+      const int64_t reverse = directed(b, a);
+      // Exactly one face each way, or the surface is open, folded or non-manifold here.
+      if (forward != 1 || reverse != 1) stats.watertight = false;
+      if (a > b && reverse > 0) continue;  // Counted from b.
+      ++stats.edges;
+      if (forward + reverse == 1) ++stats.boundary_edges;
+      if (forward + reverse > 2) ++stats.non_manifold_edges;
     }
   }
   stats.euler_characteristic = used_vertices - stats.edges + stats.faces;

@@ -13,7 +13,9 @@ namespace kiln::tasks {
 struct MeshStats {
   int64_t vertices = 0;  // All positions.
   int64_t faces = 0;
-  int64_t edges = 0;  // Distinct undirected edges of the faces.
+  int64_t edges = 0;               // Distinct undirected edges of the faces.
+  int64_t boundary_edges = 0;      // Edges of one face only (holes, open borders).
+  int64_t non_manifold_edges = 0;  // Edges shared by three or more faces.
   // Face-connected pieces (faces sharing a vertex are connected).
   int64_t components = 0;
   // Every undirected edge belongs to exactly two faces that traverse it in opposite

@@ -18,6 +18,8 @@ TEST(MeshStatsTest, Tetrahedron) {
   EXPECT_EQ(s.vertices, 4);
   EXPECT_EQ(s.faces, 4);
   EXPECT_EQ(s.edges, 6);
+  EXPECT_EQ(s.boundary_edges, 0);
+  EXPECT_EQ(s.non_manifold_edges, 0);
   EXPECT_EQ(s.components, 1);
   EXPECT_TRUE(s.watertight);
   EXPECT_EQ(s.euler_characteristic, 2);
@@ -40,6 +42,8 @@ TEST(MeshStatsTest, OpenMeshIsNotWatertight) {
   const MeshStats s = ComputeMeshStats(m);
   EXPECT_FALSE(s.watertight);
   EXPECT_EQ(s.edges, 6);
+  EXPECT_EQ(s.boundary_edges, 3);  // The missing face's rim.
+  EXPECT_EQ(s.non_manifold_edges, 0);
   EXPECT_EQ(s.euler_characteristic, 1);  // A disc.
 }
 
@@ -63,6 +67,9 @@ TEST(MeshStatsTest, EdgeInFourFacesIsNotWatertight) {
   const MeshStats s = ComputeMeshStats(m);
   EXPECT_FALSE(s.watertight);
   EXPECT_EQ(s.components, 1);
+  EXPECT_EQ(s.edges, 11);  // 6 + 6, one shared.
+  EXPECT_EQ(s.non_manifold_edges, 1);
+  EXPECT_EQ(s.boundary_edges, 0);
 }
 
 TEST(MeshStatsTest, ComponentsAndUnusedVertices) {

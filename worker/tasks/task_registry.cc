@@ -1,8 +1,12 @@
 #include <algorithm>
 #include <memory>
 
+#include "worker/render/render_preview_task.h"
 #include "worker/tasks/debug_sleep_task.h"
+#include "worker/tasks/image_to3d/image_to3d_task.h"
 #include "worker/tasks/mesh_extract_task.h"
+#include "worker/tasks/meshio/mesh_convert_task.h"
+#include "worker/tasks/scene_compose/scene_compose_task.h"
 #include "worker/tasks/task.h"
 
 namespace kiln::tasks {
@@ -17,6 +21,12 @@ std::unique_ptr<TaskRegistry> TaskRegistry::NewBuiltin() {
   // The scheduler applies the operator's limits; the executor only the ceiling.
   r->Add(std::make_unique<MeshExtractTask>(TaskLimits::Ceiling()));
   r->Add(std::make_unique<DebugSleepTask>(DebugSleepOptions{.limits = TaskLimits::Ceiling()}));
+  // Without STEP; an executor with OpenCASCADE replaces it with one that has the hooks.
+  r->Add(std::make_unique<MeshConvertTask>());
+  r->Add(std::make_unique<ImageTo3dTask>());
+  r->Add(std::make_unique<SceneComposeTask>());
+  // On the CPU; a GPU slot's executor replaces it with one on its device (exec_main.cc).
+  r->Add(std::make_unique<render::RenderPreviewTask>());
   return r;
 }
 

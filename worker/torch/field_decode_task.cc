@@ -12,8 +12,9 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "models/model_tier.h"
+#include "worker/render/preview_output.h"
 #include "worker/tasks/mesh_stats.h"
-#include "worker/tasks/ply.h"
+#include "worker/tasks/meshio/ply.h"
 #include "worker/torch/field_decoder.h"
 #include "worker/torch/npy_writer.h"
 
@@ -245,6 +246,14 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
     fields["faces"].set_number_value(static_cast<double>(stats.faces));
     fields["components"].set_number_value(static_cast<double>(stats.components));
     fields["watertight"].set_bool_value(stats.watertight);
+    if (params.preview.has_value()) {
+      report(0.97, "rendering the preview");
+      // The slot's GPU (the executor sees it as device 0) when LibTorch runs on one.
+      const torch::Device& torch_device = options_.device.device;
+      const int cuda_device = torch_device.is_cuda() ? std::max<int>(0, torch_device.index()) : -1;
+      KILN_RETURN_IF_ERROR(
+          render::AddPreviewOutputs(*params.preview, mesh, dir.string(), cuda_device, &output));
+    }
     report(1.0, absl::StrCat(stats.vertices, " vertices, ", stats.faces, " faces"));
     return absl::OkStatus();
   };

@@ -9,8 +9,9 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "worker/image/png.h"
 #include "worker/tasks/mesh_stats.h"
-#include "worker/tasks/ply.h"
+#include "worker/tasks/meshio/ply.h"
 #include "worker/torch/field_decoder.h"
 #include "worker/torch/test_models.h"
 
@@ -127,6 +128,31 @@ TEST_F(FieldDecodeTest, MeshIsAWatertightTorusAndTheSecondRunHitsTheCache) {
   EXPECT_EQ(Number(*second, "load_seconds"), 0);
   EXPECT_EQ(Number(*second, "faces"), Number(*first, "faces"));  // Same field, same mesh.
   EXPECT_EQ(cache_->stats().loads, 1);
+}
+
+TEST_F(FieldDecodeTest, PreviewAddsAPngAndAGifOfTheMesh) {
+  Open();
+  auto out = Run("kiln-torus", R"({"resolution":24,"preview":{"frames":3,"size":[64,48]}})");
+  ASSERT_TRUE(out.ok()) << out.status();
+  std::vector<std::string> names;
+  for (const auto& file : out->outputs) names.push_back(file.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"mesh.ply", "preview.png", "preview.gif"}));
+  auto png = image::ReadPng(out->outputs[1].path());
+  ASSERT_TRUE(png.ok()) << png.status();
+  EXPECT_EQ(png->width, 64);
+  EXPECT_EQ(png->height, 48);
+  // The torus covers part of the frame: some pixels are drawn, some are background.
+  int drawn = 0;
+  for (size_t p = 3; p < png->rgba.size(); p += 4) drawn += png->rgba[p] == 255 ? 1 : 0;
+  EXPECT_GT(drawn, 64 * 48 / 10);
+  EXPECT_LT(drawn, 64 * 48);
+  const auto& preview = out->summary.fields().at("preview").struct_value().fields();
+  EXPECT_EQ(preview.at("frames").number_value(), 3);
+  EXPECT_EQ(preview.at("renderer").string_value(), "cpu");
+
+  auto volume = Run("kiln-torus", R"({"resolution":8,"output":"volume","preview":true})");
+  EXPECT_TRUE(absl::IsInvalidArgument(volume.status())) << volume.status();
+  EXPECT_THAT(volume.status().message(), HasSubstr("parameters.preview"));
 }
 
 TEST_F(FieldDecodeTest, VolumeIsANpyOfTheGridWithXFastest) {

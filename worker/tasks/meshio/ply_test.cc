@@ -1,5 +1,6 @@
-#include "worker/tasks/ply.h"
+#include "worker/tasks/meshio/ply.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -7,6 +8,8 @@
 #include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/tasks/meshio/mesh_checks.h"
+#include "worker/tasks/meshio/testing/test_meshes.h"
 
 namespace kiln::tasks {
 namespace {
@@ -182,6 +185,69 @@ TEST_F(PlyTest, WriteErrors) {
   mesh.normals = {{0, 0, 1}};
   EXPECT_EQ(WritePly(mesh, dir_ + "/mesh.ply").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/mesh.ply"));
+}
+
+TEST_F(PlyTest, ColorsRoundTripInBinaryAndAscii) {
+  const Mesh mesh = testing::ColoredTetrahedron();
+  for (bool ascii : {false, true}) {
+    const std::string path = dir_ + (ascii ? "/ascii.ply" : "/binary.ply");
+    ASSERT_TRUE(WritePly(mesh, path, {.ascii = ascii}).ok());
+    std::ifstream in(path, std::ios::binary);
+    std::string header;
+    for (std::string line; std::getline(in, line) && line != "end_header";) header += line + "\n";
+    EXPECT_THAT(header, HasSubstr(ascii ? "format ascii 1.0" : "format binary_little_endian"));
+    EXPECT_THAT(header, HasSubstr("property uchar red\nproperty uchar green\nproperty uchar "
+                                  "blue\nproperty uchar alpha\n"));
+    auto read = ReadPly(path);
+    ASSERT_TRUE(read.ok()) << read.status();
+    // Ascii floats are written in their shortest exact form: equality, not tolerance.
+    EXPECT_EQ(read->positions, mesh.positions) << ascii;
+    EXPECT_EQ(read->normals, mesh.normals) << ascii;
+    EXPECT_EQ(read->colors, mesh.colors) << ascii;
+    EXPECT_EQ(read->triangles, mesh.triangles) << ascii;
+  }
+}
+
+TEST_F(PlyTest, FloatColorsAndMissingAlpha) {
+  const std::string path = Write("fc.ply",
+                                 "ply\nformat ascii 1.0\nelement vertex 3\n"
+                                 "property float x\nproperty float y\nproperty float z\n"
+                                 "property float red\nproperty float green\nproperty float blue\n"
+                                 "element face 1\nproperty list uchar int vertex_indices\n"
+                                 "end_header\n0 0 0 1 0 0.5\n1 0 0 0 1 2\n0 1 0 -1 0 0\n3 0 1 2\n");
+  auto mesh = ReadPly(path);
+  ASSERT_TRUE(mesh.ok()) << mesh.status();
+  EXPECT_EQ(mesh->colors, (std::vector<std::array<uint8_t, 4>>{
+                              {255, 0, 128, 255}, {0, 255, 255, 255}, {0, 0, 0, 255}}));
+}
+
+TEST_F(PlyTest, HugeCountsAndNanAreErrorsBeforeAllocating) {
+  // 2^40 vertices declared in a tiny file: refused from the header.
+  auto mesh = ReadPly(Write("huge.ply",
+                            "ply\nformat binary_little_endian 1.0\nelement vertex 1099511627776\n"
+                            "property float x\nproperty float y\nproperty float z\nend_header\n"
+                            "0123456789"));
+  EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(mesh.status().message(), HasSubstr("huge.ply"));
+  EXPECT_THAT(mesh.status().message(), HasSubstr("truncated"));
+  // Over the limit (and the body): refused before any record is read.
+  const std::string big = std::to_string(kMaxMeshVertices + 1);
+  mesh =
+      ReadPlyFromBytes("ply\nformat ascii 1.0\nelement vertex " + big +
+                           "\nproperty uchar x\nproperty uchar y\nproperty uchar z\nend_header\n",
+                       "limit.ply");
+  EXPECT_THAT(mesh.status().message(), HasSubstr("limit.ply"));
+  mesh = ReadPly(Write("nan.ply",
+                       "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
+                       "property float y\nproperty float z\nend_header\n0 nan 0\n"));
+  EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(mesh.status().message(), HasSubstr("nan.ply: vertex 0 has a non-finite coordinate"));
+}
+
+TEST_F(PlyTest, WrongMagicNamesTheFile) {
+  auto mesh = ReadPly(Write("magic.ply", "solid x\nendsolid x\n"));
+  EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(mesh.status().message(), HasSubstr("magic.ply: bad PLY header"));
 }
 
 }  // namespace

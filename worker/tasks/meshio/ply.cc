@@ -1,19 +1,13 @@
-#include "worker/tasks/ply.h"
-
-#include <unistd.h>
+#include "worker/tasks/meshio/ply.h"
 
 #include <algorithm>
 #include <bit>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -21,6 +15,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "worker/tasks/meshio/mesh_checks.h"
+#include "worker/tasks/meshio/mesh_file.h"
 
 namespace kiln::tasks {
 namespace {
@@ -35,8 +31,11 @@ void AppendLittleEndian(std::string& out, T value) {
   out.append(bytes, sizeof(T));
 }
 
-absl::Status IoError(absl::string_view what, const std::string& path) {
-  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+// Shortest text that reads back as the same float.
+void AppendAsciiFloat(std::string& out, float value) {
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof(text), value);
+  out.append(text, end);
 }
 
 // ---- Reading ----
@@ -278,76 +277,88 @@ int FindScalar(const Element& e, absl::string_view name) {
   return -1;
 }
 
+// The colour channels of a vertex record: integer types hold 0..255, float types 0..1.
+uint8_t ColorChannel(double value, Type type) {
+  if (type == Type::kFloat32 || type == Type::kFloat64) value *= 255;
+  if (!(value > 0)) return 0;  // Also NaN.
+  return value >= 255 ? 255 : static_cast<uint8_t>(std::lround(value));
+}
+
 }  // namespace
 
-absl::Status WritePly(const Mesh& mesh, const std::string& path) {
+absl::Status WritePly(const Mesh& mesh, const std::string& path, const WriteOptions& options) {
+  KILN_RETURN_IF_ERROR(CheckMesh(mesh, path));
   const bool normals = !mesh.normals.empty();
-  if (normals && mesh.normals.size() != mesh.positions.size()) {
-    return absl::InvalidArgumentError("mesh has a different number of normals and positions");
-  }
-  if (mesh.positions.size() > std::numeric_limits<uint32_t>::max()) {
-    return absl::InvalidArgumentError("mesh has more than 2^32 vertices");
-  }
-  for (const auto& t : mesh.triangles) {
-    for (uint32_t v : t) {
-      if (v >= mesh.positions.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("triangle references vertex ", v, " of ", mesh.positions.size()));
+  const bool colors = !mesh.colors.empty();
+  const bool ascii = options.ascii;
+  std::string buffer =
+      absl::StrCat("ply\nformat ", ascii ? "ascii" : "binary_little_endian",
+                   " 1.0\ncomment written by kiln\nelement vertex ", mesh.positions.size(),
+                   "\nproperty float x\nproperty float y\nproperty float z\n",
+                   normals ? "property float nx\nproperty float ny\nproperty float nz\n" : "",
+                   colors ? "property uchar red\nproperty uchar green\nproperty uchar blue\n"
+                            "property uchar alpha\n"
+                          : "",
+                   "element face ", mesh.triangles.size(),
+                   "\nproperty list uchar uint vertex_indices\nend_header\n");
+
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFileWriter> file, AtomicFileWriter::Create(path));
+  constexpr size_t kChunk = 1 << 20;
+  auto put_float = [&](float v, bool last) {
+    if (!ascii) return AppendLittleEndian(buffer, v);
+    AppendAsciiFloat(buffer, v);
+    buffer.push_back(last ? '\n' : ' ');
+  };
+  for (size_t i = 0; i < mesh.positions.size(); ++i) {
+    for (int c = 0; c < 3; ++c) put_float(mesh.positions[i][c], c == 2 && !normals && !colors);
+    if (normals) {
+      for (int c = 0; c < 3; ++c) put_float(mesh.normals[i][c], c == 2 && !colors);
+    }
+    if (colors) {
+      const auto& rgba = mesh.colors[i];
+      if (ascii) {
+        absl::StrAppend(&buffer, rgba[0], " ", rgba[1], " ", rgba[2], " ", rgba[3], "\n");
+      } else {
+        buffer.append(reinterpret_cast<const char*>(rgba.data()), 4);
       }
     }
-  }
-  std::string buffer = absl::StrCat(
-      "ply\nformat binary_little_endian 1.0\ncomment written by kiln\nelement vertex ",
-      mesh.positions.size(), "\nproperty float x\nproperty float y\nproperty float z\n",
-      normals ? "property float nx\nproperty float ny\nproperty float nz\n" : "", "element face ",
-      mesh.triangles.size(), "\nproperty list uchar uint vertex_indices\nend_header\n");
-
-  const std::string temp = absl::StrCat(path, ".tmp-", getpid());
-  FILE* file = std::fopen(temp.c_str(), "wb");
-  if (file == nullptr) return IoError("cannot create", temp);
-  constexpr size_t kChunk = 1 << 20;
-  absl::Status status;
-  auto flush = [&] {
-    if (status.ok() && std::fwrite(buffer.data(), 1, buffer.size(), file) != buffer.size()) {
-      status = IoError("cannot write", temp);
+    if (buffer.size() >= kChunk) {
+      KILN_RETURN_IF_ERROR(file->Append(buffer));
+      buffer.clear();
     }
-    buffer.clear();
-  };
-  for (size_t i = 0; i < mesh.positions.size() && status.ok(); ++i) {
-    for (float c : mesh.positions[i]) AppendLittleEndian(buffer, c);
-    if (normals) {
-      for (float c : mesh.normals[i]) AppendLittleEndian(buffer, c);
+  }
+  for (const auto& t : mesh.triangles) {
+    if (ascii) {
+      absl::StrAppend(&buffer, "3 ", t[0], " ", t[1], " ", t[2], "\n");
+    } else {
+      AppendLittleEndian<uint8_t>(buffer, 3);
+      for (uint32_t v : t) AppendLittleEndian(buffer, v);
     }
-    if (buffer.size() >= kChunk) flush();
+    if (buffer.size() >= kChunk) {
+      KILN_RETURN_IF_ERROR(file->Append(buffer));
+      buffer.clear();
+    }
   }
-  for (size_t i = 0; i < mesh.triangles.size() && status.ok(); ++i) {
-    AppendLittleEndian<uint8_t>(buffer, 3);
-    for (uint32_t v : mesh.triangles[i]) AppendLittleEndian(buffer, v);
-    if (buffer.size() >= kChunk) flush();
-  }
-  flush();
-  if (std::fclose(file) != 0 && status.ok()) status = IoError("cannot write", temp);
-  if (status.ok() && std::rename(temp.c_str(), path.c_str()) != 0) {
-    status = IoError(absl::StrCat("cannot rename ", temp, " to"), path);
-  }
-  if (!status.ok()) std::remove(temp.c_str());
-  return status;
+  KILN_RETURN_IF_ERROR(file->Append(buffer));
+  return file->Commit();
 }
 
 absl::StatusOr<Mesh> ReadPly(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  const std::string file = std::move(contents).str();
+  KILN_ASSIGN_OR_RETURN(const std::string bytes, ReadMeshFile(path));
+  return ReadPlyFromBytes(bytes, path);
+}
 
+absl::StatusOr<Mesh> ReadPlyFromBytes(absl::string_view file, const std::string& path) {
   KILN_ASSIGN_OR_RETURN(Header header, ParseHeader(file, path));
   uint64_t vertex_count = 0;
   for (const Element& e : header.elements) {
-    if (e.name == "vertex") vertex_count = e.count;
+    if (e.name == "vertex") {
+      vertex_count = e.count;
+      KILN_RETURN_IF_ERROR(CheckCount(path, "vertex", e.count, kMaxMeshVertices));
+    }
+    if (e.name == "face") KILN_RETURN_IF_ERROR(CheckCount(path, "face", e.count, kMaxMeshFaces));
   }
-  ValueReader reader(absl::string_view(file).substr(header.body_offset), header.format);
+  ValueReader reader(file.substr(header.body_offset), header.format);
   Mesh mesh;
   bool have_vertices = false;
   for (const Element& e : header.elements) {
@@ -357,13 +368,18 @@ absl::StatusOr<Mesh> ReadPly(const std::string& path) {
     };
     const bool is_vertex = e.name == "vertex";
     const bool is_face = e.name == "face";
-    std::array<int, 6> columns{-1, -1, -1, -1, -1, -1};  // x y z nx ny nz
+    // x y z nx ny nz red green blue alpha
+    constexpr int kColumns = 10;
+    std::array<int, kColumns> columns;
+    columns.fill(-1);
     int indices_column = -1;
     bool has_normals = false;
+    bool has_colors = false;
     if (is_vertex) {
       have_vertices = true;
-      static constexpr absl::string_view kNames[] = {"x", "y", "z", "nx", "ny", "nz"};
-      for (int c = 0; c < 6; ++c) columns[c] = FindScalar(e, kNames[c]);
+      static constexpr absl::string_view kNames[kColumns] = {"x",  "y",   "z",     "nx",   "ny",
+                                                             "nz", "red", "green", "blue", "alpha"};
+      for (int c = 0; c < kColumns; ++c) columns[c] = FindScalar(e, kNames[c]);
       if (columns[0] < 0 || columns[1] < 0 || columns[2] < 0) {
         return absl::InvalidArgumentError(
             absl::StrCat(path, ": the vertex element lacks x, y or z"));
@@ -371,6 +387,8 @@ absl::StatusOr<Mesh> ReadPly(const std::string& path) {
       mesh.positions.reserve(e.count);
       has_normals = columns[3] >= 0 && columns[4] >= 0 && columns[5] >= 0;
       if (has_normals) mesh.normals.reserve(e.count);
+      has_colors = columns[6] >= 0 && columns[7] >= 0 && columns[8] >= 0;
+      if (has_colors) mesh.colors.reserve(e.count);
     }
     if (is_face) {
       for (size_t i = 0; i < e.properties.size(); ++i) {
@@ -385,7 +403,7 @@ absl::StatusOr<Mesh> ReadPly(const std::string& path) {
       }
       mesh.triangles.reserve(e.count);
     }
-    std::array<double, 6> scalars{};
+    std::array<double, kColumns> scalars{};
     std::vector<uint32_t> polygon;
     for (uint64_t r = 0; r < e.count; ++r) {
       for (size_t i = 0; i < e.properties.size(); ++i) {
@@ -394,7 +412,7 @@ absl::StatusOr<Mesh> ReadPly(const std::string& path) {
         if (!p.list) {
           if (!reader.Read(p.type, value)) return malformed(r, reader.error());
           if (is_vertex) {
-            for (int c = 0; c < 6; ++c) {
+            for (int c = 0; c < kColumns; ++c) {
               if (columns[c] == static_cast<int>(i)) scalars[c] = value;
             }
           }
@@ -420,6 +438,9 @@ absl::StatusOr<Mesh> ReadPly(const std::string& path) {
           polygon.push_back(static_cast<uint32_t>(value));
         }
         for (size_t k = 1; indices && k + 1 < polygon.size(); ++k) {
+          if (mesh.triangles.size() >= kMaxMeshFaces) {
+            return CheckCount(path, "triangle", mesh.triangles.size() + 1, kMaxMeshFaces);
+          }
           mesh.triangles.push_back({polygon[0], polygon[k], polygon[k + 1]});
         }
       }
@@ -428,12 +449,20 @@ absl::StatusOr<Mesh> ReadPly(const std::string& path) {
         if (has_normals) {
           mesh.normals.push_back({float(scalars[3]), float(scalars[4]), float(scalars[5])});
         }
+        if (has_colors) {
+          auto channel = [&](int c) {
+            return ColorChannel(scalars[c], e.properties[columns[c]].type);
+          };
+          mesh.colors.push_back(
+              {channel(6), channel(7), channel(8), columns[9] >= 0 ? channel(9) : uint8_t{255}});
+        }
       }
     }
   }
   if (!have_vertices) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": no vertex element"));
   }
+  KILN_RETURN_IF_ERROR(CheckMesh(mesh, path));
   return mesh;
 }
 

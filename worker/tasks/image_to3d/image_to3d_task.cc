@@ -1,0 +1,106 @@
+#include "worker/tasks/image_to3d/image_to3d_task.h"
+
+#include <filesystem>
+#include <new>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "worker/image/png.h"
+#include "worker/render/preview_output.h"
+#include "worker/tasks/image_to3d/image_inflate.h"
+#include "worker/tasks/job_inputs.h"
+#include "worker/tasks/mesh_stats.h"
+#include "worker/tasks/meshio/glb.h"
+
+namespace kiln::tasks {
+namespace {
+
+using google::protobuf::Value;
+
+Value NumberList(const auto& values) {
+  Value v;
+  for (const auto x : values) {
+    v.mutable_list_value()->add_values()->set_number_value(static_cast<double>(x));
+  }
+  return v;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskOutput> ImageTo3dTask::Run(const TaskContext& context) const {
+  const absl::Time start = absl::Now();
+  if (context.request == nullptr) return absl::InvalidArgumentError("no request");
+  const kiln::v1::RunTaskRequest& request = *context.request;
+  auto report = [&](double fraction, std::string_view message) {
+    if (context.report_progress) context.report_progress(fraction, message);
+  };
+  KILN_ASSIGN_OR_RETURN(const ImageTo3dParams params, ParseImageTo3dParams(request.parameters()));
+  if (request.output_dir().empty()) {
+    return absl::FailedPreconditionError("the request has no output_dir");
+  }
+  KILN_ASSIGN_OR_RETURN(const std::string input_path,
+                        FindJobInputPath(request, params.input, "input"));
+
+  report(0, absl::StrCat("reading ", params.input));
+  absl::StatusOr<InflatedImage> inflated;
+  try {
+    // The header is checked against these before any pixel memory is allocated.
+    image::PngLimits limits;
+    limits.max_side = kMaxImageTo3dSide;
+    limits.max_pixels = kMaxImageTo3dPixels;
+    absl::StatusOr<image::Image> image = image::ReadPng(input_path, limits);
+    if (!image.ok()) {
+      // The staged path means nothing to the user; the input's name does.
+      absl::string_view message = image.status().message();
+      absl::ConsumePrefix(&message, absl::StrCat(input_path, ": "));
+      return absl::Status(image.status().code(),
+                          absl::StrCat("input \"", params.input, "\": ", message));
+    }
+    report(0.2, "inflating the silhouette");
+    inflated = InflateImage(*image, params);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while inflating the image");
+  }
+  if (!inflated.ok()) return inflated.status();
+  const MeshStats stats = ComputeMeshStats(inflated->mesh);
+
+  report(0.8, absl::StrCat("writing ", params.output));
+  std::error_code error;
+  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
+  if (error) {
+    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
+  }
+  const std::string path = (dir / params.output).string();
+  KILN_RETURN_IF_ERROR(WriteGlb(inflated->mesh, path));
+
+  TaskOutput output;
+  kiln::v1::LocalFile& file = output.outputs.emplace_back();
+  file.set_name(params.output);
+  file.set_path(path);
+  auto& fields = *output.summary.mutable_fields();
+  fields["vertices"].set_number_value(static_cast<double>(stats.vertices));
+  fields["faces"].set_number_value(static_cast<double>(stats.faces));
+  fields["watertight"].set_bool_value(stats.watertight);
+  fields["components"].set_number_value(static_cast<double>(stats.components));
+  fields["components_found"].set_number_value(inflated->components_found);
+  fields["mask_pixels"].set_number_value(static_cast<double>(inflated->mask_pixels));
+  fields["mask_size"] = NumberList(std::array<int, 2>{inflated->mask_width, inflated->mask_height});
+  const bool key = inflated->mask_mode == ImageMaskMode::kKey;
+  fields["mask"].set_string_value(key ? "key" : "alpha");
+  if (key) fields["background"] = NumberList(inflated->background);
+  fields["bbox_min"] = NumberList(stats.bbox_min);
+  fields["bbox_max"] = NumberList(stats.bbox_max);
+  if (params.preview.has_value()) {
+    report(0.9, "rendering the preview");
+    // On the CPU: the task runs there too, and the preview is small next to the mesh.
+    KILN_RETURN_IF_ERROR(render::AddPreviewOutputs(*params.preview, inflated->mesh, dir.string(),
+                                                   /*cuda_device=*/-1, &output));
+  }
+  fields["seconds"].set_number_value(absl::ToDoubleSeconds(absl::Now() - start));
+  report(1.0, absl::StrCat(stats.vertices, " vertices, ", stats.faces, " faces"));
+  return output;
+}
+
+}  // namespace kiln::tasks

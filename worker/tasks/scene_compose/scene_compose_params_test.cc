@@ -1,0 +1,82 @@
+#include "common/scene_compose_params.h"
+
+#include <cmath>
+#include <string>
+
+#include "common/task_catalog.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+using ::testing::HasSubstr;
+
+google::protobuf::Struct Params(const std::string& json) {
+  google::protobuf::Struct s;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
+  EXPECT_TRUE(status.ok()) << status << " in " << json;
+  return s;
+}
+
+std::string Error(const std::string& json) {
+  const absl::Status status = ValidateTaskParameters("scene.compose", Params(json), TaskLimits{});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
+  return std::string(status.message());
+}
+
+TEST(SceneComposeParamsTest, DefaultsAndConversions) {
+  absl::StatusOr<SceneComposeParams> p = ParseSceneComposeParams(Params(R"({"objects": [
+      {"input": "a.obj"},
+      {"input": "b.glb", "name": "chair", "translation": [1, 2, 3],
+       "rotation": {"axis": [1, 0, 0], "degrees": 180}, "scale": [1, 2, 0.5]}]})"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->output, "scene.glb");
+  ASSERT_EQ(p->objects.size(), 2u);
+  EXPECT_EQ(p->objects[0].name, "a.obj");
+  EXPECT_EQ(p->objects[0].rotation, (std::array<double, 4>{0, 0, 0, 1}));
+  EXPECT_EQ(p->objects[0].scale, (std::array<double, 3>{1, 1, 1}));
+  EXPECT_EQ(p->objects[1].name, "chair");
+  EXPECT_EQ(p->objects[1].translation, (std::array<double, 3>{1, 2, 3}));
+  EXPECT_NEAR(p->objects[1].rotation[0], 1, 1e-12);
+  EXPECT_NEAR(p->objects[1].rotation[3], 0, 1e-12);
+  EXPECT_EQ(p->objects[1].scale, (std::array<double, 3>{1, 2, 0.5}));
+  EXPECT_TRUE(ValidateTaskParameters("scene.compose", Params(R"({"objects":[{"input":"a.ply"}]})"),
+                                     TaskLimits{})
+                  .ok());
+}
+
+TEST(SceneComposeParamsTest, RejectsBadFields) {
+  EXPECT_THAT(Error("{}"), HasSubstr("parameters.objects: required"));
+  EXPECT_THAT(Error(R"({"objects": []})"),
+              HasSubstr("parameters.objects: must be a list of 1 to 256"));
+  std::string many = R"({"objects": [)";
+  for (int i = 0; i <= kMaxSceneObjects; ++i)
+    many += std::string(i ? "," : "") + R"({"input":"a.ply"})";
+  EXPECT_THAT(Error(many + "]}"), HasSubstr("parameters.objects: must be a list of 1 to 256"));
+  EXPECT_THAT(Error(R"({"objects": [{"name": "x"}]})"),
+              HasSubstr("parameters.objects[0].input: required"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply", "colour": 1}]})"),
+              HasSubstr("parameters.objects[0].colour: unknown field"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply", "rotation": [0, 0, 0, 1]}]})"),
+              HasSubstr("parameters.objects[0].rotation: must be an object"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply", "rotation": {"axis": [0, 1, 0]}}]})"),
+              HasSubstr("parameters.objects[0].rotation.degrees: required"));
+  EXPECT_THAT(
+      Error(R"({"objects": [{"input": "a.ply", "rotation": {"axis": [0, 0, 0], "degrees": 5}}]})"),
+      HasSubstr("parameters.objects[0].rotation.axis: must not be the zero vector"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply"}, {"input": "b.ply", "scale": 0}]})"),
+              HasSubstr("parameters.objects[1].scale: each factor must be > 0"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply", "scale": [1, -1, 1]}]})"),
+              HasSubstr("parameters.objects[0].scale"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply", "translation": [1, 2]}]})"),
+              HasSubstr("parameters.objects[0].translation: must be a list of 3 numbers"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply"}], "preview": {"size": [1, 1]}})"),
+              HasSubstr("parameters.preview.size"));
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.ply"}], "output": "scene.ply"})"),
+              HasSubstr("parameters.output"));
+}
+
+}  // namespace
+}  // namespace kiln
