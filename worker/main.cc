@@ -3,8 +3,10 @@
 // child sees only its GPU), and survives the children's crashes.
 //   kiln-worker --scheduler=host:port --work-dir=/var/lib/kiln-worker [--slots=N]
 //               [--gpus=auto|none|0,2] [--fake-devices=SPEC] [--reprobe-interval=10m]
-// SIGTERM/SIGINT: stop taking jobs, fail running attempts back to the queue, exit 0.
-// A second signal exits at once.
+// SIGTERM/SIGINT (scancel sends SIGTERM, then SIGKILL after Slurm's KillWait): drain:
+// stop taking jobs, let running ones finish for up to --drain-grace, hand back (to the
+// queue, without using up an attempt) what still runs then, exit 0. A second signal
+// exits at once.
 #include <signal.h>
 #include <unistd.h>
 
@@ -45,6 +47,9 @@ ABSL_FLAG(std::string, model_repo, "",
           "Model repository (<repo>/<name>/<version>/manifest.json) for the executors; "
           "default: the built-in models of this build or install (../models from the binary).");
 ABSL_FLAG(absl::Duration, acquire_wait, absl::Seconds(10), "Long-poll wait of one AcquireJob.");
+ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
+          "On SIGTERM/SIGINT, how long running jobs may go on before they are handed back "
+          "to the queue (0: at once). Keep it below Slurm's KillWait (default 30s).");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port for Prometheus /metrics (empty: no metrics endpoint).");
 ABSL_FLAG(std::string, log_format, "text",
@@ -128,11 +133,13 @@ int main(int argc, char** argv) {
   }
 
   kiln::agent::WorkerAgent* raw = agent->get();
-  std::thread([raw] {
+  const absl::Duration drain_grace = absl::GetFlag(FLAGS_drain_grace);
+  std::thread([raw, drain_grace] {
     pthread_setname_np(pthread_self(), "signal");
     const int sig = kiln::WaitForStopSignal();
-    KILN_LOG(INFO) << "signal " << sig << " (SIG" << sigabbrev_np(sig) << "): shutting down";
-    raw->Shutdown();
+    KILN_LOG(INFO) << "signal " << sig << " (SIG" << sigabbrev_np(sig) << "): draining, grace "
+                   << absl::FormatDuration(drain_grace);
+    raw->Drain(drain_grace);
     kiln::WaitForStopSignal();
     KILN_LOG(WARNING) << "second signal: exiting now";
     std::_Exit(1);

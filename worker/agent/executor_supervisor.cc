@@ -150,6 +150,11 @@ absl::Status ExecutorSupervisor::Start() {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // The worker blocks SIGTERM/SIGINT.
     ::signal(SIGPIPE, SIG_DFL);
+    // Only the worker decides when a task stops (it kills with SIGKILL): Slurm's scancel
+    // and systemd's stop SIGTERM every process of the job or unit, and a draining worker
+    // lets running tasks finish.
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGINT, SIG_IGN);
     if (::dup2(in[0], STDIN_FILENO) < 0 || ::dup2(out[1], STDOUT_FILENO) < 0 ||
         (log_fd >= 0 && ::dup2(log_fd, STDERR_FILENO) < 0)) {
       const int e = errno;

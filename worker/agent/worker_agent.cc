@@ -337,6 +337,43 @@ bool WorkerAgent::ShuttingDown() const {
   return shutdown_;
 }
 
+bool WorkerAgent::StopAcquiring() const {
+  absl::MutexLock lock(&mu_);
+  return shutdown_ || draining_;
+}
+
+void WorkerAgent::Drain(absl::Duration grace) {
+  if (grace <= absl::ZeroDuration()) {
+    Shutdown();
+    return;
+  }
+  bool registered;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_ || draining_) return;
+    registered = running_;
+  }
+  // Not registered yet: nothing runs, nothing to wait for.
+  if (!registered) {
+    Shutdown();
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_ || draining_) return;
+    draining_ = true;
+    drain_deadline_ = absl::Now() + grace;
+    KILN_LOG(INFO) << "worker " << options_.worker_id << " draining: no new jobs; running ones "
+                   << "may finish within " << absl::FormatDuration(grace);
+  }
+  // Idle slots wait in AcquireJob: end those calls. A slot holding a lease keeps its
+  // blob transfers going.
+  for (auto& slot : slots_) {
+    absl::MutexLock lock(&slot->mu);
+    if (!slot->lease.has_value() && slot->active_call != nullptr) slot->active_call->TryCancel();
+  }
+}
+
 bool WorkerAgent::SleepUnlessShutdown(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&shutdown_), d);
@@ -416,11 +453,37 @@ absl::Status WorkerAgent::Run() {
   }
 
   threads_.emplace_back([this] { HeartbeatLoop(); });
-  for (auto& slot : slots_) threads_.emplace_back([this, s = slot.get()] { SlotLoop(*s); });
   {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&shutdown_));
+    serving_slots_ = static_cast<int>(slots_.size());
   }
+  for (auto& slot : slots_) {
+    threads_.emplace_back([this, s = slot.get()] {
+      SlotLoop(*s);
+      absl::MutexLock lock(&mu_);
+      --serving_slots_;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    const auto stop_or_drain = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return shutdown_ || draining_;
+    };
+    mu_.Await(absl::Condition(&stop_or_drain));
+    if (!shutdown_) {
+      // Draining: wait for the slots to go idle (each leaves SlotLoop() after its
+      // attempt), the grace deadline, or a Shutdown().
+      const auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return shutdown_ || serving_slots_ == 0;
+      };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&drained), drain_deadline_)) {
+        KILN_LOG(INFO) << "drain grace period over: handing back the jobs still running";
+      } else if (serving_slots_ == 0) {
+        KILN_LOG(INFO) << "drained: every slot is idle";
+      }
+    }
+  }
+  Shutdown();  // Ends the heartbeat thread and, after a drain deadline, running attempts.
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   KILN_LOG(INFO) << "worker " << options_.worker_id << " stopped";
@@ -550,7 +613,7 @@ void WorkerAgent::SlotLoop(Slot& slot) {
   NameThisThread(absl::StrCat("slot-", slot.index));
   absl::Duration backoff = absl::Milliseconds(200);
   std::string last_error;
-  while (!ShuttingDown()) {
+  while (!StopAcquiring()) {
     // Re-probe on the slot's own thread while it is idle: the pinned executor
     // restarts and probes its device again, so no second process competes for
     // a GPU that runs jobs (exclusive-process mode, or memory held by a job).
@@ -572,7 +635,7 @@ void WorkerAgent::SlotLoop(Slot& slot) {
       grpc::ClientContext context;
       SetDeadline(context, options_.acquire_wait + absl::Seconds(5));
       slot.SetActiveCall(&context);
-      if (ShuttingDown()) context.TryCancel();  // Shutdown() may have missed it.
+      if (StopAcquiring()) context.TryCancel();  // Shutdown()/Drain() may have missed it.
       status = FromGrpcStatus(workers_->AcquireJob(&context, request, &response), "AcquireJob",
                               options_.scheduler_address);
       slot.SetActiveCall(nullptr);
@@ -582,7 +645,7 @@ void WorkerAgent::SlotLoop(Slot& slot) {
         if (response.has_assignment()) RunAssignment(slot, response.assignment());
         continue;
       }
-      if (ShuttingDown()) break;
+      if (StopAcquiring()) break;
       if (IsRejectedAttempt(status)) {
         // The scheduler does not know this worker (e.g. it lost its state).
         absl::MutexLock lock(&mu_);
@@ -594,7 +657,13 @@ void WorkerAgent::SlotLoop(Slot& slot) {
       KILN_LOG(WARNING) << "slot " << slot.index << ": " << status << "; retrying";
       last_error = status.ToString();
     }
-    if (!SleepUnlessShutdown(backoff)) break;
+    {
+      // Like SleepUnlessShutdown(), but a drain ends the wait too.
+      absl::MutexLock lock(&mu_);
+      const auto stop = [this]()
+                            ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shutdown_ || draining_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop), backoff)) break;
+    }
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
 }
@@ -709,6 +778,10 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
   const auto worker_error = [](std::string message) {
     return Outcome::Fail(kiln::v1::EXIT_REASON_WORKER_ERROR, std::move(message));
   };
+  // Not the job's fault: the scheduler requeues it without using up an attempt.
+  const auto handed_back = [] {
+    return Outcome::Fail(kiln::v1::EXIT_REASON_WORKER_STOPPING, "worker shutting down");
+  };
   const fs::path in_dir = fs::path(dir) / "in";
   const fs::path out_dir = fs::path(dir) / "out";
   std::error_code ec;
@@ -736,7 +809,7 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
     if (fs::exists(path)) return worker_error(absl::StrCat("duplicate input name ", ref.name()));
     const absl::Status status = DownloadBlob(slot, ref, path);
     if (!status.ok()) {
-      if (ShuttingDown()) return worker_error("worker shutting down");
+      if (ShuttingDown()) return handed_back();
       return worker_error(absl::StrCat("staging input ", ref.name(), ": ", status.ToString()));
     }
     kiln::v1::LocalFile* file = run.add_inputs();
@@ -763,7 +836,7 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
   {
     absl::MutexLock lock(&slot.mu);
     if (slot.abandoned) return Outcome::Drop("abandoned by the scheduler");
-    if (ShuttingDown()) return worker_error("worker shutting down");
+    if (ShuttingDown()) return handed_back();
     slot.running = true;
   }
   const absl::Time deadline =
@@ -798,7 +871,7 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
     if (slot.abandoned) return Outcome::Drop("abandoned by the scheduler");
   }
   if (!result.ok()) {
-    if (ShuttingDown()) return worker_error("worker shutting down");
+    if (ShuttingDown()) return handed_back();
     if (absl::IsDeadlineExceeded(result.status())) {
       return Outcome::Fail(
           kiln::v1::EXIT_REASON_TIMEOUT,
@@ -831,7 +904,7 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
   }
 
   // Upload outputs; they must lie inside the output directory.
-  if (ShuttingDown()) return worker_error("worker shutting down");
+  if (ShuttingDown()) return handed_back();
   Outcome outcome;
   outcome.kind = Outcome::kComplete;
   const fs::path out_root = fs::weakly_canonical(out_dir, ec);
@@ -848,7 +921,7 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
     }
     absl::StatusOr<BlobRef> ref = UploadBlob(slot, file.name(), path.string());
     if (!ref.ok()) {
-      if (ShuttingDown()) return worker_error("worker shutting down");
+      if (ShuttingDown()) return handed_back();
       return worker_error(
           absl::StrCat("uploading output ", file.name(), ": ", ref.status().ToString()));
     }

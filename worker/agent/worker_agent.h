@@ -31,9 +31,13 @@
 //   heartbeat  extends the held leases every heartbeat_interval, kills the executors of
 //              abandoned (cancelled/reassigned) attempts, re-registers when told to;
 // and returns when Shutdown() was called and they are joined. Shutdown() may be called
-// from any thread (kiln-worker's signal thread calls it); it stops acquiring, kills the
-// executors of running jobs, and the slot threads FailJob those attempts with
-// EXIT_REASON_WORKER_ERROR "worker shutting down" so they requeue at once.
+// from any thread; it stops acquiring, kills the executors of running jobs, and the slot
+// threads FailJob those attempts with EXIT_REASON_WORKER_STOPPING "worker shutting down",
+// which requeues them at once without using up an attempt.
+// Drain(grace) (kiln-worker's signal thread calls it on SIGTERM, e.g. from scancel) is
+// the gentle form: no slot acquires again, running attempts may finish until the grace
+// period ends, then Shutdown() hands back what still runs; Run() returns when the last
+// slot is idle or at that deadline.
 #ifndef KILN_WORKER_AGENT_WORKER_AGENT_H_
 #define KILN_WORKER_AGENT_WORKER_AGENT_H_
 
@@ -141,6 +145,10 @@ class WorkerAgent {
   absl::Status Run();
   // Stops the agent; idempotent, any thread.
   void Shutdown();
+  // Stops acquiring and lets running attempts finish for up to `grace`, then shuts down
+  // (handing back what still runs). Returns at once; any thread; a second call does not
+  // extend the deadline. Zero grace is Shutdown().
+  void Drain(absl::Duration grace);
 
   const std::string& worker_id() const { return options_.worker_id; }
   // What the agent registers with now (changes when a re-probe changes a device).
@@ -160,6 +168,8 @@ class WorkerAgent {
   explicit WorkerAgent(const WorkerAgentOptions& options);
 
   bool ShuttingDown() const;
+  // Shutdown() or Drain() was called: slots take no new jobs.
+  bool StopAcquiring() const;
   // Waits up to `d` or until Shutdown(); false when shutting down.
   bool SleepUnlessShutdown(absl::Duration d);
   absl::Status RegisterOnce();
@@ -210,6 +220,9 @@ class WorkerAgent {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   bool need_register_ ABSL_GUARDED_BY(mu_) = false;
   bool running_ ABSL_GUARDED_BY(mu_) = false;  // Registered and serving.
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  int serving_slots_ ABSL_GUARDED_BY(mu_) = 0;  // Slot threads still in SlotLoop().
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_);
 };
 

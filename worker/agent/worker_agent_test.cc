@@ -327,8 +327,74 @@ TEST_F(WorkerAgentTest, ShutdownFailsTheRunningJobBackToTheQueue) {
   const Job job = GetJob(id);
   EXPECT_EQ(job.state(), JOB_STATE_QUEUED) << job.status_message();
   ASSERT_EQ(job.attempts_size(), 1);
-  EXPECT_EQ(job.attempts(0).exit_reason(), EXIT_REASON_WORKER_ERROR);
+  EXPECT_EQ(job.attempts(0).exit_reason(), EXIT_REASON_WORKER_STOPPING);
   EXPECT_EQ(job.attempts(0).message(), "worker shutting down");
+  EXPECT_TRUE(job.attempts(0).not_counted());
+}
+
+TEST_F(WorkerAgentTest, DrainLetsTheRunningJobFinishAndTakesNoMore) {
+  const std::string running = Submit(Spec("debug.sleep", "1"));
+  ASSERT_TRUE(WaitTaskRunning(running));
+  const absl::Time start = absl::Now();
+  agent_->Drain(absl::Seconds(60));
+  const std::string later = Submit(Spec("debug.sleep", "0"));
+  runner_.join();
+  // Run() returned once the slot went idle, long before the grace period ended.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_TRUE(run_status_.ok()) << run_status_;
+  const Job job = GetJob(running);
+  EXPECT_EQ(job.state(), JOB_STATE_SUCCEEDED) << job.status_message();
+  EXPECT_EQ(job.attempts_size(), 1);
+  // The draining worker did not take the job submitted after Drain().
+  const Job waiting = GetJob(later);
+  EXPECT_EQ(waiting.state(), JOB_STATE_QUEUED) << waiting.status_message();
+  EXPECT_EQ(waiting.attempts_size(), 0);
+  EXPECT_TRUE(JobDirsEmpty());
+}
+
+TEST_F(WorkerAgentTest, DrainHandsBackAJobStillRunningAtTheDeadline) {
+  const std::string id = Submit(Spec("debug.sleep", "3"));
+  ASSERT_TRUE(WaitTaskRunning(id));
+  const absl::Time start = absl::Now();
+  agent_->Drain(absl::Milliseconds(300));
+  runner_.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2.5));  // did not wait for the 3 s task
+  EXPECT_TRUE(run_status_.ok()) << run_status_;
+  Job job = GetJob(id);
+  EXPECT_EQ(job.state(), JOB_STATE_QUEUED) << job.status_message();
+  ASSERT_EQ(job.attempts_size(), 1);
+  EXPECT_EQ(job.attempts(0).exit_reason(), EXIT_REASON_WORKER_STOPPING);
+  EXPECT_TRUE(job.attempts(0).not_counted());
+
+  // Another worker takes the job and finishes it; the handed-back attempt cost nothing.
+  kiln::testing::ScopedTempDir other_dir;
+  WorkerAgentOptions options;
+  options.scheduler_address = absl::StrCat("127.0.0.1:", server_->port());
+  options.work_dir = other_dir.path();
+  options.worker_id = "other-worker";
+  options.exec_path = KILN_EXEC_PATH;
+  options.acquire_wait = absl::Milliseconds(200);
+  options.gpus = std::vector<int>();
+  auto other = WorkerAgent::Create(options);
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::Status other_status;
+  std::thread other_runner([&] { other_status = (*other)->Run(); });
+  job = WaitDone(id);
+  (*other)->Shutdown();
+  other_runner.join();
+  EXPECT_TRUE(other_status.ok()) << other_status;
+  EXPECT_EQ(job.state(), JOB_STATE_SUCCEEDED) << job.status_message();
+  ASSERT_EQ(job.attempts_size(), 2);
+  EXPECT_EQ(job.attempts(1).worker_id(), "other-worker");
+  EXPECT_EQ(job.attempts(1).exit_reason(), EXIT_REASON_SUCCEEDED);
+}
+
+TEST_F(WorkerAgentTest, DrainOfAnIdleWorkerReturnsAtOnce) {
+  const absl::Time start = absl::Now();
+  agent_->Drain(absl::Seconds(60));
+  runner_.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_TRUE(run_status_.ok()) << run_status_;
 }
 
 TEST_F(WorkerAgentTest, RunsTheAssignmentsTierParameters) {
