@@ -68,8 +68,11 @@ absl::Status RetryUnavailable(const ClientOptions& options,
   }
 }
 
-void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+// Every call carries the caller's token (when set) and a deadline.
+void PrepareContext(grpc::ClientContext& context, const ClientOptions& options,
+                    absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!options.token.empty()) context.AddMetadata("authorization", "Bearer " + options.token);
 }
 
 }  // namespace
@@ -88,7 +91,7 @@ struct Client::Stub {
     Response response;
     KILN_RETURN_IF_ERROR(RetryUnavailable(options, [&]() {
       grpc::ClientContext context;
-      SetDeadline(context, options.default_deadline);
+      PrepareContext(context, options, options.default_deadline);
       response.Clear();
       return FromGrpcStatus((service.get()->*method)(&context, request, &response), rpc,
                             options.address);
@@ -103,6 +106,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
       options.transfer_deadline <= absl::ZeroDuration() ||
       options.watch_stream_deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("client deadlines must be positive");
+  }
+  for (const char c : options.token) {
+    // gRPC refuses such metadata at call time; say so at once, and by name.
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError("token: only printable ASCII characters are allowed");
+    }
   }
   if (options.max_retries < 0 || options.max_watch_reconnects < 0) {
     return absl::InvalidArgumentError("max_retries and max_watch_reconnects must be >= 0");
@@ -191,13 +200,24 @@ absl::StatusOr<std::vector<v1::WorkerInfo>> Client::ListWorkers() {
                                      std::make_move_iterator(response.mutable_workers()->end()));
 }
 
+absl::StatusOr<v1::WorkerInfo> Client::DrainWorker(const std::string& worker_id, bool resume) {
+  v1::DrainWorkerRequest request;
+  request.set_worker_id(worker_id);
+  request.set_resume(resume);
+  KILN_ASSIGN_OR_RETURN(
+      v1::DrainWorkerResponse response,
+      stub_->Call(options_, "DrainWorker", &v1::JobService::Stub::DrainWorker, request));
+  return std::move(*response.mutable_worker());
+}
+
 absl::StatusOr<v1::GetJobLogResponse> Client::GetJobLog(const v1::GetJobLogRequest& request) {
   const absl::Duration wait =
       absl::Seconds(request.wait().seconds()) + absl::Nanoseconds(request.wait().nanos());
   v1::GetJobLogResponse response;
   KILN_RETURN_IF_ERROR(RetryUnavailable(options_, [&]() {
     grpc::ClientContext context;
-    SetDeadline(context, options_.default_deadline + std::max(wait, absl::ZeroDuration()));
+    PrepareContext(context, options_,
+                   options_.default_deadline + std::max(wait, absl::ZeroDuration()));
     response.Clear();
     return FromGrpcStatus(stub_->service->GetJobLog(&context, request, &response), "GetJobLog",
                           options_.address);
@@ -209,7 +229,7 @@ absl::StatusOr<std::string> Client::ReadBlob(const std::string& sha256, int64_t 
   std::string content;
   KILN_RETURN_IF_ERROR(RetryUnavailable(options_, [&]() -> absl::Status {
     grpc::ClientContext context;
-    SetDeadline(context, options_.transfer_deadline);
+    PrepareContext(context, options_, options_.transfer_deadline);
     v1::GetBlobRequest request;
     request.set_sha256(sha256);
     std::unique_ptr<grpc::ClientReader<v1::GetBlobResponse>> reader =
@@ -320,8 +340,7 @@ absl::Status Client::Watch(const std::string& job_id,
           absl::StrCat("job ", job_id, " not finished after ", absl::FormatDuration(timeout)));
     }
     grpc::ClientContext context;
-    context.set_deadline(
-        absl::ToChronoTime(std::min(end, absl::Now() + options_.watch_stream_deadline)));
+    PrepareContext(context, options_, std::min(end - absl::Now(), options_.watch_stream_deadline));
     std::unique_ptr<grpc::ClientReader<v1::WatchJobResponse>> reader =
         stub_->service->WatchJob(&context, request);
     v1::WatchJobResponse response;
@@ -386,7 +405,7 @@ absl::StatusOr<v1::BlobRef> Client::UploadFile(const std::string& path, std::str
   v1::BlobRef ref;
   KILN_RETURN_IF_ERROR(RetryUnavailable(options_, [&]() -> absl::Status {
     grpc::ClientContext context;
-    SetDeadline(context, options_.transfer_deadline);
+    PrepareContext(context, options_, options_.transfer_deadline);
     KILN_ASSIGN_OR_RETURN(ref,
                           UploadFileAsBlob(*stub_->service, context, options_.address, path, name));
     return absl::OkStatus();
@@ -397,7 +416,7 @@ absl::StatusOr<v1::BlobRef> Client::UploadFile(const std::string& path, std::str
 absl::Status Client::DownloadBlob(const std::string& sha256, const std::string& path) {
   return RetryUnavailable(options_, [&]() {
     grpc::ClientContext context;
-    SetDeadline(context, options_.transfer_deadline);
+    PrepareContext(context, options_, options_.transfer_deadline);
     return DownloadBlobToFile(*stub_->service, context, options_.address, sha256, path);
   });
 }

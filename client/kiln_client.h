@@ -2,26 +2,38 @@
 // submit jobs, follow them, cancel them, move blobs in and out, list workers, read
 // what a job printed (ReadLog).
 //
+// Installed SDK: `cmake --install build --prefix PREFIX` puts the headers, the static
+// libraries and a CMake package there; a project uses it with
+//
+//   find_package(kiln CONFIG REQUIRED)   # -DCMAKE_PREFIX_PATH=PREFIX; finds gRPC, protobuf, absl
+//   target_link_libraries(my_tool PRIVATE kiln::client)
+//
+// and includes this header as "client/kiln_client.h" (the messages: "kiln/v1/job.pb.h").
+// A whole program: client/examples/submit_wait_fetch.cc.
+//
 // Example:
 //
 //   #include "client/kiln_client.h"
 //
 //   kiln::ClientOptions options;
 //   options.address = "127.0.0.1:7070";
-//   KILN_ASSIGN_OR_RETURN(std::unique_ptr<kiln::Client> client, kiln::Client::Create(options));
+//   absl::StatusOr<std::unique_ptr<kiln::Client>> client = kiln::Client::Create(options);
+//   if (!client.ok()) return client.status();
 //
-//   KILN_ASSIGN_OR_RETURN(kiln::v1::BlobRef image, client->UploadFile("chair.png", "input.png"));
 //   kiln::v1::JobSpec spec;
-//   spec.set_task("image_to_3d");
-//   spec.set_model("triposr");
-//   *spec.add_inputs() = image;
-//   spec.mutable_requirements()->set_accelerator(kiln::v1::ACCELERATOR_GPU);
-//   KILN_ASSIGN_OR_RETURN(kiln::v1::Job job, client->Submit(spec));
+//   spec.set_task("mesh.extract");
+//   google::protobuf::util::JsonStringToMessage(
+//       R"({"shape": {"type": "sphere", "radius": 1}, "resolution": 64})",
+//       spec.mutable_parameters());
+//   absl::StatusOr<kiln::v1::Job> job = (*client)->Submit(spec);
+//   if (!job.ok()) return job.status();
 //
-//   KILN_ASSIGN_OR_RETURN(job, client->Wait(job.id(), absl::Hours(1)));
-//   if (job.state() == kiln::v1::JOB_STATE_SUCCEEDED) {
-//     for (const kiln::v1::BlobRef& out : job.outputs()) {
-//       KILN_RETURN_IF_ERROR(client->DownloadBlob(out.sha256(), "/tmp/" + out.name()));
+//   job = (*client)->Wait(job->id(), absl::Minutes(10));
+//   if (!job.ok()) return job.status();
+//   if (job->state() == kiln::v1::JOB_STATE_SUCCEEDED) {
+//     for (const kiln::v1::BlobRef& out : job->outputs()) {
+//       absl::Status s = (*client)->DownloadBlob(out.sha256(), "/tmp/" + out.name());
+//       if (!s.ok()) return s;
 //     }
 //   }
 //
@@ -60,6 +72,9 @@ namespace kiln {
 struct ClientOptions {
   // Scheduler address, "host:port" (any gRPC target string works).
   std::string address;
+  // Bearer token, sent as "authorization: Bearer <token>" metadata on every call when not
+  // empty (printable ASCII only). The scheduler does not check tokens yet.
+  std::string token;
   // Deadline of each unary RPC attempt.
   absl::Duration default_deadline = absl::Seconds(30);
   // Retries after the first attempt of an idempotent call that failed with UNAVAILABLE.
@@ -117,6 +132,9 @@ class Client {
   absl::Status DownloadBlob(const std::string& sha256, const std::string& path);
 
   absl::StatusOr<std::vector<v1::WorkerInfo>> ListWorkers();
+  // Drains a worker (it finishes what it holds and is assigned nothing new), or with
+  // `resume` ends the drain; returns the worker after the change. NOT_FOUND: no such worker.
+  absl::StatusOr<v1::WorkerInfo> DrainWorker(const std::string& worker_id, bool resume = false);
 
   // One GetJobLog call: the live tail of a running attempt from request.offset (its
   // deadline covers request.wait), or an ended attempt's log blob reference.

@@ -63,6 +63,22 @@ class FakeJobService final : public v1::JobService::Service {
     return grpc::Status::OK;
   }
 
+  // Records the caller's authorization metadata; "w1" is the only worker.
+  grpc::Status DrainWorker(grpc::ServerContext* context, const v1::DrainWorkerRequest* request,
+                           v1::DrainWorkerResponse* response) override {
+    absl::MutexLock lock(&mu_);
+    auto auth = context->client_metadata().find("authorization");
+    authorization_ = auth == context->client_metadata().end()
+                         ? "<none>"
+                         : std::string(auth->second.data(), auth->second.size());
+    if (request->worker_id() != "w1") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "worker " + request->worker_id());
+    }
+    response->mutable_worker()->set_id("w1");
+    response->mutable_worker()->set_draining(!request->resume());
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
                       v1::GetJobResponse* response) override {
     absl::MutexLock lock(&mu_);
@@ -158,6 +174,7 @@ class FakeJobService final : public v1::JobService::Service {
   int cancel_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<WatchScript> watch_scripts_ ABSL_GUARDED_BY(mu_);
   int watch_streams_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string authorization_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> blobs_ ABSL_GUARDED_BY(mu_);
   int put_messages_ ABSL_GUARDED_BY(mu_) = 0;
   bool corrupt_downloads_ ABSL_GUARDED_BY(mu_) = false;
@@ -223,6 +240,36 @@ TEST(ClientCreateTest, RejectsBadOptions) {
   options.address = "127.0.0.1:1";
   options.default_deadline = absl::ZeroDuration();
   EXPECT_EQ(Client::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ClientCreateTest, RejectsATokenThatCannotBeMetadata) {
+  ClientOptions options;
+  options.address = "127.0.0.1:1";
+  options.token = "line\nbreak";
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.status().message().substr(0, 6), "token:");
+}
+
+TEST_F(ClientTest, SendsTheTokenAsBearerMetadataAndDrains) {
+  absl::StatusOr<v1::WorkerInfo> plain = client_->DrainWorker("w1");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->draining());
+  {
+    absl::MutexLock lock(&service_.mu_);
+    EXPECT_EQ(service_.authorization_, "<none>");
+  }
+  ClientOptions with_token = options_;
+  with_token.token = "s3cret";
+  std::unique_ptr<Client> client = *Client::Create(with_token);
+  absl::StatusOr<v1::WorkerInfo> resumed = client->DrainWorker("w1", /*resume=*/true);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_FALSE(resumed->draining());
+  {
+    absl::MutexLock lock(&service_.mu_);
+    EXPECT_EQ(service_.authorization_, "Bearer s3cret");
+  }
+  EXPECT_EQ(client->DrainWorker("w2").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ClientTest, SubmitRetriesUnavailableWithTheSameRequestId) {

@@ -4,7 +4,10 @@
 //
 // Output is meant for scripts as much as for people: `submit` prints only the job id on
 // stdout (the job as JSON with -o json), `fetch` one path per line; progress and
-// diagnostics go to stderr.
+// diagnostics go to stderr. -o table|wide prints tables, -o json|yaml the API's messages
+// (keys sorted: kilnctl_structured.h). Settings: flags > KILN_ADDR/KILN_TOKEN/KILN_OUTPUT >
+// config file (kilnctl_config.h) > defaults. Verbs follow kubectl: get jobs|workers|models,
+// describe job|worker, drain worker.
 //
 // Exit codes (kilnctl_format.h):
 //   0  ok; for submit --wait, watch: the job succeeded
@@ -20,8 +23,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,6 +44,7 @@
 #include "client/job_spec_flags.h"
 #include "client/kiln_client.h"
 #include "client/kilnctl_args.h"
+#include "client/kilnctl_config.h"
 #include "client/kilnctl_format.h"
 #include "client/kilnctl_logs.h"
 #include "common/status_macros.h"
@@ -57,21 +65,41 @@ const char kExitCodesHelp[] = R"(Exit codes:
   7  --wait-timeout passed before the job finished
 )";
 
+const char kConfigHelp[] =
+    R"(Configuration: a flag beats the environment (KILN_ADDR, KILN_TOKEN, KILN_OUTPUT),
+which beats the config file ($KILN_CONFIG, else ~/.config/kiln/config.yaml; keys addr,
+token, timeout, output, e.g. "addr: scheduler:7070"), which beats the defaults.
+)";
+
 std::vector<FlagSpec> GlobalFlags() {
   return {
       {"addr", '\0', true, "HOST:PORT",
-       absl::StrCat("scheduler address (default: $KILN_ADDR, else ", kDefaultAddress, ")")},
-      {"output", 'o', true, "table|json", "output format (default table)"},
+       absl::StrCat("scheduler address (default: $KILN_ADDR, config addr, else ", kDefaultAddress,
+                    ")")},
+      {"token", '\0', true, "TOKEN",
+       "bearer token sent with every call (default: $KILN_TOKEN, config token)"},
+      {"output", 'o', true, "table|wide|json|yaml", "output format (default table)"},
       {"timeout", '\0', true, "DURATION", "deadline of each RPC (default 30s)"},
+      {"config", '\0', true, "PATH",
+       "config file (default: $KILN_CONFIG, ~/.config/kiln/config.yaml)"},
       {"help", 'h', false, "", "show help"},
   };
 }
 
+enum class Output { kTable, kWide, kJson, kYaml };
+
 // Settings shared by all verbs, from the global flags.
 struct Globals {
-  bool json = false;
+  Output output = Output::kTable;
+  bool structured() const { return output == Output::kJson || output == Output::kYaml; }
+  bool wide() const { return output == Output::kWide; }
   std::unique_ptr<Client> client;
 };
+
+// A message as -o json (indented) or -o yaml prints it, with a final newline.
+std::string Structured(const Globals& g, const google::protobuf::Message& message) {
+  return (g.output == Output::kYaml ? ToYaml(message) : ToJson(message, true)) + "\n";
+}
 
 using VerbFn = int (*)(Globals&, const ParsedArgs&);
 
@@ -166,32 +194,24 @@ int RunSubmit(Globals& g, const ParsedArgs& args) {
   absl::StatusOr<v1::Job> job = g.client->Submit(plan->spec);
   if (!job.ok()) return Fail(job.status());
   if (!args.Switch("wait")) {
-    std::cout << (g.json ? ToJson(*job, true) : job->id()) << "\n";
+    std::cout << (g.structured() ? Structured(g, *job) : job->id() + "\n");
     return kExitOk;
   }
   // With --wait, stdout still gets only the id (first, so a script has it even if the
   // wait fails) or, with -o json, only the final job.
-  if (!g.json) std::cout << job->id() << std::endl;
+  if (!g.structured()) std::cout << job->id() << std::endl;
   absl::StatusOr<v1::Job> final_job = WaitWithProgress(*g.client, job->id(), *wait_timeout);
   if (!final_job.ok()) return Fail(final_job.status(), ExitCodeForWaitStatus(final_job.status()));
-  if (g.json) {
-    std::cout << ToJson(*final_job, true) << "\n";
+  if (g.structured()) {
+    std::cout << Structured(g, *final_job);
   } else {
     std::cerr << FormatOutcome(*final_job) << "\n";
   }
   return ExitCodeForJobState(final_job->state());
 }
 
-int RunGet(Globals& g, const ParsedArgs& args) {
-  if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
-  absl::StatusOr<v1::Job> job = g.client->Get(args.positional()[0]);
-  if (!job.ok()) return Fail(job.status());
-  std::cout << (g.json ? ToJson(*job, true) + "\n" : FormatJobsTable({*job}, absl::Now()));
-  return kExitOk;
-}
-
-int RunList(Globals& g, const ParsedArgs& args) {
-  if (absl::Status s = ExpectPositional(args, 0, ""); !s.ok()) return Fail(s);
+// Lists jobs (one page, or --limit/--all pages), filtered by --state and --label.
+int ListJobs(Globals& g, const ParsedArgs& args) {
   v1::ListJobsRequest request;
   if (std::optional<std::string> state = args.Get("state")) {
     absl::StatusOr<v1::JobState> value = ParseJobState(*state);
@@ -225,23 +245,224 @@ int RunList(Globals& g, const ParsedArgs& args) {
   if (limit > 0 && merged.jobs_size() > limit) {
     merged.mutable_jobs()->DeleteSubrange(limit, merged.jobs_size() - limit);
   }
-  if (g.json) {
-    std::cout << ToJson(merged, true) << "\n";
+  if (g.structured()) {
+    std::cout << Structured(g, merged);
     return kExitOk;
   }
-  std::cout << FormatJobsTable({merged.jobs().begin(), merged.jobs().end()}, absl::Now());
+  std::cout << FormatJobsTable({merged.jobs().begin(), merged.jobs().end()}, absl::Now(), g.wide());
   if (!merged.next_page_token().empty() && !all && limit == 0) {
     std::cerr << "(more jobs: use --all or --limit N)\n";
   }
   return kExitOk;
 }
 
+// Jobs by id: one job prints as itself (-o json: the Job), several as a list.
+int GetJobsById(Globals& g, const std::vector<std::string>& ids) {
+  v1::ListJobsResponse found;
+  for (const std::string& id : ids) {
+    absl::StatusOr<v1::Job> job = g.client->Get(id);
+    if (!job.ok()) return Fail(job.status());
+    *found.add_jobs() = *std::move(job);
+  }
+  if (g.structured()) {
+    std::cout << (ids.size() == 1 ? Structured(g, found.jobs(0)) : Structured(g, found));
+  } else {
+    std::cout << FormatJobsTable({found.jobs().begin(), found.jobs().end()}, absl::Now(), g.wide());
+  }
+  return kExitOk;
+}
+
+absl::StatusOr<v1::WorkerInfo> FindWorker(Client& client, const std::string& id) {
+  KILN_ASSIGN_OR_RETURN(std::vector<v1::WorkerInfo> workers, client.ListWorkers());
+  for (v1::WorkerInfo& worker : workers) {
+    if (worker.id() == id) return std::move(worker);
+  }
+  return absl::NotFoundError(absl::StrCat("worker ", id, " not found"));
+}
+
+int GetWorkers(Globals& g, const std::vector<std::string>& ids) {
+  std::vector<v1::WorkerInfo> workers;
+  if (ids.empty()) {
+    absl::StatusOr<std::vector<v1::WorkerInfo>> all = g.client->ListWorkers();
+    if (!all.ok()) return Fail(all.status());
+    workers = *std::move(all);
+  } else {
+    for (const std::string& id : ids) {
+      absl::StatusOr<v1::WorkerInfo> worker = FindWorker(*g.client, id);
+      if (!worker.ok()) return Fail(worker.status());
+      workers.push_back(*std::move(worker));
+    }
+  }
+  if (g.structured()) {
+    if (ids.size() == 1) {
+      std::cout << Structured(g, workers[0]);
+      return kExitOk;
+    }
+    v1::ListWorkersResponse response;
+    for (v1::WorkerInfo& w : workers) *response.add_workers() = std::move(w);
+    std::cout << Structured(g, response);
+  } else {
+    std::cout << FormatWorkersTable(workers, absl::Now(), g.wide());
+  }
+  return kExitOk;
+}
+
+// The models workers advertise; -o json/yaml: {"models": [{name, version, runtime,
+// workers: [ids that can run it], unavailable: [{worker, reason}]}]}.
+int GetModels(Globals& g, const std::vector<std::string>& names) {
+  absl::StatusOr<std::vector<v1::WorkerInfo>> workers = g.client->ListWorkers();
+  if (!workers.ok()) return Fail(workers.status());
+  std::vector<v1::WorkerInfo> filtered = *workers;
+  if (!names.empty()) {
+    // Keep only the named models ("name" or "name@version").
+    for (v1::WorkerInfo& worker : filtered) {
+      auto* models = worker.mutable_capabilities()->mutable_models();
+      for (int i = models->size() - 1; i >= 0; --i) {
+        const v1::ModelAvailability& m = models->Get(i);
+        bool wanted = false;
+        for (const std::string& name : names) {
+          wanted |= name == m.name() || name == absl::StrCat(m.name(), "@", m.version());
+        }
+        if (!wanted) models->DeleteSubrange(i, 1);
+      }
+    }
+    for (const std::string& name : names) {
+      bool seen = false;
+      for (const v1::WorkerInfo& worker : filtered) {
+        for (const v1::ModelAvailability& m : worker.capabilities().models()) {
+          seen |= name == m.name() || name == absl::StrCat(m.name(), "@", m.version());
+        }
+      }
+      if (!seen) {
+        return Fail(absl::NotFoundError(absl::StrCat("no worker advertises model ", name)));
+      }
+    }
+  }
+  if (!g.structured()) {
+    std::cout << FormatModelsTable(filtered, g.wide());
+    return kExitOk;
+  }
+  // Same aggregation as the table, as a Struct so that it prints through ToJson/ToYaml.
+  std::map<std::pair<std::string, std::string>, google::protobuf::Struct> models;
+  for (const v1::WorkerInfo& worker : filtered) {
+    for (const v1::ModelAvailability& m : worker.capabilities().models()) {
+      google::protobuf::Struct& entry = models[{m.name(), m.version()}];
+      auto& fields = *entry.mutable_fields();
+      fields["name"].set_string_value(m.name());
+      fields["version"].set_string_value(m.version());
+      fields["runtime"].set_string_value(m.runtime());
+      fields["workers"].mutable_list_value();
+      fields["unavailable"].mutable_list_value();
+      if (m.unavailable_reason().empty()) {
+        fields["workers"].mutable_list_value()->add_values()->set_string_value(worker.id());
+      } else {
+        google::protobuf::Struct* why =
+            fields["unavailable"].mutable_list_value()->add_values()->mutable_struct_value();
+        (*why->mutable_fields())["worker"].set_string_value(worker.id());
+        (*why->mutable_fields())["reason"].set_string_value(m.unavailable_reason());
+      }
+    }
+  }
+  google::protobuf::Struct out;
+  google::protobuf::ListValue* list = (*out.mutable_fields())["models"].mutable_list_value();
+  for (auto& [key, entry] : models) *list->add_values()->mutable_struct_value() = entry;
+  std::cout << Structured(g, out);
+  return kExitOk;
+}
+
+// The kind a get/describe/drain names: "jobs"/"job" -> "job", etc.; "" when `word` is no kind.
+std::string KindOf(absl::string_view word) {
+  static const std::pair<const char*, const char*> kKinds[] = {
+      {"job", "job"},        {"jobs", "job"},    {"worker", "worker"},
+      {"workers", "worker"}, {"model", "model"}, {"models", "model"},
+  };
+  for (const auto& [name, kind] : kKinds) {
+    if (word == name) return kind;
+  }
+  return "";
+}
+
+int RunGet(Globals& g, const ParsedArgs& args) {
+  const std::vector<std::string>& pos = args.positional();
+  if (pos.empty()) {
+    return Fail(
+        absl::InvalidArgumentError("missing what to get: jobs, workers, models or a JOB_ID"),
+        kExitUsage);
+  }
+  std::string kind = KindOf(pos[0]);
+  std::vector<std::string> names(pos.begin() + (kind.empty() ? 0 : 1), pos.end());
+  if (kind.empty()) kind = "job";  // kilnctl get JOB_ID...
+  if (kind != "job") {
+    for (const char* flag : {"state", "label", "limit", "all"}) {
+      if (args.Has(flag)) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat("--", flag, " applies to jobs only")),
+                    kExitUsage);
+      }
+    }
+  }
+  if (kind == "worker") return GetWorkers(g, names);
+  if (kind == "model") return GetModels(g, names);
+  return names.empty() ? ListJobs(g, args) : GetJobsById(g, names);
+}
+
+int RunList(Globals& g, const ParsedArgs& args) {
+  if (absl::Status s = ExpectPositional(args, 0, ""); !s.ok()) return Fail(s);
+  return ListJobs(g, args);
+}
+
+// "describe job ID", "describe worker ID", or "describe ID" (a job).
 int RunDescribe(Globals& g, const ParsedArgs& args) {
-  if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
-  absl::StatusOr<v1::Job> job = g.client->Get(args.positional()[0]);
+  const std::vector<std::string>& pos = args.positional();
+  std::string kind = pos.empty() ? "" : KindOf(pos[0]);
+  const size_t want = kind.empty() ? 1 : 2;
+  if (pos.size() != want) {
+    return Fail(absl::InvalidArgumentError(
+        pos.size() < want ? "missing what to describe: job ID, worker ID or a JOB_ID"
+                          : absl::StrCat("unexpected argument \"", pos[want], "\"")));
+  }
+  const std::string& name = pos.back();
+  if (kind == "worker") {
+    absl::StatusOr<v1::WorkerInfo> worker = FindWorker(*g.client, name);
+    if (!worker.ok()) return Fail(worker.status());
+    std::cout << (g.structured() ? Structured(g, *worker)
+                                 : DescribeWorker(*worker, absl::Now(), absl::LocalTimeZone()));
+    return kExitOk;
+  }
+  if (kind == "model") {
+    return Fail(absl::InvalidArgumentError("describe models: use 'kilnctl get models -o wide'"));
+  }
+  absl::StatusOr<v1::Job> job = g.client->Get(name);
   if (!job.ok()) return Fail(job.status());
-  std::cout << (g.json ? ToJson(*job, true) + "\n"
-                       : DescribeJob(*job, absl::Now(), absl::LocalTimeZone()));
+  std::cout << (g.structured() ? Structured(g, *job)
+                               : DescribeJob(*job, absl::Now(), absl::LocalTimeZone()));
+  return kExitOk;
+}
+
+// "drain worker ID [--resume]" or "drain ID".
+int RunDrain(Globals& g, const ParsedArgs& args) {
+  const std::vector<std::string>& pos = args.positional();
+  const bool named_kind = !pos.empty() && KindOf(pos[0]) == "worker";
+  const size_t want = named_kind ? 2 : 1;
+  if (!pos.empty() && !named_kind && !KindOf(pos[0]).empty()) {
+    return Fail(absl::InvalidArgumentError("only workers can be drained: drain worker ID"));
+  }
+  if (pos.size() != want) {
+    return Fail(absl::InvalidArgumentError(
+        pos.size() < want ? "missing WORKER_ID"
+                          : absl::StrCat("unexpected argument \"", pos[want], "\"")));
+  }
+  absl::StatusOr<v1::WorkerInfo> worker = g.client->DrainWorker(pos.back(), args.Switch("resume"));
+  if (!worker.ok()) return Fail(worker.status());
+  if (g.structured()) {
+    std::cout << Structured(g, *worker);
+  } else {
+    std::cout << worker->id() << " " << WorkerStatus(*worker);
+    if (worker->draining() && worker->job_ids_size() > 0) {
+      std::cout << " (finishing " << worker->job_ids_size() << " job"
+                << (worker->job_ids_size() == 1 ? "" : "s") << ")";
+    }
+    std::cout << "\n";
+  }
   return kExitOk;
 }
 
@@ -255,8 +476,14 @@ int RunWatch(Globals& g, const ParsedArgs& args) {
       args.positional()[0],
       [&](const v1::Job& job) {
         last = job;
-        std::cout << (g.json ? ToJson(job, false) : FormatWatchLine(job, absl::LocalTimeZone()))
-                  << std::endl;
+        // json: one job per line (NDJSON); yaml: one document per change.
+        if (g.output == Output::kJson) {
+          std::cout << ToJson(job, false) << std::endl;
+        } else if (g.output == Output::kYaml) {
+          std::cout << "---\n" << ToYaml(job) << std::endl;
+        } else {
+          std::cout << FormatWatchLine(job, absl::LocalTimeZone()) << std::endl;
+        }
         return true;
       },
       *timeout);
@@ -268,9 +495,8 @@ int RunCancel(Globals& g, const ParsedArgs& args) {
   if (absl::Status s = ExpectPositional(args, 1, "JOB_ID"); !s.ok()) return Fail(s);
   absl::StatusOr<v1::Job> job = g.client->Cancel(args.positional()[0], args.GetOr("reason", ""));
   if (!job.ok()) return Fail(job.status());
-  std::cout << (g.json ? ToJson(*job, true)
-                       : absl::StrCat(job->id(), " ", JobStateName(job->state())))
-            << "\n";
+  std::cout << (g.structured() ? Structured(g, *job)
+                               : absl::StrCat(job->id(), " ", JobStateName(job->state()), "\n"));
   return kExitOk;
 }
 
@@ -328,16 +554,7 @@ int RunFetch(Globals& g, const ParsedArgs& args) {
 
 int RunWorkers(Globals& g, const ParsedArgs& args) {
   if (absl::Status s = ExpectPositional(args, 0, ""); !s.ok()) return Fail(s);
-  absl::StatusOr<std::vector<v1::WorkerInfo>> workers = g.client->ListWorkers();
-  if (!workers.ok()) return Fail(workers.status());
-  if (g.json) {
-    v1::ListWorkersResponse response;
-    for (v1::WorkerInfo& w : *workers) *response.add_workers() = std::move(w);
-    std::cout << ToJson(response, true) << "\n";
-  } else {
-    std::cout << FormatWorkersTable(*workers, absl::Now());
-  }
-  return kExitOk;
+  return GetWorkers(g, {});
 }
 
 int RunLogs(Globals& g, const ParsedArgs& args) {
@@ -378,14 +595,29 @@ Examples:
 )",
        submit_flags, RunSubmit},
       {"get",
-       "JOB_ID",
-       "show one job as a table row (or JSON)",
-       "Example:\n  kilnctl get j-0123456789abcdef -o json\n",
-       {},
+       "jobs|workers|models [NAME...] [flags]",
+       "list jobs, workers or models (or show some by name)",
+       R"(Prints a table (-o wide: more columns; -o json|yaml: the API's messages).
+  get jobs [JOB_ID...]     jobs, newest first (one page unless --limit or --all)
+  get workers [WORKER_ID]  registered workers: devices, slots, status (ready, draining, lost)
+  get models [NAME[@VER]]  the models workers advertise, and how many can run each
+  get JOB_ID               one job (the kind may be left out for job ids)
+
+Examples:
+  kilnctl get jobs --state running -o wide
+  kilnctl get jobs --label project=chairs --all -o json
+  kilnctl get workers -o yaml
+  kilnctl get models
+  kilnctl get j-0123456789abcdef -o json
+)",
+       {{"state", '\0', true, "STATE", "jobs: queued|assigned|running|succeeded|failed|cancelled"},
+        {"label", 'l', true, "K=V", "jobs: only those with this label (repeat: all must match)"},
+        {"limit", '\0', true, "N", "jobs: show at most N (fetching more pages as needed)"},
+        {"all", 'a', false, "", "jobs: follow page tokens to the last page"}},
        RunGet},
       {"list",
        "[flags]",
-       "list jobs, newest first",
+       "list jobs, newest first (same as 'get jobs')",
        R"(Without --all or --limit, shows one page (the scheduler's default page size).
 
 Examples:
@@ -398,16 +630,33 @@ Examples:
         {"all", 'a', false, "", "follow page tokens to the last page"}},
        RunList},
       {"describe",
-       "JOB_ID",
-       "show everything about a job",
-       "Shows the spec, state, timestamps, every attempt, outputs and result.\n\n"
-       "Example:\n  kilnctl describe j-0123456789abcdef\n",
+       "job|worker NAME",
+       "show everything about a job or a worker",
+       "A job: spec, requirements, state and pending reason, timestamps, every attempt (worker,\n"
+       "device, tier, exit reason), outputs and result. A worker: devices (compute capability,\n"
+       "memory, runnable or why not), slots with their tasks and models, status, its jobs.\n\n"
+       "Examples:\n  kilnctl describe job j-0123456789abcdef\n"
+       "  kilnctl describe j-0123456789abcdef      # job is the default kind\n"
+       "  kilnctl describe worker gpu-07 -o yaml\n",
        {},
        RunDescribe},
+      {"drain",
+       "worker WORKER_ID [--resume]",
+       "stop assigning jobs to a worker (or, with --resume, start again)",
+       "The worker finishes the jobs it holds and gets no new ones; 'get workers' shows it\n"
+       "as draining. The drain is stored by the scheduler: it survives scheduler restarts\n"
+       "and the worker re-registering, until 'drain worker ID --resume'. Prints the worker id\n"
+       "and its status (-o json|yaml: the worker).\n\n"
+       "Examples:\n  kilnctl drain worker gpu-07\n"
+       "  kilnctl get workers            # gpu-07 ... draining\n"
+       "  kilnctl drain worker gpu-07 --resume\n",
+       {{"resume", '\0', false, "", "end the drain: the worker is assigned jobs again"}},
+       RunDrain},
       {"watch",
        "JOB_ID",
        "print each change of a job until it finishes",
-       "One line per change (with -o json: one JSON job per line); exits with the outcome.\n\n"
+       "One line per change (-o json: one JSON job per line; -o yaml: one document per change);\n"
+       "exits with the outcome (0 succeeded, 4 failed, 5 cancelled).\n\n"
        "Example:\n  kilnctl watch j-0123456789abcdef\n",
        {{"wait-timeout", '\0', true, "DURATION", "give up after this long (exit 7)"}},
        RunWatch},
@@ -443,7 +692,7 @@ Examples:
        LogsFlags(), RunLogs},
       {"workers",
        "",
-       "list registered workers",
+       "list registered workers (same as 'get workers')",
        "Devices show as id(compute capability,memory); '!' marks a device that is not runnable.\n\n"
        "Example:\n  kilnctl workers -o json\n",
        {},
@@ -462,7 +711,8 @@ void PrintMainHelp(std::ostream& out) {
   }
   out << "  help       show help for a command\n\nGlobal flags:\n"
       << FlagsHelp(GlobalFlags()) << "\n"
-      << kExitCodesHelp
+      << kExitCodesHelp << "\n"
+      << kConfigHelp
       << "\nExamples:\n"
          "  id=$(kilnctl submit mesh.extract --input volume.npy --param level=0.5)\n"
          "  kilnctl watch $id && kilnctl fetch $id --dir out/\n"
@@ -481,7 +731,7 @@ void PrintVerbHelp(const Verb& verb, std::ostream& out) {
     for (const FlagSpec& own : verb.flags) shadowed |= own.name == flag.name;
     if (!shadowed) globals.push_back(flag);
   }
-  out << "\nGlobal flags:\n" << FlagsHelp(globals) << "\n" << kExitCodesHelp;
+  out << "\nGlobal flags:\n" << FlagsHelp(globals) << "\n" << kExitCodesHelp << "\n" << kConfigHelp;
 }
 
 int Main(int argc, char** argv) {
@@ -541,21 +791,68 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
 
-  Globals globals;
-  const std::string output = verb_defines("output") ? "table" : args->GetOr("output", "table");
-  if (output != "table" && output != "json") {
-    return Fail(
-        absl::InvalidArgumentError(absl::StrCat("-o \"", output, "\": expected table or json")),
-        kExitUsage);
+  // Settings: flag > environment > config file > default (kilnctl_config.h).
+  auto getenv = [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  };
+  ConfigFile config;
+  ConfigLocation location = FindConfigFile(getenv);
+  if (std::optional<std::string> path = args->Get("config")) location = {*path, true};
+  if (!location.path.empty()) {
+    std::error_code error;
+    const bool exists = std::filesystem::exists(location.path, error);
+    if (!exists && location.required) {
+      return Fail(absl::NotFoundError(absl::StrCat("config file ", location.path, " not found")),
+                  kExitUsage);
+    }
+    if (exists) {
+      std::ifstream in(location.path);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        return Fail(
+            absl::InvalidArgumentError(absl::StrCat("cannot read config file ", location.path)),
+            kExitUsage);
+      }
+      absl::StatusOr<ConfigFile> parsed = ParseConfigFile(text.str(), location.path);
+      if (!parsed.ok()) return Fail(parsed.status(), kExitUsage);
+      config = *std::move(parsed);
+    }
   }
-  globals.json = output == "json";
+
+  Globals globals;
+  const std::string output = Resolve(verb_defines("output") ? std::nullopt : args->Get("output"),
+                                     getenv("KILN_OUTPUT"), config, "output", "table");
+  static const std::pair<const char*, Output> kOutputs[] = {{"table", Output::kTable},
+                                                            {"wide", Output::kWide},
+                                                            {"json", Output::kJson},
+                                                            {"yaml", Output::kYaml}};
+  bool known_output = false;
+  for (const auto& [name, value] : kOutputs) {
+    if (output == name) {
+      globals.output = value;
+      known_output = true;
+    }
+  }
+  if (!known_output) {
+    return Fail(absl::InvalidArgumentError(
+                    absl::StrCat("-o \"", output, "\": expected table, wide, json or yaml")),
+                kExitUsage);
+  }
   ClientOptions options;
-  const char* env_addr = std::getenv("KILN_ADDR");
   options.address =
-      args->GetOr("addr", env_addr != nullptr && *env_addr != '\0' ? env_addr : kDefaultAddress);
-  absl::StatusOr<absl::Duration> timeout = DurationFlag(*args, "timeout", options.default_deadline);
-  if (!timeout.ok()) return Fail(timeout.status(), kExitUsage);
-  options.default_deadline = *timeout;
+      Resolve(args->Get("addr"), getenv("KILN_ADDR"), config, "addr", kDefaultAddress);
+  options.token = Resolve(args->Get("token"), getenv("KILN_TOKEN"), config, "token", "");
+  const std::string timeout_text = Resolve(args->Get("timeout"), std::nullopt, config, "timeout",
+                                           absl::FormatDuration(options.default_deadline));
+  absl::Duration timeout;
+  if (!absl::ParseDuration(timeout_text, &timeout) || timeout <= absl::ZeroDuration()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+                    "timeout \"", timeout_text, "\": expected a positive duration, e.g. 30s, 1h")),
+                kExitUsage);
+  }
+  options.default_deadline = timeout;
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
   if (!client.ok()) return Fail(client.status(), kExitUsage);
   globals.client = *std::move(client);

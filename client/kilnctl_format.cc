@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "client/kilnctl_structured.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -211,20 +213,44 @@ std::string FormatTable(const std::vector<std::string>& headers,
   return out;
 }
 
-std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now) {
+std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now, bool wide) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(jobs.size());
   for (const v1::Job& job : jobs) {
     std::string attempts = absl::StrCat(job.attempts_size());
     if (job.spec().max_attempts() > 0) absl::StrAppend(&attempts, "/", job.spec().max_attempts());
-    rows.push_back({job.id(), job.spec().task(), JobStateName(job.state()), attempts,
-                    FormatProgress(job), FormatAge(FromProtoTime(job.created_at()), now),
-                    LastWorker(job)});
+    std::vector<std::string> row = {
+        job.id(),       job.spec().task(),   JobStateName(job.state()),
+        attempts,       FormatProgress(job), FormatAge(FromProtoTime(job.created_at()), now),
+        LastWorker(job)};
+    if (wide) {
+      const v1::Attempt* last = job.attempts().empty() ? nullptr : &*job.attempts().rbegin();
+      std::vector<std::string> labels;
+      for (const auto& [key, value] : job.spec().labels()) {
+        labels.push_back(absl::StrCat(key, "=", value));
+      }
+      std::sort(labels.begin(), labels.end());  // Proto maps have no stable order.
+      row.push_back(job.spec().model().empty() ? "-" : job.spec().model());
+      row.push_back(absl::StrCat(job.spec().priority()));
+      row.push_back(last == nullptr || last->tier().empty() ? "-" : last->tier());
+      row.push_back(last == nullptr || last->device().empty() ? "-" : last->device());
+      row.push_back(labels.empty() ? "-" : absl::StrJoin(labels, ","));
+    }
+    rows.push_back(std::move(row));
   }
-  return FormatTable({"ID", "TASK", "STATE", "ATTEMPTS", "PROGRESS", "AGE", "WORKER"}, rows);
+  std::vector<std::string> headers = {"ID",       "TASK", "STATE", "ATTEMPTS",
+                                      "PROGRESS", "AGE",  "WORKER"};
+  if (wide) headers.insert(headers.end(), {"MODEL", "PRIORITY", "TIER", "DEVICE", "LABELS"});
+  return FormatTable(headers, rows);
 }
 
-std::string FormatWorkersTable(const std::vector<v1::WorkerInfo>& workers, absl::Time now) {
+std::string WorkerStatus(const v1::WorkerInfo& worker) {
+  if (worker.lost()) return worker.draining() ? "lost,draining" : "lost";
+  return worker.draining() ? "draining" : "ready";
+}
+
+std::string FormatWorkersTable(const std::vector<v1::WorkerInfo>& workers, absl::Time now,
+                               bool wide) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(workers.size());
   for (const v1::WorkerInfo& worker : workers) {
@@ -232,20 +258,130 @@ std::string FormatWorkersTable(const std::vector<v1::WorkerInfo>& workers, absl:
     for (const v1::Device& device : worker.capabilities().devices()) {
       devices.push_back(DeviceSummary(device));
     }
-    rows.push_back(
-        {worker.id(),
-         worker.capabilities().hostname().empty() ? "-" : worker.capabilities().hostname(),
-         absl::StrCat(worker.capabilities().slots_size()),
-         devices.empty() ? "-" : absl::StrJoin(devices, ","),
-         FormatAge(FromProtoTime(worker.last_seen_at()), now), absl::StrCat(worker.job_ids_size()),
-         worker.lost() ? "yes" : "no"});
+    std::vector<std::string> row = {
+        worker.id(),
+        worker.capabilities().hostname().empty() ? "-" : worker.capabilities().hostname(),
+        absl::StrCat(worker.capabilities().slots_size()),
+        devices.empty() ? "-" : absl::StrJoin(devices, ","),
+        FormatAge(FromProtoTime(worker.last_seen_at()), now),
+        absl::StrCat(worker.job_ids_size()),
+        WorkerStatus(worker)};
+    if (wide) {
+      std::vector<std::string> tasks, models;
+      for (const v1::Slot& slot : worker.capabilities().slots()) {
+        tasks.insert(tasks.end(), slot.tasks().begin(), slot.tasks().end());
+      }
+      std::sort(tasks.begin(), tasks.end());
+      tasks.erase(std::unique(tasks.begin(), tasks.end()), tasks.end());
+      for (const v1::ModelAvailability& model : worker.capabilities().models()) {
+        models.push_back(absl::StrCat(model.name(), "@", model.version(),
+                                      model.unavailable_reason().empty() ? "" : "!"));
+      }
+      std::sort(models.begin(), models.end());
+      row.push_back(worker.capabilities().version().empty() ? "-"
+                                                            : worker.capabilities().version());
+      row.push_back(tasks.empty() ? "-" : absl::StrJoin(tasks, ","));
+      row.push_back(models.empty() ? "-" : absl::StrJoin(models, ","));
+    }
+    rows.push_back(std::move(row));
   }
-  return FormatTable({"ID", "HOST", "SLOTS", "DEVICES", "LAST SEEN", "JOBS", "LOST"}, rows);
+  std::vector<std::string> headers = {"ID",        "HOST", "SLOTS", "DEVICES",
+                                      "LAST SEEN", "JOBS", "STATUS"};
+  if (wide) headers.insert(headers.end(), {"VERSION", "TASKS", "MODELS"});
+  return FormatTable(headers, rows);
+}
+
+std::string FormatModelsTable(const std::vector<v1::WorkerInfo>& workers, bool wide) {
+  struct Row {
+    std::string runtime;
+    std::vector<std::string> workers;
+    int unavailable = 0;
+    std::string reason;
+  };
+  std::map<std::pair<std::string, std::string>, Row> models;  // (name, version): sorted.
+  for (const v1::WorkerInfo& worker : workers) {
+    for (const v1::ModelAvailability& model : worker.capabilities().models()) {
+      Row& row = models[{model.name(), model.version()}];
+      if (row.runtime.empty()) row.runtime = model.runtime();
+      if (model.unavailable_reason().empty()) {
+        row.workers.push_back(worker.id());
+      } else {
+        ++row.unavailable;
+        if (row.reason.empty())
+          row.reason = absl::StrCat(worker.id(), ": ", model.unavailable_reason());
+      }
+    }
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, row] : models) {
+    std::vector<std::string> cells = {
+        key.first, key.second.empty() ? "-" : key.second, row.runtime.empty() ? "-" : row.runtime,
+        absl::StrCat(row.workers.size()), absl::StrCat(row.unavailable)};
+    if (wide) {
+      cells.push_back(row.workers.empty() ? "-" : absl::StrJoin(row.workers, ","));
+      cells.push_back(row.reason.empty() ? "-" : row.reason);
+    }
+    rows.push_back(std::move(cells));
+  }
+  std::vector<std::string> headers = {"MODEL", "VERSION", "RUNTIME", "WORKERS", "UNAVAILABLE"};
+  if (wide) headers.insert(headers.end(), {"ON", "WHY NOT"});
+  return FormatTable(headers, rows);
+}
+
+std::string DescribeWorker(const v1::WorkerInfo& worker, absl::Time now, absl::TimeZone zone) {
+  const v1::WorkerCapabilities& caps = worker.capabilities();
+  auto when = [&](const google::protobuf::Timestamp& t) {
+    if (!IsSet(t)) return std::string("-");
+    const absl::Time time = FromProtoTime(t);
+    return absl::StrCat(absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", time, zone), " (",
+                        FormatAge(time, now), " ago)");
+  };
+  std::string out;
+  Field(out, "ID", worker.id());
+  Field(out, "Host", caps.hostname().empty() ? "-" : caps.hostname());
+  Field(out, "Version", caps.version().empty() ? "-" : caps.version());
+  Field(out, "Status", WorkerStatus(worker));
+  Field(out, "Registered", when(worker.registered_at()));
+  Field(out, "Last seen", when(worker.last_seen_at()));
+  Field(out, "Jobs", worker.job_ids().empty() ? "-" : absl::StrJoin(worker.job_ids(), ", "));
+  absl::StrAppend(&out, "Devices:\n");
+  for (const v1::Device& device : caps.devices()) {
+    absl::StrAppend(&out, "  ", device.id(), "  ", device.name().empty() ? "-" : device.name(),
+                    "\n      compute capability ",
+                    FormatComputeCapability(device.compute_capability()), ", memory ",
+                    FormatBytes(device.total_memory_bytes()), " (",
+                    FormatBytes(device.free_memory_bytes()), " free)");
+    if (!device.features().empty()) {
+      absl::StrAppend(&out, ", features ", absl::StrJoin(device.features(), ","));
+    }
+    absl::StrAppend(
+        &out, "\n      ",
+        device.runnable() ? "runnable" : absl::StrCat("NOT runnable: ", device.unrunnable_reason()),
+        "\n");
+  }
+  absl::StrAppend(&out, "Slots:\n");
+  for (const v1::Slot& slot : caps.slots()) {
+    absl::StrAppend(&out, "  #", slot.index(), "  device ", slot.device_id(), "  tasks ",
+                    slot.tasks().empty() ? "-" : absl::StrJoin(slot.tasks(), ","));
+    if (!slot.models().empty())
+      absl::StrAppend(&out, "  models ", absl::StrJoin(slot.models(), ","));
+    absl::StrAppend(&out, "\n");
+  }
+  if (!caps.models().empty()) {
+    absl::StrAppend(&out, "Models:\n");
+    for (const v1::ModelAvailability& model : caps.models()) {
+      absl::StrAppend(&out, "  ", model.name(), "@", model.version(), "  ", model.runtime(),
+                      model.unavailable_reason().empty()
+                          ? ""
+                          : absl::StrCat("  unavailable: ", model.unavailable_reason()),
+                      "\n");
+    }
+  }
+  return out;
 }
 
 std::string DescribeJob(const v1::Job& job, absl::Time now, absl::TimeZone zone) {
   const v1::JobSpec& spec = job.spec();
-  const v1::Requirements& req = spec.requirements();
   std::string out;
   Field(out, "ID", job.id());
   Field(out, "Task", spec.task());
@@ -376,14 +512,11 @@ std::string FormatOutcome(const v1::Job& job) {
 }
 
 std::string ToJson(const google::protobuf::Message& message, bool multiline) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = multiline;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  // Printing a well-formed message cannot fail (there are no Any fields to resolve).
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (multiline) json = std::string(absl::StripSuffix(json, "\n"));
-  return json;
+  return ValueToJson(ToValueTree(message), multiline);
+}
+
+std::string ToYaml(const google::protobuf::Message& message) {
+  return ValueToYaml(ToValueTree(message));
 }
 
 }  // namespace kiln::kilnctl

@@ -58,10 +58,21 @@ std::string FormatProgress(const v1::Job& job);
 // Left-aligned columns separated by three spaces, header first, no trailing spaces.
 std::string FormatTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows);
-// Columns: ID, TASK, STATE, ATTEMPTS, PROGRESS, AGE, WORKER.
-std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now);
-// Columns: ID, HOST, SLOTS, DEVICES, LAST SEEN, JOBS, LOST.
-std::string FormatWorkersTable(const std::vector<v1::WorkerInfo>& workers, absl::Time now);
+// Columns: ID, TASK, STATE, ATTEMPTS, PROGRESS, AGE, WORKER; `wide` adds MODEL, PRIORITY,
+// TIER, DEVICE, LABELS.
+std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now, bool wide = false);
+// Columns: ID, HOST, SLOTS, DEVICES, LAST SEEN, JOBS, STATUS (ready, draining, lost);
+// `wide` adds VERSION, TASKS, MODELS.
+std::string FormatWorkersTable(const std::vector<v1::WorkerInfo>& workers, absl::Time now,
+                               bool wide = false);
+// "ready", "draining", "lost" or "lost,draining".
+std::string WorkerStatus(const v1::WorkerInfo& worker);
+// The models the workers advertise, one row per name@version, sorted: MODEL, VERSION,
+// RUNTIME, WORKERS (how many can run it), UNAVAILABLE (how many cannot); `wide` adds the
+// worker ids and the first reason one cannot.
+std::string FormatModelsTable(const std::vector<v1::WorkerInfo>& workers, bool wide = false);
+// The multi-line report of `kilnctl describe worker`; times are shown in `zone`.
+std::string DescribeWorker(const v1::WorkerInfo& worker, absl::Time now, absl::TimeZone zone);
 
 // The multi-line report of `kilnctl describe`; times are shown in `zone`.
 std::string DescribeJob(const v1::Job& job, absl::Time now, absl::TimeZone zone);
@@ -76,7 +87,10 @@ std::string FormatOutcome(const v1::Job& job);
 
 // Canonical protobuf JSON; `multiline` indents it, otherwise it is one line (for NDJSON).
 // Fields with default values are printed too, so scripts see a stable shape.
+// Object keys are sorted, so equal messages print equal text.
 std::string ToJson(const google::protobuf::Message& message, bool multiline);
+// The same tree as YAML (strings double-quoted), without a final newline.
+std::string ToYaml(const google::protobuf::Message& message);
 
 }  // namespace kiln::kilnctl
 

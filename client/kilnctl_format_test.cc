@@ -123,8 +123,8 @@ TEST(FormatTableTest, WorkersTable) {
   worker.add_job_ids("j-1");
   *worker.mutable_last_seen_at() = ToProtoTime(kNow - absl::Seconds(2));
   EXPECT_EQ(FormatWorkersTable({worker}, kNow),
-            "ID    HOST      SLOTS   DEVICES                    LAST SEEN   JOBS   LOST\n"
-            "w-1   gpu-box   2       cuda:0(9.0,80.0GiB),cpu!   2s          1      no\n");
+            "ID    HOST      SLOTS   DEVICES                    LAST SEEN   JOBS   STATUS\n"
+            "w-1   gpu-box   2       cuda:0(9.0,80.0GiB),cpu!   2s          1      ready\n");
 }
 
 TEST(DescribeJobTest, ShowsTiersAndTheTierEachAttemptRan) {

@@ -3,7 +3,8 @@
 function(kiln_cc_library)
   cmake_parse_arguments(K "" "NAME" "SRCS;DEPS" ${ARGN})
   add_library(${K_NAME} STATIC ${K_SRCS})
-  target_include_directories(${K_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+  # BUILD_INTERFACE: installed SDK targets (client/CMakeLists.txt) must not point into the tree.
+  target_include_directories(${K_NAME} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>)
   target_link_libraries(${K_NAME} PUBLIC ${K_DEPS})
 endfunction()
 

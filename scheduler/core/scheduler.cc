@@ -677,6 +677,44 @@ std::vector<kiln::v1::WorkerInfo> Scheduler::ListWorkers() const {
   return workers;
 }
 
+void Scheduler::DrainWorker(const std::string& worker_id, bool draining,
+                            Callback<kiln::v1::WorkerInfo> done) {
+  if (!IsSafeName(worker_id, 128)) {
+    done(absl::InvalidArgumentError("worker_id: must be 1..128 characters of [A-Za-z0-9._-]"));
+    return;
+  }
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    auto worker = workers_.find(worker_id);
+    if (error = WritableLocked(); !error.ok()) {
+    } else if (worker == workers_.end()) {
+      error = absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
+    } else {
+      WorkerState& state = worker->second;
+      state.info.set_draining(draining);
+      store::WriteSet writes;
+      writes.PutWorker(state.info);
+      kiln::v1::WorkerInfo answer = state.info;
+      *answer.mutable_last_seen_at() = ToProtoTime(state.last_seen);
+      answer.set_lost(clock_->Now() - state.last_seen > options_.worker_lost_after);
+      for (const auto& [id, active] : jobs_) {
+        if (IsLeased(active.job.state()) &&
+            active.job.attempts().rbegin()->worker_id() == worker_id) {
+          answer.add_job_ids(id);
+        }
+      }
+      CommitLocked(std::move(writes), {}, AnswerWhenDurable(std::move(answer), std::move(done)));
+      if (!draining) {
+        dispatch_needed_ = true;  // its parked slots may take queued work now
+        DispatchLocked();
+      }
+      return;
+    }
+  }
+  done(error);
+}
+
 // ---------------------------------------------------------------------------
 // WorkerService
 
@@ -805,6 +843,11 @@ std::optional<int> Scheduler::FittingTierLocked(const std::string& worker_id,
 bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
                                 Callback<kiln::v1::AcquireJobResponse>& done, int only_tier,
                                 std::optional<int> only_priority, bool only_warm) {
+  // A drained worker keeps what it holds and gets nothing new (DrainWorker).
+  if (auto worker = workers_.find(worker_id);
+      worker != workers_.end() && worker->second.info.draining()) {
+    return false;
+  }
   const kiln::v1::Slot* slot = nullptr;
   const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot_index, &slot);
   if (device == nullptr) return false;
@@ -1321,8 +1364,11 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       store::WriteSet writes;
       // A device that cannot run the code says nothing about the job: it goes
       // elsewhere without using up an attempt.
-      const bool counted = request.reason() != kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN;
-      if (!counted) {
+      const bool device_cannot_run = request.reason() == kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN;
+      // Neither does a worker that stopped (drained) and handed the job back.
+      const bool counted =
+          !device_cannot_run && request.reason() != kiln::v1::EXIT_REASON_WORKER_STOPPING;
+      if (device_cannot_run) {
         // Keep this (worker, device, model) away from the model for a while.
         const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
         incapable_[IncapableKey(attempt.worker_id(), attempt.device(), active.job.spec(),
@@ -1373,7 +1419,7 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
     busy.insert(absl::StrCat(attempt.worker_id(), "#", attempt.slot()));
   }
   queue_.ForEachClass([&](const std::string& key, const kiln::v1::JobSpec& spec, size_t) {
-    int fitting = 0, fitting_busy = 0, live_slots = 0;
+    int fitting = 0, fitting_busy = 0, fitting_draining = 0, live_slots = 0;
     bool models_advertised = false;  // some live slot lists a model of some tier
     std::vector<std::string> why;    // a few distinct reasons, for the message
     bool more_reasons = false;
@@ -1390,6 +1436,10 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
           models_advertised = model.empty() || AnyModelMatches(model, slot.models());
         }
         if (FittingTierLocked(worker_id, *device, slot, spec, 0, now).has_value()) {
+          if (state.info.draining()) {  // could run it, but an operator drained it
+            ++fitting_draining;
+            continue;
+          }
           ++fitting;
           if (busy.contains(absl::StrCat(worker_id, "#", slot.index()))) ++fitting_busy;
           continue;
@@ -1413,6 +1463,10 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
     std::string message;
     if (live_slots == 0) {
       message = "waiting: no worker is registered and alive";
+    } else if (fitting == 0 && fitting_draining > 0) {
+      message =
+          absl::StrCat("waiting: the ", fitting_draining, " slot", fitting_draining == 1 ? "" : "s",
+                       " that can run it are on drained workers (DrainWorker resume)");
     } else if (fitting == 0 && !models_advertised) {
       message = absl::StrCat("waiting: no worker advertises model ", TierModel(spec, 0));
     } else if (fitting == 0) {

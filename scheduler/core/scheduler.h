@@ -140,6 +140,10 @@ class Scheduler {
   void PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done);
   absl::StatusOr<kiln::v1::StoredBlob> GetBlob(const std::string& sha256) const;
   std::vector<kiln::v1::WorkerInfo> ListWorkers() const;
+  // Drains a worker (`draining`: no new assignments) or ends its drain; stored, then
+  // `done` gets the worker. NOT_FOUND for an unknown worker.
+  void DrainWorker(const std::string& worker_id, bool draining,
+                   Callback<kiln::v1::WorkerInfo> done);
   WatchHub& watch_hub() { return watch_hub_; }
   // What an attempt printed: for a running attempt the live tail from request.offset
   // (parking until bytes arrive, the attempt ends or the wait passes); for an ended one

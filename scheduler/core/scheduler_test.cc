@@ -1,5 +1,6 @@
 #include "scheduler/core/scheduler.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -551,6 +552,35 @@ TEST_F(SchedulerTest, AttemptsThatRanNothingDoNotCount) {
   EXPECT_EQ(again->job().id(), later.id());
 }
 
+TEST_F(SchedulerTest, AHandedBackAttemptDoesNotCountAndKeepsTheWorker) {
+  Register("w1");
+  kiln::v1::Job job = Submit(MeshSpec(/*max_attempts=*/1));
+  ASSERT_TRUE(Acquire("w1").has_value());
+  ASSERT_TRUE(Progress("w1", job.id(), 1).ok());
+  // The worker drained (scancel) and handed the running job back.
+  kiln::v1::FailJobRequest fail;
+  fail.set_worker_id("w1");
+  fail.set_job_id(job.id());
+  fail.set_attempt(1);
+  fail.set_reason(kiln::v1::EXIT_REASON_WORKER_STOPPING);
+  fail.set_message("worker shutting down");
+  Result<kiln::v1::FailJobResponse> failed;
+  scheduler_->FailJob(fail, failed.callback());
+  ASSERT_TRUE(failed.Get().ok());
+  EXPECT_EQ(failed.Get()->state(), kiln::v1::JOB_STATE_QUEUED);
+  const kiln::v1::Job requeued = *scheduler_->GetJob(job.id());
+  EXPECT_TRUE(requeued.attempts(0).not_counted());
+  EXPECT_EQ(requeued.attempts(0).exit_reason(), kiln::v1::EXIT_REASON_WORKER_STOPPING);
+  // No backoff, and unlike device-cannot-run no cool-down: the same worker (restarted)
+  // may take it at once although max_attempts is 1.
+  auto second = Acquire("w1");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->attempt(), 2);
+  // An ordinary failure still counts.
+  ASSERT_TRUE(Progress("w1", job.id(), 2).ok());
+  EXPECT_EQ(Fail("w1", job.id(), 2)->state(), kiln::v1::JOB_STATE_FAILED);
+}
+
 // ---------------------------------------------------------------------------
 // Placement over a simulated fleet.
 
@@ -1014,6 +1044,55 @@ TEST_F(SchedulerLogTest, ClearErrors) {
   scheduler_->CompleteJob(complete, completed.callback());
   EXPECT_EQ(completed.Get().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(completed.Get().message().find("log.sha256"), std::string::npos);
+}
+
+// DrainWorker (issue 10): a drained worker keeps its lease but is assigned nothing new;
+// the drain is stored (it survives a scheduler restart and re-registration) until resumed.
+TEST_F(SchedulerTest, DrainedWorkerGetsNoNewJobsUntilResumed) {
+  Register("w1");
+  const kiln::v1::Job running = Submit(MeshSpec());
+  std::optional<kiln::v1::Assignment> first = Acquire("w1");
+  ASSERT_TRUE(first.has_value());
+  const kiln::v1::Job waiting = Submit(MeshSpec());
+
+  Result<kiln::v1::WorkerInfo> drained;
+  scheduler_->DrainWorker("w1", true, drained.callback());
+  ASSERT_TRUE(drained.Get().ok()) << drained.Get().status();
+  EXPECT_TRUE(drained.Get()->draining());
+  EXPECT_THAT(drained.Get()->job_ids(), ::testing::ElementsAre(running.id()));
+  EXPECT_FALSE(Acquire("w1").has_value());
+  scheduler_->Tick();  // pending reasons are worked out on ticks
+  absl::StatusOr<kiln::v1::Job> pending = scheduler_->GetJob(waiting.id());
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_THAT(pending->status_message(), ::testing::HasSubstr("drained workers"));
+  // What it holds still completes.
+  EXPECT_TRUE(Complete("w1", running.id(), first->attempt()).ok());
+
+  Open();          // a scheduler restart: the drain is in the store
+  Register("w1");  // and a re-registering worker does not clear it
+  std::vector<kiln::v1::WorkerInfo> workers = scheduler_->ListWorkers();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_TRUE(workers[0].draining());
+  EXPECT_FALSE(Acquire("w1").has_value());
+
+  Result<kiln::v1::WorkerInfo> resumed;
+  scheduler_->DrainWorker("w1", false, resumed.callback());
+  ASSERT_TRUE(resumed.Get().ok()) << resumed.Get().status();
+  EXPECT_FALSE(resumed.Get()->draining());
+  std::optional<kiln::v1::Assignment> next = Acquire("w1");
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->job().id(), waiting.id());
+}
+
+TEST_F(SchedulerTest, DrainingAnUnknownOrBadWorkerIsRefusedByName) {
+  Result<kiln::v1::WorkerInfo> unknown;
+  scheduler_->DrainWorker("nobody", true, unknown.callback());
+  EXPECT_EQ(unknown.Get().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unknown.Get().status().message()), ::testing::HasSubstr("nobody"));
+  Result<kiln::v1::WorkerInfo> bad;
+  scheduler_->DrainWorker("bad name!", true, bad.callback());
+  EXPECT_EQ(bad.Get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.Get().status().message()), ::testing::StartsWith("worker_id:"));
 }
 
 }  // namespace

@@ -381,6 +381,18 @@ ServerUnaryReactor* JobServiceImpl::ListWorkers(CallbackServerContext* context,
   return reactor;
 }
 
+ServerUnaryReactor* JobServiceImpl::DrainWorker(CallbackServerContext* context,
+                                                const kiln::v1::DrainWorkerRequest* request,
+                                                kiln::v1::DrainWorkerResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_->DrainWorker(request->worker_id(), !request->resume(),
+                          [reactor, response](auto worker) {
+                            if (worker.ok()) *response->mutable_worker() = *std::move(worker);
+                            reactor->Finish(ToGrpcStatus(worker.status()));
+                          });
+  return reactor;
+}
+
 ServerUnaryReactor* JobServiceImpl::GetJobLog(CallbackServerContext* context,
                                               const kiln::v1::GetJobLogRequest* request,
                                               kiln::v1::GetJobLogResponse* response) {

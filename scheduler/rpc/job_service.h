@@ -53,6 +53,9 @@ class JobServiceImpl final : public kiln::v1::JobService::CallbackService {
                                         const kiln::v1::ListWorkersRequest* request,
                                         kiln::v1::ListWorkersResponse* response) override;
   // Long-polls like WorkerService.AcquireJob: parked in the Scheduler, never blocking.
+  grpc::ServerUnaryReactor* DrainWorker(grpc::CallbackServerContext* context,
+                                        const kiln::v1::DrainWorkerRequest* request,
+                                        kiln::v1::DrainWorkerResponse* response) override;
   grpc::ServerUnaryReactor* GetJobLog(grpc::CallbackServerContext* context,
                                       const kiln::v1::GetJobLogRequest* request,
                                       kiln::v1::GetJobLogResponse* response) override;

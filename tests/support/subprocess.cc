@@ -32,7 +32,21 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<std::string> environment;
-  for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
+  // `env` overrides: getenv() finds the first entry of a name, so drop the inherited one.
+  auto overridden = [&env](const char* entry) {
+    const char* eq = std::strchr(entry, '=');
+    const size_t name_length = eq == nullptr ? std::strlen(entry) : eq - entry;
+    for (const std::string& e : env) {
+      if (e.size() > name_length && e[name_length] == '=' &&
+          e.compare(0, name_length, entry, name_length) == 0) {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!overridden(*e)) environment.emplace_back(*e);
+  }
   environment.insert(environment.end(), env.begin(), env.end());
   std::vector<char*> c_argv, c_env;
   for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
