@@ -16,6 +16,7 @@ packages=(
   libocct-data-exchange-dev libocct-modeling-algorithms-dev libocct-modeling-data-dev
   libocct-foundation-dev libtbb-dev
   clang libclang-rt-14-dev  # libFuzzer for tests/fuzz
+  slurm-wlm munge  # tests/slurm: a real Slurm 22.05 for slurm/ and kiln-autoscale
 )
 # Node.js runs the glTF validator and the foreign gRPC client in tests; any install with npm
 # will do (a NodeSource nodejs provides npm itself).
