@@ -4,11 +4,11 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_quote.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace kiln::kilnctl {
@@ -33,38 +33,6 @@ std::string FormatNumber(double number) {
   return std::string(buffer, result.ptr);
 }
 
-std::string Quote(const std::string& text) {
-  std::string out = "\"";
-  for (const unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // A scalar (or empty container) as JSON/YAML flow text; false for a non-empty container.
 bool Scalar(const Value& value, std::string& out) {
   switch (value.kind_case()) {
@@ -79,7 +47,7 @@ bool Scalar(const Value& value, std::string& out) {
       out = FormatNumber(value.number_value());
       return true;
     case Value::kStringValue:
-      out = Quote(value.string_value());
+      out = JsonQuote(value.string_value());
       return true;
     case Value::kListValue:
       if (value.list_value().values().empty()) {
@@ -119,7 +87,7 @@ void AppendJson(const Value& value, bool multiline, int depth, std::string& out)
   out += "{";
   bool first = true;
   for (const std::string& key : SortedKeys(value.struct_value())) {
-    absl::StrAppend(&out, first ? "" : ",", inner, Quote(key), multiline ? ": " : ":");
+    absl::StrAppend(&out, first ? "" : ",", inner, JsonQuote(key), multiline ? ": " : ":");
     first = false;
     AppendJson(value.struct_value().fields().at(key), multiline, depth + 1, out);
   }
@@ -153,7 +121,7 @@ void AppendYaml(const Value& value, int indent, std::string& out) {
     const bool plain_key = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
     });
-    const std::string name = plain_key ? key : Quote(key);
+    const std::string name = plain_key ? key : JsonQuote(key);
     if (Scalar(field, scalar)) {
       absl::StrAppend(&out, pad, name, ": ", scalar, "\n");
     } else {

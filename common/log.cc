@@ -10,9 +10,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json_quote.h"
 
 namespace kiln {
 namespace {
@@ -60,39 +60,6 @@ LogFormat GetLogFormat() {
   return static_cast<LogFormat>(format);
 }
 
-std::string JsonQuoteForLog(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 }  // namespace kiln
 
 namespace kiln::log_internal {
@@ -123,11 +90,11 @@ LogLine::~LogLine() {
   while (!message.empty() && message.back() == '\n') message.pop_back();
   std::string out = absl::StrCat(
       "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", level, "\",\"process\":", JsonQuoteForLog(program_invocation_short_name),
+      "\",\"level\":\"", level, "\",\"process\":", JsonQuote(program_invocation_short_name),
       ",\"pid\":", static_cast<long>(::getpid()),
       ",\"tid\":", static_cast<long>(syscall(SYS_gettid)),
-      ",\"src\":", JsonQuoteForLog(absl::StrCat(base ? base + 1 : file_, ":", line_)),
-      ",\"msg\":", JsonQuoteForLog(message), "}\n");
+      ",\"src\":", JsonQuote(absl::StrCat(base ? base + 1 : file_, ":", line_)),
+      ",\"msg\":", JsonQuote(message), "}\n");
   WriteAll(out);
 }
 

@@ -30,8 +30,6 @@ absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view text,
 void SetLogFormat(LogFormat format);
 // The current format: as set, else from KILN_LOG_FORMAT, else text.
 LogFormat GetLogFormat();
-// `text` as a JSON string literal (quotes included), for the json format.
-std::string JsonQuoteForLog(absl::string_view text);
 
 }  // namespace kiln
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
+#include "common/testing/json_struct.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace kiln {
@@ -12,24 +12,19 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::StartsWith;
 
-google::protobuf::Struct Params(const std::string& json) {
-  google::protobuf::Struct s;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
-  EXPECT_TRUE(status.ok()) << status << " in " << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 constexpr char kSphere[] = R"("shape":{"type":"sphere","radius":1})";
 
 std::string MeshError(const std::string& fields, TaskLimits limits = {}) {
   const absl::Status status =
-      ValidateTaskParameters("mesh.extract", Params("{" + fields + "}"), limits);
+      ValidateTaskParameters("mesh.extract", JsonStruct("{" + fields + "}"), limits);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << fields;
   return std::string(status.message());
 }
 
 std::string SleepError(const std::string& json, TaskLimits limits = {}) {
-  const absl::Status status = ValidateTaskParameters("debug.sleep", Params(json), limits);
+  const absl::Status status = ValidateTaskParameters("debug.sleep", JsonStruct(json), limits);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
   return std::string(status.message());
 }
@@ -45,7 +40,7 @@ TEST(TaskCatalogTest, KnownTasks) {
 }
 
 TEST(TaskCatalogTest, UnknownTask) {
-  const absl::Status status = ValidateTaskParameters("mesh.render", Params("{}"), {});
+  const absl::Status status = ValidateTaskParameters("mesh.render", JsonStruct("{}"), {});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
             "task: unknown task kind \"mesh.render\" (known: cad.build, debug.sleep, field.decode, "
@@ -53,7 +48,7 @@ TEST(TaskCatalogTest, UnknownTask) {
 }
 
 TEST(TaskCatalogTest, MeshExtractDefaults) {
-  auto params = ParseMeshExtractParams(Params(std::string("{") + kSphere + "}"), {});
+  auto params = ParseMeshExtractParams(JsonStruct(std::string("{") + kSphere + "}"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->resolution, 64);
   EXPECT_EQ(params->iso, 0);
@@ -74,8 +69,8 @@ TEST(TaskCatalogTest, MeshExtractDefaults) {
 
 TEST(TaskCatalogTest, MeshExtractExplicitValues) {
   auto params = ParseMeshExtractParams(
-      Params(std::string("{") + kSphere +
-             R"(,"resolution":128,"iso":0.25,"output":"out_1.v2-final.ply","normals":false,
+      JsonStruct(std::string("{") + kSphere +
+                 R"(,"resolution":128,"iso":0.25,"output":"out_1.v2-final.ply","normals":false,
                  "bounds":{"min":[-2,-2,-1],"max":[2,2,1]}})"),
       {});
   ASSERT_TRUE(params.ok()) << params.status();
@@ -88,7 +83,8 @@ TEST(TaskCatalogTest, MeshExtractExplicitValues) {
 }
 
 TEST(TaskCatalogTest, PositiveIsoGrowsDefaultBounds) {
-  auto params = ParseMeshExtractParams(Params(std::string("{") + kSphere + R"(,"iso":0.5})"), {});
+  auto params =
+      ParseMeshExtractParams(JsonStruct(std::string("{") + kSphere + R"(,"iso":0.5})"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_LT(params->bounds.max[0], 1.6 + 2 * 3.2 / 60 + 1e-9);
   EXPECT_GT(params->bounds.max[0], 1.5);  // The surface |p| = 1.5 stays inside.
@@ -126,8 +122,8 @@ TEST(TaskCatalogTest, MeshExtractErrors) {
   EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"output":")" + std::string(125, 'm') + R"(.ply")"),
             output_error);
   EXPECT_TRUE(ValidateTaskParameters("mesh.extract",
-                                     Params(std::string("{") + kSphere + R"(,"output":")" +
-                                            std::string(124, 'm') + R"(.ply"})"),
+                                     JsonStruct(std::string("{") + kSphere + R"(,"output":")" +
+                                                std::string(124, 'm') + R"(.ply"})"),
                                      {})
                   .ok());
   EXPECT_EQ(MeshError(std::string(kSphere) + R"(,"normals":1)"),
@@ -150,18 +146,18 @@ TEST(TaskCatalogTest, MeshExtractErrors) {
 }
 
 TEST(TaskCatalogTest, DebugSleep) {
-  auto params = ParseDebugSleepParams(Params(R"({"seconds":2.5})"), {});
+  auto params = ParseDebugSleepParams(JsonStruct(R"({"seconds":2.5})"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->seconds, 2.5);
   EXPECT_FALSE(params->fail_message.has_value());
-  params = ParseDebugSleepParams(Params(R"({"seconds":0,"fail_message":"boom"})"), {});
+  params = ParseDebugSleepParams(JsonStruct(R"({"seconds":0,"fail_message":"boom"})"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->fail_message, "boom");
   EXPECT_EQ(params->print, 0);
-  params = ParseDebugSleepParams(Params(R"({"seconds":1,"print":25})"), {});
+  params = ParseDebugSleepParams(JsonStruct(R"({"seconds":1,"print":25})"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->print, 25);
-  EXPECT_TRUE(ValidateTaskParameters("debug.sleep", Params(R"({"seconds":3600})"), {}).ok());
+  EXPECT_TRUE(ValidateTaskParameters("debug.sleep", JsonStruct(R"({"seconds":3600})"), {}).ok());
 }
 
 TEST(TaskCatalogTest, DebugSleepErrors) {
@@ -192,10 +188,10 @@ TEST(TaskCatalogTest, DebugSleepErrors) {
 }
 
 TEST(TaskCatalogTest, ModelRunPassesAnyObjectUpToTheCap) {
-  EXPECT_TRUE(ValidateTaskParameters("model.run", Params("{}"), {}).ok());
+  EXPECT_TRUE(ValidateTaskParameters("model.run", JsonStruct("{}"), {}).ok());
   EXPECT_TRUE(
-      ValidateTaskParameters("model.run",
-                             Params(R"({"seed":7,"prompt":"a chair","opts":{"steps":[1,2]}})"), {})
+      ValidateTaskParameters(
+          "model.run", JsonStruct(R"({"seed":7,"prompt":"a chair","opts":{"steps":[1,2]}})"), {})
           .ok());
   google::protobuf::Struct big;
   (*big.mutable_fields())["image"].set_string_value(std::string(kMaxModelRunParametersBytes, 'a'));
@@ -206,7 +202,7 @@ TEST(TaskCatalogTest, ModelRunPassesAnyObjectUpToTheCap) {
 }
 
 TEST(TaskCatalogTest, FieldDecodeDefaultsAndValues) {
-  auto defaults = ParseFieldDecodeParams(Params("{}"), {});
+  auto defaults = ParseFieldDecodeParams(JsonStruct("{}"), {});
   ASSERT_TRUE(defaults.ok()) << defaults.status();
   EXPECT_EQ(defaults->resolution, kDefaultMeshResolution);
   EXPECT_FALSE(defaults->bounds.has_value());  // The model's bounds, known on the worker.
@@ -214,7 +210,7 @@ TEST(TaskCatalogTest, FieldDecodeDefaultsAndValues) {
   EXPECT_FALSE(defaults->dtype.has_value());
   EXPECT_EQ(defaults->output, FieldDecodeOutput::kMesh);
   auto set = ParseFieldDecodeParams(
-      Params(R"({"resolution":32,"bounds":{"min":[-1,-2,-3],"max":[1,2,3]},"batch_size":1000,
+      JsonStruct(R"({"resolution":32,"bounds":{"min":[-1,-2,-3],"max":[1,2,3]},"batch_size":1000,
                  "dtype":"bfloat16","output":"volume","iso":0.25,"normals":false})"),
       {});
   ASSERT_TRUE(set.ok()) << set.status();
@@ -225,12 +221,12 @@ TEST(TaskCatalogTest, FieldDecodeDefaultsAndValues) {
   EXPECT_EQ(set->output, FieldDecodeOutput::kVolume);
   EXPECT_EQ(*set->iso, 0.25);
   EXPECT_FALSE(set->normals);
-  EXPECT_TRUE(ValidateTaskParameters("field.decode", Params("{}"), {}).ok());
+  EXPECT_TRUE(ValidateTaskParameters("field.decode", JsonStruct("{}"), {}).ok());
 }
 
 TEST(TaskCatalogTest, FieldDecodeErrorsNameTheField) {
   const auto error = [](const std::string& json, TaskLimits limits = {}) {
-    return std::string(ValidateTaskParameters("field.decode", Params(json), limits).message());
+    return std::string(ValidateTaskParameters("field.decode", JsonStruct(json), limits).message());
   };
   EXPECT_EQ(error(R"({"resolution":100000})"),
             "parameters.resolution: must be an integer from 8 to 512");
@@ -250,7 +246,7 @@ TEST(TaskCatalogTest, FieldDecodeErrorsNameTheField) {
 }  // namespace
 TEST(TaskCatalogTest, MeshExtractVolumeIsParsedWithDefaults) {
   auto params = ParseMeshExtractParams(
-      Params(R"({"volume":{"input":"v.npy","format":"npy"},"iso":0.25,"normals":false})"), {});
+      JsonStruct(R"({"volume":{"input":"v.npy","format":"npy"},"iso":0.25,"normals":false})"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_FALSE(params->shape.has_value());
   ASSERT_TRUE(params->volume.has_value());
@@ -262,17 +258,17 @@ TEST(TaskCatalogTest, MeshExtractVolumeIsParsedWithDefaults) {
   EXPECT_EQ(params->iso, 0.25);
   EXPECT_FALSE(params->normals);
 
-  auto raw =
-      ParseMeshExtractParams(Params(R"({"volume":{"input":"v.raw","format":"raw","dims":[3,4,5],)"
-                                    R"("origin":[-1,2,0.5],"spacing":0.5}})"),
-                             {});
+  auto raw = ParseMeshExtractParams(
+      JsonStruct(R"({"volume":{"input":"v.raw","format":"raw","dims":[3,4,5],)"
+                 R"("origin":[-1,2,0.5],"spacing":0.5}})"),
+      {});
   ASSERT_TRUE(raw.ok()) << raw.status();
   EXPECT_EQ(raw->volume->format, VolumeFormat::kRaw);
   EXPECT_EQ(raw->volume->dims, (std::array<int, 3>{3, 4, 5}));
   EXPECT_EQ(raw->volume->origin, (Vec3{-1, 2, 0.5}));
   EXPECT_EQ(raw->volume->spacing, (Vec3{0.5, 0.5, 0.5}));
   auto anisotropic = ParseMeshExtractParams(
-      Params(R"({"volume":{"input":"v","format":"npy","spacing":[1,2,3]}})"), {});
+      JsonStruct(R"({"volume":{"input":"v","format":"npy","spacing":[1,2,3]}})"), {});
   ASSERT_TRUE(anisotropic.ok()) << anisotropic.status();
   EXPECT_EQ(anisotropic->volume->spacing, (Vec3{1, 2, 3}));
 }

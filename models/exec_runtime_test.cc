@@ -15,9 +15,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/testing/json_struct.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "models/model_repository.h"
 
@@ -67,11 +67,7 @@ ModelEntry InlineModel(const std::string& script, const fs::path& dir) {
   return entry;
 }
 
-google::protobuf::Struct Params(const std::string& json) {
-  google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 bool ProcessEnds(pid_t pid) {
   const absl::Time end = absl::Now() + absl::Seconds(10);
@@ -102,7 +98,7 @@ class ExecRuntimeTest : public ::testing::Test {
     ExecRunRequest request;
     request.inputs = std::move(inputs);
     request.output_dir = out_dir();
-    request.parameters = Params(params_json);
+    request.parameters = JsonStruct(params_json);
     request.report_progress = [this](double fraction, std::string_view message) {
       progress_.emplace_back(fraction, std::string(message));
     };

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/task_catalog.h"
+#include "common/testing/json_struct.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace kiln {
@@ -13,18 +13,14 @@ namespace {
 
 using ::testing::HasSubstr;
 
-google::protobuf::Struct Json(const std::string& json) {
-  google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 absl::Status ParseError(const std::string& json) {
-  return ParseCadBuildParams(Json(json)).status();
+  return ParseCadBuildParams(JsonStruct(json)).status();
 }
 
 TEST(CadBuildParamsTest, ParsesATreeWithPlacementsAndDefaults) {
-  absl::StatusOr<CadBuildParams> p = ParseCadBuildParams(Json(R"({"shape": {"fillet": {
+  absl::StatusOr<CadBuildParams> p = ParseCadBuildParams(JsonStruct(R"({"shape": {"fillet": {
       "radius": 0.5, "child": {"difference": {"children": [
         {"box": {"size": [20, 10, 5], "center": true}},
         {"cylinder": {"radius": 2, "height": 10}, "translate": [1, 2, 3],
@@ -53,7 +49,7 @@ TEST(CadBuildParamsTest, ParsesATreeWithPlacementsAndDefaults) {
 
 TEST(CadBuildParamsTest, ParsesOptions) {
   absl::StatusOr<CadBuildParams> p =
-      ParseCadBuildParams(Json(R"({"shape": {"sphere": {"radius": 1}},
+      ParseCadBuildParams(JsonStruct(R"({"shape": {"sphere": {"radius": 1}},
       "tessellation": {"linear_deflection": 0.01, "angular_deflection": 0.2},
       "drawing": {"projection": "first-angle", "hidden": false},
       "outputs": {"step": "a.stp", "mesh": "a.ply", "drawing": "a.dxf"}})"));
@@ -66,7 +62,7 @@ TEST(CadBuildParamsTest, ParsesOptions) {
   EXPECT_EQ(p->mesh_output, "a.ply");
   EXPECT_FALSE(p->preview.has_value());
   absl::StatusOr<CadBuildParams> with_preview =
-      ParseCadBuildParams(Json(R"({"shape": {"sphere": {"radius": 1}}, "preview": true})"));
+      ParseCadBuildParams(JsonStruct(R"({"shape": {"sphere": {"radius": 1}}, "preview": true})"));
   ASSERT_TRUE(with_preview.ok()) << with_preview.status();
   EXPECT_TRUE(with_preview->preview.has_value());
 }
@@ -118,9 +114,9 @@ TEST(CadBuildParamsTest, ErrorsNameTheField) {
 
 TEST(CadBuildParamsTest, EnforcesDepthAndNodeLimits) {
   // Built as a Struct: protobuf's JSON parser refuses this nesting before we see it.
-  google::protobuf::Struct deep = Json(R"({"sphere": {"radius": 1}})");
+  google::protobuf::Struct deep = JsonStruct(R"({"sphere": {"radius": 1}})");
   for (int i = 0; i < kMaxCadDepth; ++i) {
-    google::protobuf::Struct fillet = Json(R"({"fillet": {"radius": 0.1}})");
+    google::protobuf::Struct fillet = JsonStruct(R"({"fillet": {"radius": 0.1}})");
     (*(*fillet.mutable_fields())["fillet"].mutable_struct_value()->mutable_fields())["child"]
         .mutable_struct_value()
         ->Swap(&deep);
@@ -150,15 +146,16 @@ TEST(CadBuildParamsTest, EnforcesDepthAndNodeLimits) {
   for (int i = 1; i < kMaxCadDepth; ++i) {
     ok = absl::StrCat(R"({"fillet": {"radius": 0.1, "child": )", ok, "}}");
   }
-  EXPECT_TRUE(ParseCadBuildParams(Json(absl::StrCat(R"({"shape": )", ok, "}"))).ok());
+  EXPECT_TRUE(ParseCadBuildParams(JsonStruct(absl::StrCat(R"({"shape": )", ok, "}"))).ok());
 }
 
 TEST(CadBuildParamsTest, CatalogKnowsTheTask) {
   EXPECT_TRUE(IsKnownTask(kCadBuildTask));
   EXPECT_TRUE(ValidateTaskParameters(kCadBuildTask,
-                                     Json(R"({"shape": {"box": {"size": [1,2,3]}}})"), TaskLimits{})
+                                     JsonStruct(R"({"shape": {"box": {"size": [1,2,3]}}})"),
+                                     TaskLimits{})
                   .ok());
-  EXPECT_THAT(ValidateTaskParameters(kCadBuildTask, Json("{}"), TaskLimits{}).message(),
+  EXPECT_THAT(ValidateTaskParameters(kCadBuildTask, JsonStruct("{}"), TaskLimits{}).message(),
               HasSubstr("parameters.shape"));
 }
 

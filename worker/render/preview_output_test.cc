@@ -11,6 +11,7 @@
 
 #include "common/render_preview_params.h"
 #include "common/task_catalog.h"
+#include "common/testing/json_struct.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -26,14 +27,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-google::protobuf::Struct Json(const std::string& json) {
-  google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 google::protobuf::Value JsonValue(const std::string& json) {
-  return Json("{\"v\": " + json + "}").fields().at("v");
+  return JsonStruct("{\"v\": " + json + "}").fields().at("v");
 }
 
 int GifFrames(const std::string& path, int* width, int* height) {
@@ -90,23 +87,25 @@ TEST(PreviewParamsTest, ErrorsNameTheField) {
 
   // The catalog knows render.preview and mesh.extract's preview.
   const TaskLimits limits;
-  EXPECT_TRUE(ValidateTaskParameters("render.preview", Json(R"({"input": "a.ply"})"), limits).ok());
-  EXPECT_THAT(ValidateTaskParameters("render.preview", Json(R"({"frames": 3})"), limits).message(),
-              HasSubstr("parameters.input: required"));
+  EXPECT_TRUE(
+      ValidateTaskParameters("render.preview", JsonStruct(R"({"input": "a.ply"})"), limits).ok());
   EXPECT_THAT(
-      ValidateTaskParameters("render.preview", Json(R"({"input": "a.ply", "frames": 361})"), limits)
-          .message(),
-      HasSubstr("parameters.frames"));
+      ValidateTaskParameters("render.preview", JsonStruct(R"({"frames": 3})"), limits).message(),
+      HasSubstr("parameters.input: required"));
   EXPECT_THAT(ValidateTaskParameters("render.preview",
-                                     Json(R"({"input": "a", "input_format": "step"})"), limits)
+                                     JsonStruct(R"({"input": "a.ply", "frames": 361})"), limits)
+                  .message(),
+              HasSubstr("parameters.frames"));
+  EXPECT_THAT(ValidateTaskParameters(
+                  "render.preview", JsonStruct(R"({"input": "a", "input_format": "step"})"), limits)
                   .message(),
               HasSubstr("parameters.input_format"));
-  EXPECT_THAT(
-      ValidateTaskParameters("mesh.extract", Json(R"({"shape": {"type": "sphere", "radius": 1},
+  EXPECT_THAT(ValidateTaskParameters("mesh.extract",
+                                     JsonStruct(R"({"shape": {"type": "sphere", "radius": 1},
                                               "preview": {"frames": 1000}})"),
-                             limits)
-          .message(),
-      HasSubstr("parameters.preview.frames"));
+                                     limits)
+                  .message(),
+              HasSubstr("parameters.preview.frames"));
 }
 
 class RenderPreviewTaskTest : public ::testing::Test {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "worker/tasks/task_outputs.h"
 
 namespace kiln::tasks {
 
@@ -46,10 +47,7 @@ absl::StatusOr<TaskOutput> DebugSleepTask::Run(const TaskContext& context) const
   if (context.report_progress) context.report_progress(1.0, "done sleeping");
   if (params.fail_message.has_value()) return absl::AbortedError(*params.fail_message);
 
-  std::error_code error;
-  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
-  if (error)
-    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
+  KILN_ASSIGN_OR_RETURN(const std::filesystem::path dir, AbsoluteOutputDir(request));
   const std::string path = (dir / "sleep.txt").string();
   std::ofstream out(path, std::ios::trunc);
   out << absl::StrFormat("slept %.3f s\n", absl::ToDoubleSeconds(elapsed));
@@ -57,9 +55,7 @@ absl::StatusOr<TaskOutput> DebugSleepTask::Run(const TaskContext& context) const
   if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
 
   TaskOutput output;
-  kiln::v1::LocalFile& file = output.outputs.emplace_back();
-  file.set_name("sleep.txt");
-  file.set_path(path);
+  AddOutputFile("sleep.txt", path, &output);
   (*output.summary.mutable_fields())["seconds"].set_number_value(absl::ToDoubleSeconds(elapsed));
   return output;
 }

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <new>
-#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -13,23 +12,15 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "worker/render/preview_output.h"
+#include "worker/tasks/job_inputs.h"
 #include "worker/tasks/marching_cubes_cpu.h"
 #include "worker/tasks/marching_cubes_gpu.h"
 #include "worker/tasks/mesh_stats.h"
+#include "worker/tasks/mesh_summary.h"
 #include "worker/tasks/meshio/ply.h"
+#include "worker/tasks/task_outputs.h"
 
 namespace kiln::tasks {
-namespace {
-
-using google::protobuf::Value;
-
-Value NumberList(const auto& values) {
-  Value v;
-  for (const auto x : values) v.mutable_list_value()->add_values()->set_number_value(x);
-  return v;
-}
-
-}  // namespace
 
 GridSpec MeshExtractGrid(const MeshExtractParams& params) {
   const Aabb& b = params.bounds;
@@ -91,23 +82,14 @@ absl::StatusOr<Mesh> ExtractMesh(const MeshExtractParams& params,
 absl::StatusOr<Float32Volume> ReadMeshExtractVolume(const MeshExtractVolume& volume,
                                                     const kiln::v1::RunTaskRequest& request,
                                                     const TaskLimits& limits) {
-  const kiln::v1::LocalFile* file = nullptr;
-  std::vector<std::string> names;
-  for (const kiln::v1::LocalFile& input : request.inputs()) {
-    if (input.name() == volume.input) file = &input;
-    names.push_back(input.name());
-  }
-  if (file == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameters.volume.input: the job has no input named \"", volume.input,
-                     "\" (inputs: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
-  }
+  KILN_ASSIGN_OR_RETURN(const std::string path,
+                        FindJobInputPath(request, volume.input, "volume.input"));
   absl::StatusOr<Float32Volume> read;
   if (volume.format == VolumeFormat::kNpy) {
     // The header's shape is checked before the samples are allocated.
-    read = ReadNpyFloat32Volume(file->path(), volume.input, MaxVolumeSamplesPerAxis(limits));
+    read = ReadNpyFloat32Volume(path, volume.input, MaxVolumeSamplesPerAxis(limits));
   } else if (volume.dims.has_value()) {
-    read = ReadRawFloat32Volume(file->path(), volume.input, *volume.dims);
+    read = ReadRawFloat32Volume(path, volume.input, *volume.dims);
   } else {
     return absl::InvalidArgumentError("parameters.volume.dims: required for a raw volume");
   }
@@ -213,22 +195,14 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
   const MeshStats stats = ComputeMeshStats(*mesh);
 
   report(0.95, absl::StrCat("writing ", params.output));
-  std::error_code error;
-  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
-  if (error)
-    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
+  KILN_ASSIGN_OR_RETURN(const std::filesystem::path dir, AbsoluteOutputDir(request));
   const std::string path = (dir / params.output).string();
   KILN_RETURN_IF_ERROR(WritePly(*mesh, path));
 
   TaskOutput output;
-  kiln::v1::LocalFile& file = output.outputs.emplace_back();
-  file.set_name(params.output);
-  file.set_path(path);
+  AddOutputFile(params.output, path, &output);
+  AddMeshSummary(stats, &output.summary);
   auto& fields = *output.summary.mutable_fields();
-  fields["vertices"].set_number_value(static_cast<double>(stats.vertices));
-  fields["faces"].set_number_value(static_cast<double>(stats.faces));
-  fields["components"].set_number_value(static_cast<double>(stats.components));
-  fields["watertight"].set_bool_value(stats.watertight);
   fields["grid"] = NumberList(grid.cells);
   if (params.volume.has_value()) {
     fields["dims"] =
@@ -239,8 +213,6 @@ absl::StatusOr<TaskOutput> MeshExtractTask::Run(const TaskContext& context) cons
     fields["resolution"].set_number_value(params.resolution);
     fields["cell_size"].set_number_value(grid.spacing[0]);
   }
-  fields["bbox_min"] = NumberList(stats.bbox_min);
-  fields["bbox_max"] = NumberList(stats.bbox_max);
   if (params.preview.has_value()) {
     report(0.97, "rendering the preview");
     // The slot's device, whether or not marching cubes ran there: the renderer has its

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/testing/json_struct.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "worker/image/png.h"
 #include "worker/tasks/mesh_stats.h"
@@ -20,11 +20,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-google::protobuf::Struct Params(const std::string& json) {
-  google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 double Number(const tasks::TaskOutput& out, const std::string& key) {
   return out.summary.fields().at(key).number_value();
@@ -49,7 +45,7 @@ class FieldDecodeTest : public ::testing::Test {
   absl::StatusOr<tasks::TaskOutput> Run(const std::string& model, const std::string& params) {
     request_.set_task("field.decode");
     request_.set_model(model);
-    *request_.mutable_parameters() = Params(params);
+    *request_.mutable_parameters() = JsonStruct(params);
     request_.set_output_dir(out_.path());
     tasks::TaskContext context;
     context.request = &request_;

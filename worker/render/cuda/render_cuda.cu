@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "worker/cuda_common/cuda_error.h"
 #include "worker/render/cuda/render_cuda.h"
 #include "worker/render/raster_core.h"
 
@@ -18,27 +19,13 @@ constexpr int kLargeTriangleSlices = 16;
 
 CudaRenderStatus FromCuda(cudaError_t error, const char* what) {
   CudaRenderCode code = CudaRenderCode::kInternal;
-  switch (error) {
-    case cudaErrorMemoryAllocation:
-      code = CudaRenderCode::kResourceExhausted;
-      break;
-    case cudaErrorNoKernelImageForDevice:
-    case cudaErrorInvalidDeviceFunction:
-    case cudaErrorUnsupportedPtxVersion:
-    case cudaErrorInvalidPtx:
-    case cudaErrorJitCompilerNotFound:
-    case cudaErrorNoDevice:
-    case cudaErrorInvalidDevice:
-    case cudaErrorInsufficientDriver:
-    case cudaErrorStubLibrary:
-      code = CudaRenderCode::kFailedPrecondition;
-      break;
-    default:
-      break;
+  if (error == cudaErrorMemoryAllocation) {
+    code = CudaRenderCode::kResourceExhausted;
+  } else if (cuda::IsCudaUnavailableError(error)) {
+    code = CudaRenderCode::kFailedPrecondition;
   }
   cudaGetLastError();  // clear a non-sticky error so the next call starts clean
-  return {code, std::string("CUDA renderer: ") + what + ": " + cudaGetErrorString(error) + " (" +
-                    cudaGetErrorName(error) + ")"};
+  return {code, std::string("CUDA renderer: ") + what + ": " + cuda::CudaErrorText(error)};
 }
 
 #define KILN_RENDER_RETURN_IF_CUDA_ERROR(call, what)                                    \

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "worker/cuda_common/gpu_test_device.h"
 #include "worker/render/cuda/render_cuda.h"
 #include "worker/render/rasterizer.h"
 #include "worker/render/renderer.h"
@@ -24,15 +25,9 @@ namespace {
 class CudaRendererTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    int count = 0;
-    const cudaError_t error = cudaGetDeviceCount(&count);
-    if (error != cudaSuccess || count == 0) {
-      GTEST_SKIP() << "no CUDA device: "
-                   << (error != cudaSuccess ? cudaGetErrorString(error) : "none visible");
+    if (const std::string why = cuda::CudaTestDeviceSkipReason(); !why.empty()) {
+      GTEST_SKIP() << why;
     }
-    cudaDeviceProp prop;
-    cudaGetDeviceProperties(&prop, 0);
-    std::printf("device 0: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
   }
 
   // Renders `mesh` with `options` on both paths and checks the tolerance.

@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "worker/cuda_common/cuda_error.h"
 #include "worker/tasks/cuda/marching_cubes_cuda.h"
 #include "worker/tasks/cuda/marching_cubes_passes.h"
 #include "worker/tasks/marching_cubes_tables.h"
@@ -30,22 +31,13 @@ static_assert(sizeof(std::array<uint32_t, 3>) == 3 * sizeof(uint32_t), "Mesh tri
 // also clears the thread's last (non-sticky) error so the next call starts clean.
 MarchingCubesStatus FromCuda(cudaError_t error, const std::string& what) {
   MarchingCubesCode code = MarchingCubesCode::kInternal;
+  if (error == cudaErrorMemoryAllocation) {
+    code = MarchingCubesCode::kResourceExhausted;
+  } else if (cuda::IsCudaUnavailableError(error)) {
+    code = MarchingCubesCode::kFailedPrecondition;
+  }
   std::string hint;
   switch (error) {
-    case cudaErrorMemoryAllocation:
-      code = MarchingCubesCode::kResourceExhausted;
-      break;
-    case cudaErrorNoKernelImageForDevice:
-    case cudaErrorInvalidDeviceFunction:
-    case cudaErrorUnsupportedPtxVersion:
-    case cudaErrorInvalidPtx:
-    case cudaErrorJitCompilerNotFound:
-    case cudaErrorNoDevice:
-    case cudaErrorInvalidDevice:
-    case cudaErrorInsufficientDriver:
-    case cudaErrorStubLibrary:
-      code = MarchingCubesCode::kFailedPrecondition;
-      break;
     case cudaErrorIllegalAddress:
     case cudaErrorLaunchFailure:
     case cudaErrorIllegalInstruction:
@@ -58,9 +50,8 @@ MarchingCubesStatus FromCuda(cudaError_t error, const std::string& what) {
       break;
   }
   cudaGetLastError();
-  return MarchingCubesStatus::Error(code, "CUDA marching cubes: " + what + ": " +
-                                              cudaGetErrorString(error) + " (" +
-                                              cudaGetErrorName(error) + ")" + hint);
+  return MarchingCubesStatus::Error(
+      code, "CUDA marching cubes: " + what + ": " + cuda::CudaErrorText(error) + hint);
 }
 
 #define KILN_MC_RETURN_IF_CUDA_ERROR(call, what)                                \

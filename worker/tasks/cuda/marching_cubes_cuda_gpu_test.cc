@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "worker/cuda_common/gpu_test_device.h"
 #include "worker/tasks/cuda/marching_cubes_cuda.h"
 #include "worker/tasks/cuda/marching_cubes_emulation.h"
 #include "worker/tasks/cuda/marching_cubes_passes.h"
@@ -37,15 +38,9 @@ constexpr float kNormalTolerance = 1e-5f;
 class CudaMarchingCubesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    int count = 0;
-    const cudaError_t error = cudaGetDeviceCount(&count);
-    if (error != cudaSuccess || count == 0) {
-      GTEST_SKIP() << "no CUDA device: "
-                   << (error != cudaSuccess ? cudaGetErrorString(error) : "none visible");
+    if (const std::string why = cuda::CudaTestDeviceSkipReason(); !why.empty()) {
+      GTEST_SKIP() << why;
     }
-    cudaDeviceProp prop;
-    cudaGetDeviceProperties(&prop, 0);
-    std::printf("device 0: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
     const MarchingCubesStatus status = CudaMarchingCubes::Create({}, &cuda_);
     ASSERT_TRUE(status.ok()) << status.message;
   }

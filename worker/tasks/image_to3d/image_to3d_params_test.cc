@@ -3,8 +3,8 @@
 #include <string>
 
 #include "common/task_catalog.h"
+#include "common/testing/json_struct.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace kiln {
@@ -12,21 +12,16 @@ namespace {
 
 using ::testing::HasSubstr;
 
-google::protobuf::Struct Params(const std::string& json) {
-  google::protobuf::Struct s;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
-  EXPECT_TRUE(status.ok()) << status << " in " << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 std::string Error(const std::string& json) {
-  const absl::Status status = ValidateTaskParameters("image.to3d", Params(json), TaskLimits{});
+  const absl::Status status = ValidateTaskParameters("image.to3d", JsonStruct(json), TaskLimits{});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
   return std::string(status.message());
 }
 
 TEST(ImageTo3dParamsTest, Defaults) {
-  absl::StatusOr<ImageTo3dParams> p = ParseImageTo3dParams(Params(R"({"input": "photo"})"));
+  absl::StatusOr<ImageTo3dParams> p = ParseImageTo3dParams(JsonStruct(R"({"input": "photo"})"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->input, "photo");
   EXPECT_EQ(p->mask, ImageMaskMode::kAuto);
@@ -40,7 +35,7 @@ TEST(ImageTo3dParamsTest, Defaults) {
 
 TEST(ImageTo3dParamsTest, BackgroundImpliesKeyMode) {
   absl::StatusOr<ImageTo3dParams> p = ParseImageTo3dParams(
-      Params(R"({"input": "a", "background": [0, 255, 0], "tolerance": 0.2, "depth": 1.5,
+      JsonStruct(R"({"input": "a", "background": [0, 255, 0], "tolerance": 0.2, "depth": 1.5,
                  "resolution": 256, "smoothing": 0, "components": 3, "size": 2.5,
                  "output": "x.glb", "preview": true})"));
   ASSERT_TRUE(p.ok()) << p.status();

@@ -12,22 +12,11 @@
 #include "worker/tasks/image_to3d/image_inflate.h"
 #include "worker/tasks/job_inputs.h"
 #include "worker/tasks/mesh_stats.h"
+#include "worker/tasks/mesh_summary.h"
 #include "worker/tasks/meshio/glb.h"
+#include "worker/tasks/task_outputs.h"
 
 namespace kiln::tasks {
-namespace {
-
-using google::protobuf::Value;
-
-Value NumberList(const auto& values) {
-  Value v;
-  for (const auto x : values) {
-    v.mutable_list_value()->add_values()->set_number_value(static_cast<double>(x));
-  }
-  return v;
-}
-
-}  // namespace
 
 absl::StatusOr<TaskOutput> ImageTo3dTask::Run(const TaskContext& context) const {
   const absl::Time start = absl::Now();
@@ -67,31 +56,20 @@ absl::StatusOr<TaskOutput> ImageTo3dTask::Run(const TaskContext& context) const 
   const MeshStats stats = ComputeMeshStats(inflated->mesh);
 
   report(0.8, absl::StrCat("writing ", params.output));
-  std::error_code error;
-  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
-  if (error) {
-    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
-  }
+  KILN_ASSIGN_OR_RETURN(const std::filesystem::path dir, AbsoluteOutputDir(request));
   const std::string path = (dir / params.output).string();
   KILN_RETURN_IF_ERROR(WriteGlb(inflated->mesh, path));
 
   TaskOutput output;
-  kiln::v1::LocalFile& file = output.outputs.emplace_back();
-  file.set_name(params.output);
-  file.set_path(path);
+  AddOutputFile(params.output, path, &output);
+  AddMeshSummary(stats, &output.summary);
   auto& fields = *output.summary.mutable_fields();
-  fields["vertices"].set_number_value(static_cast<double>(stats.vertices));
-  fields["faces"].set_number_value(static_cast<double>(stats.faces));
-  fields["watertight"].set_bool_value(stats.watertight);
-  fields["components"].set_number_value(static_cast<double>(stats.components));
   fields["components_found"].set_number_value(inflated->components_found);
   fields["mask_pixels"].set_number_value(static_cast<double>(inflated->mask_pixels));
   fields["mask_size"] = NumberList(std::array<int, 2>{inflated->mask_width, inflated->mask_height});
   const bool key = inflated->mask_mode == ImageMaskMode::kKey;
   fields["mask"].set_string_value(key ? "key" : "alpha");
   if (key) fields["background"] = NumberList(inflated->background);
-  fields["bbox_min"] = NumberList(stats.bbox_min);
-  fields["bbox_max"] = NumberList(stats.bbox_max);
   if (params.preview.has_value()) {
     report(0.9, "rendering the preview");
     // On the CPU: the task runs there too, and the preview is small next to the mesh.

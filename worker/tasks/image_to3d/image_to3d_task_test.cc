@@ -2,20 +2,18 @@
 
 #include <zlib.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
 
-#include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "worker/image/png.h"
 #include "worker/tasks/image_to3d/inflate_test_helpers.h"
 #include "worker/tasks/mesh_stats.h"
 #include "worker/tasks/meshio/glb.h"
+#include "worker/tasks/testing/task_fixture.h"
 
 namespace kiln::tasks {
 namespace {
@@ -25,61 +23,17 @@ using ::testing::StartsWith;
 
 const std::string kPhoto = std::string(KILN_TEST_DATA_DIR) + "/images/photo_like_object.png";
 
-// With KILN_TEST_KEEP_GLB_DIR set, every GLB a test writes is copied there (named
-// after the test), e.g. to run the Khronos validator on them: tests/gltf/validate.js.
-void KeepOutputsForInspection(const absl::StatusOr<TaskOutput>& output) {
-  const char* dir = std::getenv("KILN_TEST_KEEP_GLB_DIR");
-  if (dir == nullptr || *dir == 0 || !output.ok()) return;
-  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  for (const kiln::v1::LocalFile& file : output->outputs) {
-    std::error_code error;
-    std::filesystem::copy_file(
-        file.path(),
-        std::filesystem::path(dir) /
-            (std::string(test->test_suite_name()) + "." + test->name() + "." + file.name()),
-        std::filesystem::copy_options::overwrite_existing, error);
-  }
-}
-
-google::protobuf::Struct Params(const std::string& json) {
-  google::protobuf::Struct s;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
-  EXPECT_TRUE(status.ok()) << status << " in " << json;
-  return s;
-}
-
-class ImageTo3dTaskTest : public ::testing::Test {
+class ImageTo3dTaskTest : public testing::TaskFixture<ImageTo3dTask> {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
-    std::filesystem::create_directories(dir_.Sub("out"));
-    request_.set_output_dir(dir_.Sub("out"));
-  }
-  void AddInput(const std::string& name, const std::string& path) {
-    kiln::v1::LocalFile* input = request_.add_inputs();
-    input->set_name(name);
-    input->set_path(path);
-  }
-  absl::StatusOr<TaskOutput> Run(const std::string& json) {
-    *request_.mutable_parameters() = Params(json);
-    TaskContext context;
-    context.request = &request_;
-    absl::StatusOr<TaskOutput> output = ImageTo3dTask().Run(context);
-    KeepOutputsForInspection(output);
-    return output;
-  }
   double Number(const TaskOutput& output, const std::string& key) {
     return output.summary.fields().at(key).number_value();
   }
-
-  kiln::testing::ScopedTempDir dir_;
-  kiln::v1::RunTaskRequest request_;
 };
 
 // The committed photo-like fixture (tests/data/images/make_photo_like_object.py): soft
 // alpha edge, a shadow under 50% alpha, dust specks, noisy colours.
 TEST_F(ImageTo3dTaskTest, PhotoLikeImageBecomesAClosedMeshMatchingItsSilhouette) {
-  AddInput("photo.png", kPhoto);
+  AddInputFile("photo.png", kPhoto);
   absl::StatusOr<TaskOutput> output = Run(R"({"input": "photo.png", "output": "apple.glb"})");
   ASSERT_TRUE(output.ok()) << output.status();
   ASSERT_EQ(output->outputs.size(), 1u);
@@ -128,7 +82,7 @@ TEST_F(ImageTo3dTaskTest, KeyedImageThroughTheTask) {
   }
   const std::string path = dir_.Sub("discs.png");
   ASSERT_TRUE(image::WritePng(image, path).ok());
-  AddInput("discs", path);
+  AddInputFile("discs", path);
   absl::StatusOr<TaskOutput> output =
       Run(R"({"input": "discs", "components": 2, "depth": 0.5, "size": 3,
               "preview": {"frames": 2, "size": [64, 48]}})");
@@ -154,7 +108,7 @@ TEST_F(ImageTo3dTaskTest, BadInputsGiveClearErrors) {
 
   const std::string not_png = dir_.Sub("not.png");
   { std::ofstream(not_png) << "GIF89a definitely not a PNG"; }
-  AddInput("not.png", not_png);
+  AddInputFile("not.png", not_png);
   absl::StatusOr<TaskOutput> bad = Run(R"({"input": "not.png"})");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), StartsWith("input \"not.png\": "));
@@ -167,14 +121,14 @@ TEST_F(ImageTo3dTaskTest, BadInputsGiveClearErrors) {
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string cut = dir_.Sub("cut.png");
   { std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2); }
-  AddInput("cut.png", cut);
+  AddInputFile("cut.png", cut);
   absl::StatusOr<TaskOutput> truncated = Run(R"({"input": "cut.png"})");
   EXPECT_EQ(truncated.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(truncated.status().message()), StartsWith("input \"cut.png\": "));
 
   const std::string empty = dir_.Sub("empty.png");
   ASSERT_TRUE(image::WritePng(image::Image::Blank(16, 16), empty).ok());
-  AddInput("empty.png", empty);
+  AddInputFile("empty.png", empty);
   absl::StatusOr<TaskOutput> nothing = Run(R"({"input": "empty.png"})");
   EXPECT_EQ(nothing.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(nothing.status().message(), HasSubstr("image has no foreground"));
@@ -203,7 +157,7 @@ TEST_F(ImageTo3dTaskTest, BadInputsGiveClearErrors) {
     chunk(png, "IEND");
     std::ofstream(huge, std::ios::binary) << png;
   }
-  AddInput("huge.png", huge);
+  AddInputFile("huge.png", huge);
   absl::StatusOr<TaskOutput> too_large = Run(R"({"input": "huge.png"})");
   EXPECT_EQ(too_large.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(too_large.status().message()), StartsWith("input \"huge.png\": "));

@@ -2,27 +2,20 @@
 
 #include <exception>
 #include <filesystem>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "worker/render/preview_output.h"
+#include "worker/tasks/job_inputs.h"
 #include "worker/tasks/mesh_stats.h"
+#include "worker/tasks/mesh_summary.h"
 #include "worker/tasks/meshio/mesh_checks.h"
 #include "worker/tasks/meshio/mesh_format.h"
 #include "worker/tasks/meshio/mesh_io.h"
+#include "worker/tasks/task_outputs.h"
 
 namespace kiln::tasks {
 namespace {
-
-using google::protobuf::Value;
-
-Value NumberList(const std::array<float, 3>& values) {
-  Value v;
-  for (float x : values) v.mutable_list_value()->add_values()->set_number_value(x);
-  return v;
-}
 
 absl::Status NoStep(absl::string_view what) {
   return absl::FailedPreconditionError(
@@ -73,17 +66,8 @@ absl::StatusOr<TaskOutput> MeshConvertTask::Run(const TaskContext& context) cons
   if (request.output_dir().empty()) {
     return absl::FailedPreconditionError("the request has no output_dir");
   }
-  const kiln::v1::LocalFile* input = nullptr;
-  std::vector<std::string> names;
-  for (const kiln::v1::LocalFile& file : request.inputs()) {
-    if (file.name() == params.input) input = &file;
-    names.push_back(file.name());
-  }
-  if (input == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameters.input: the job has no input named \"", params.input,
-                     "\" (inputs: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
-  }
+  KILN_ASSIGN_OR_RETURN(const std::string input_path,
+                        FindJobInputPath(request, params.input, "input"));
   MeshFormat input_format;
   if (!params.input_format.empty()) {
     KILN_ASSIGN_OR_RETURN(input_format, FormatFromPath(absl::StrCat(".", params.input_format)));
@@ -107,12 +91,12 @@ absl::StatusOr<TaskOutput> MeshConvertTask::Run(const TaskContext& context) cons
   if (input_format == MeshFormat::kStep) {
     if (!options_.read_step) return NoStep("parameters.input:");
     try {
-      read = options_.read_step(input->path());
+      read = options_.read_step(input_path);
     } catch (const std::exception& e) {  // The hook should not throw; contain it if it does.
       read = absl::InternalError(e.what());
     }
   } else {
-    read = ReadMesh(input->path(), input_format);
+    read = ReadMesh(input_path, input_format);
   }
   if (!read.ok()) return ForInput(read.status(), params.input);
   Mesh mesh = *std::move(read);
@@ -124,10 +108,7 @@ absl::StatusOr<TaskOutput> MeshConvertTask::Run(const TaskContext& context) cons
   TransformMeshForConvert(params, mesh);
 
   report(0.6, absl::StrCat("writing ", params.output));
-  std::error_code error;
-  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
-  if (error)
-    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
+  KILN_ASSIGN_OR_RETURN(const std::filesystem::path dir, AbsoluteOutputDir(request));
   const std::string path = (dir / params.output).string();
   absl::Status written;
   if (output_format == MeshFormat::kStep) {
@@ -143,20 +124,13 @@ absl::StatusOr<TaskOutput> MeshConvertTask::Run(const TaskContext& context) cons
 
   const MeshStats stats = ComputeMeshStats(mesh);
   TaskOutput output;
-  kiln::v1::LocalFile& file = output.outputs.emplace_back();
-  file.set_name(params.output);
-  file.set_path(path);
+  AddOutputFile(params.output, path, &output);
+  AddMeshSummary(stats, &output.summary);
   auto& fields = *output.summary.mutable_fields();
-  fields["vertices"].set_number_value(static_cast<double>(stats.vertices));
-  fields["faces"].set_number_value(static_cast<double>(stats.faces));
-  fields["components"].set_number_value(static_cast<double>(stats.components));
-  fields["watertight"].set_bool_value(stats.watertight);
   // Where it is not: open borders and edges of three or more faces, which CAD and
   // printing tools reject; converting keeps them as they are.
   fields["boundary_edges"].set_number_value(static_cast<double>(stats.boundary_edges));
   fields["non_manifold_edges"].set_number_value(static_cast<double>(stats.non_manifold_edges));
-  fields["bbox_min"] = NumberList(stats.bbox_min);
-  fields["bbox_max"] = NumberList(stats.bbox_max);
   fields["input_format"].set_string_value(FormatName(input_format));
   fields["output_format"].set_string_value(FormatName(output_format));
   if (params.preview.has_value()) {

@@ -6,9 +6,9 @@
 
 #include "common/mesh_convert_params.h"
 #include "common/task_catalog.h"
+#include "common/testing/json_struct.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "worker/tasks/meshio/mesh_io.h"
 #include "worker/tasks/meshio/testing/test_meshes.h"
@@ -18,33 +18,29 @@ namespace {
 
 using ::testing::HasSubstr;
 
-google::protobuf::Struct Json(const std::string& json) {
-  google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 TEST(MeshConvertParamsTest, DefaultsAndFactor) {
-  auto params = ParseMeshConvertParams(Json(R"({"input":"a.stl","output":"b.glb"})"));
+  auto params = ParseMeshConvertParams(JsonStruct(R"({"input":"a.stl","output":"b.glb"})"));
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->factor, 1);
   EXPECT_FALSE(params->ascii);
   EXPECT_EQ(params->up_from, params->up_to);
   params = ParseMeshConvertParams(
-      Json(R"({"input":"a","input_format":"ply","output":"b.STL","ascii":true,"scale":2,)"
-           R"("units":{"from":"mm","to":"in"},"up_axis":{"from":"z","to":"y"}})"));
+      JsonStruct(R"({"input":"a","input_format":"ply","output":"b.STL","ascii":true,"scale":2,)"
+                 R"("units":{"from":"mm","to":"in"},"up_axis":{"from":"z","to":"y"}})"));
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_DOUBLE_EQ(params->factor, 2 * 0.001 / 0.0254);
   EXPECT_EQ(params->up_from, UpAxis::kZ);
   EXPECT_EQ(params->up_to, UpAxis::kY);
-  EXPECT_TRUE(
-      ValidateTaskParameters(kMeshConvertTask, Json(R"({"input":"a.obj","output":"b.step"})"), {})
-          .ok());
+  EXPECT_TRUE(ValidateTaskParameters(kMeshConvertTask,
+                                     JsonStruct(R"({"input":"a.obj","output":"b.step"})"), {})
+                  .ok());
 }
 
 TEST(MeshConvertParamsTest, ErrorsNameTheField) {
   auto error = [](const std::string& json) {
-    return std::string(ParseMeshConvertParams(Json(json)).status().message());
+    return std::string(ParseMeshConvertParams(JsonStruct(json)).status().message());
   };
   EXPECT_THAT(error(R"({"output":"b.glb"})"), HasSubstr("parameters.input: required"));
   EXPECT_THAT(error(R"({"input":"a.ply"})"), HasSubstr("parameters.output: required"));
@@ -70,7 +66,7 @@ class MeshConvertTaskTest : public ::testing::Test {
                                    const std::string& input_path) {
     kiln::v1::RunTaskRequest request;
     request.set_task(std::string(kMeshConvertTask));
-    *request.mutable_parameters() = Json(json);
+    *request.mutable_parameters() = JsonStruct(json);
     kiln::v1::LocalFile* input = request.add_inputs();
     input->set_name(input_name);
     input->set_path(input_path);
@@ -202,11 +198,12 @@ TEST_F(MeshConvertTaskTest, PreviewAddsAnImage) {
   EXPECT_EQ(output->outputs[1].name(), "preview.png");
   EXPECT_GT(std::filesystem::file_size(output->outputs[1].path()), 0u);
   EXPECT_TRUE(output->summary.fields().contains("preview"));
-  EXPECT_THAT(std::string(ParseMeshConvertParams(
-                              Json(R"({"input":"a.ply","output":"b.ply","preview":{"frames":0}})"))
-                              .status()
-                              .message()),
-              HasSubstr("parameters.preview.frames"));
+  EXPECT_THAT(
+      std::string(ParseMeshConvertParams(
+                      JsonStruct(R"({"input":"a.ply","output":"b.ply","preview":{"frames":0}})"))
+                      .status()
+                      .message()),
+      HasSubstr("parameters.preview.frames"));
 }
 
 TEST_F(MeshConvertTaskTest, InputErrorsNameTheInput) {

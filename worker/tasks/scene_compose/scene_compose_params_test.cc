@@ -4,8 +4,8 @@
 #include <string>
 
 #include "common/task_catalog.h"
+#include "common/testing/json_struct.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace kiln {
@@ -13,21 +13,17 @@ namespace {
 
 using ::testing::HasSubstr;
 
-google::protobuf::Struct Params(const std::string& json) {
-  google::protobuf::Struct s;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
-  EXPECT_TRUE(status.ok()) << status << " in " << json;
-  return s;
-}
+using ::kiln::testing::JsonStruct;
 
 std::string Error(const std::string& json) {
-  const absl::Status status = ValidateTaskParameters("scene.compose", Params(json), TaskLimits{});
+  const absl::Status status =
+      ValidateTaskParameters("scene.compose", JsonStruct(json), TaskLimits{});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
   return std::string(status.message());
 }
 
 TEST(SceneComposeParamsTest, DefaultsAndConversions) {
-  absl::StatusOr<SceneComposeParams> p = ParseSceneComposeParams(Params(R"({"objects": [
+  absl::StatusOr<SceneComposeParams> p = ParseSceneComposeParams(JsonStruct(R"({"objects": [
       {"input": "a.obj"},
       {"input": "b.glb", "name": "chair", "translation": [1, 2, 3],
        "rotation": {"axis": [1, 0, 0], "degrees": 180}, "scale": [1, 2, 0.5]}]})"));
@@ -42,8 +38,8 @@ TEST(SceneComposeParamsTest, DefaultsAndConversions) {
   EXPECT_NEAR(p->objects[1].rotation[0], 1, 1e-12);
   EXPECT_NEAR(p->objects[1].rotation[3], 0, 1e-12);
   EXPECT_EQ(p->objects[1].scale, (std::array<double, 3>{1, 2, 0.5}));
-  EXPECT_TRUE(ValidateTaskParameters("scene.compose", Params(R"({"objects":[{"input":"a.ply"}]})"),
-                                     TaskLimits{})
+  EXPECT_TRUE(ValidateTaskParameters("scene.compose",
+                                     JsonStruct(R"({"objects":[{"input":"a.ply"}]})"), TaskLimits{})
                   .ok());
 }
 

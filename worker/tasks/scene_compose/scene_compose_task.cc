@@ -12,22 +12,14 @@
 #include "common/status_macros.h"
 #include "worker/render/preview_output.h"
 #include "worker/tasks/job_inputs.h"
+#include "worker/tasks/mesh_summary.h"
 #include "worker/tasks/meshio/glb.h"
 #include "worker/tasks/meshio/mesh_format.h"
 #include "worker/tasks/meshio/mesh_io.h"
+#include "worker/tasks/task_outputs.h"
 
 namespace kiln::tasks {
 namespace {
-
-using google::protobuf::Value;
-
-Value NumberList(const auto& values) {
-  Value v;
-  for (const auto x : values) {
-    v.mutable_list_value()->add_values()->set_number_value(static_cast<double>(x));
-  }
-  return v;
-}
 
 // Reads the mesh of objects[index], naming the object and its input in every error.
 absl::StatusOr<Mesh> ReadObjectMesh(const kiln::v1::RunTaskRequest& request,
@@ -144,18 +136,12 @@ absl::StatusOr<TaskOutput> SceneComposeTask::Run(const TaskContext& context) con
   }
 
   report(0.8, absl::StrCat("writing ", params.output));
-  std::error_code error;
-  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
-  if (error) {
-    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
-  }
+  KILN_ASSIGN_OR_RETURN(const std::filesystem::path dir, AbsoluteOutputDir(request));
   const std::string path = (dir / params.output).string();
   KILN_RETURN_IF_ERROR(WriteGlbScene(nodes, path));
 
   TaskOutput output;
-  kiln::v1::LocalFile& file = output.outputs.emplace_back();
-  file.set_name(params.output);
-  file.set_path(path);
+  AddOutputFile(params.output, path, &output);
   auto& fields = *output.summary.mutable_fields();
   fields["nodes"].set_number_value(static_cast<double>(nodes.size()));
   fields["vertices"].set_number_value(static_cast<double>(vertices));

@@ -1,46 +1,21 @@
 #include "worker/tasks/scene_compose/scene_compose_task.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
-#include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tiny_gltf.h"
 #include "worker/tasks/meshio/glb.h"
 #include "worker/tasks/meshio/mesh_io.h"
+#include "worker/tasks/testing/task_fixture.h"
 
 namespace kiln::tasks {
 namespace {
 
 using ::testing::HasSubstr;
-
-// With KILN_TEST_KEEP_GLB_DIR set, every GLB a test writes is copied there (named
-// after the test), e.g. to run the Khronos validator on them: tests/gltf/validate.js.
-void KeepOutputsForInspection(const absl::StatusOr<TaskOutput>& output) {
-  const char* dir = std::getenv("KILN_TEST_KEEP_GLB_DIR");
-  if (dir == nullptr || *dir == 0 || !output.ok()) return;
-  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  for (const kiln::v1::LocalFile& file : output->outputs) {
-    std::error_code error;
-    std::filesystem::copy_file(
-        file.path(),
-        std::filesystem::path(dir) /
-            (std::string(test->test_suite_name()) + "." + test->name() + "." + file.name()),
-        std::filesystem::copy_options::overwrite_existing, error);
-  }
-}
-
-google::protobuf::Struct Params(const std::string& json) {
-  google::protobuf::Struct s;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
-  EXPECT_TRUE(status.ok()) << status << " in " << json;
-  return s;
-}
 
 // An axis-aligned box from lo to hi: 8 vertices, 12 outward triangles.
 Mesh Box(std::array<float, 3> lo, std::array<float, 3> hi) {
@@ -60,38 +35,20 @@ Mesh Tetrahedron() {
   return m;
 }
 
-class SceneComposeTaskTest : public ::testing::Test {
+class SceneComposeTaskTest : public testing::TaskFixture<SceneComposeTask> {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
+    TaskFixture::SetUp();
+    if (HasFatalFailure()) return;
     std::filesystem::create_directories(dir_.Sub("in"));
-    std::filesystem::create_directories(dir_.Sub("out"));
-    request_.set_output_dir(dir_.Sub("out"));
   }
 
   // Writes `mesh` as input `name` (format by its extension).
   void AddInput(const std::string& name, const Mesh& mesh) {
     const std::string path = dir_.Sub("in/" + name);
     ASSERT_TRUE(WriteMesh(mesh, path).ok()) << name;
-    AddFile(name, path);
+    AddInputFile(name, path);
   }
-  void AddFile(const std::string& name, const std::string& path) {
-    kiln::v1::LocalFile* input = request_.add_inputs();
-    input->set_name(name);
-    input->set_path(path);
-  }
-
-  absl::StatusOr<TaskOutput> Run(const std::string& json) {
-    *request_.mutable_parameters() = Params(json);
-    TaskContext context;
-    context.request = &request_;
-    absl::StatusOr<TaskOutput> output = SceneComposeTask().Run(context);
-    KeepOutputsForInspection(output);
-    return output;
-  }
-
-  kiln::testing::ScopedTempDir dir_;
-  kiln::v1::RunTaskRequest request_;
 };
 
 TEST_F(SceneComposeTaskTest, ThreeMeshesBecomeThreeNodesWithTheirTransforms) {
@@ -208,13 +165,13 @@ TEST_F(SceneComposeTaskTest, BadInputsGiveClearErrors) {
   // A file that is not what its name says.
   const std::string junk = dir_.Sub("in/junk.stl");
   { std::ofstream(junk) << "solid x\n  facet normal 0 0 1\n    outer loop\n      vertex 1 2"; }
-  AddFile("junk.stl", junk);
+  AddInputFile("junk.stl", junk);
   absl::StatusOr<TaskOutput> corrupt = Run(R"({"objects": [{"input": "junk.stl"}]})");
   EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(corrupt.status().message(), HasSubstr("input \"junk.stl\" (objects[0].input)"));
 
   // An input whose name says no mesh format.
-  AddFile("notes.txt", junk);
+  AddInputFile("notes.txt", junk);
   absl::StatusOr<TaskOutput> format = Run(R"({"objects": [{"input": "notes.txt"}]})");
   EXPECT_THAT(format.status().message(), HasSubstr("parameters.objects[0].input: cannot read"));
   EXPECT_FALSE(std::filesystem::exists(dir_.Sub("out/scene.glb")));
