@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds Kiln's libFuzzer targets (tests/fuzz: the OBJ, PLY, STL, GLB, .npy and PNG readers)
+# Builds Kiln's libFuzzer targets (tests/fuzz: the OBJ, PLY, STL, GLB, .npy, PNG and STEP readers)
 # with clang + AddressSanitizer in their own build directory, then runs each for a
 # bounded time from its seed corpus. Exits non-zero when a target crashes, leaks, times
 # out on one input or runs out of memory; the input that did it is kept under

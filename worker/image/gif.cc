@@ -59,7 +59,11 @@ struct AnimatedGifWriter::State {
 
 AnimatedGifWriter::AnimatedGifWriter(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-AnimatedGifWriter::~AnimatedGifWriter() { state_->Close(); }
+AnimatedGifWriter::~AnimatedGifWriter() {
+  // Only a writer abandoned without Finish() gets here with a file open; its error has
+  // nowhere to go, and the half-written file is not reported as an output.
+  state_->Close().IgnoreError();
+}
 
 absl::StatusOr<std::unique_ptr<AnimatedGifWriter>> AnimatedGifWriter::Create(
     const std::string& path, int width, int height, int delay_cs) {
