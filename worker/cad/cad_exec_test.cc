@@ -1,10 +1,13 @@
 // cad.build and mesh.convert's STEP hooks through a real kiln-exec process: the tasks are
 // registered, OpenCASCADE's console output does not corrupt the frame protocol, and a
 // failed OCCT task leaves the executor serving the next one.
+#include <sys/wait.h>
+
 #include <IFSelect_ReturnStatus.hxx>
 #include <STEPControl_Reader.hxx>
 #include <TopExp.hxx>
 #include <TopTools_IndexedMapOfShape.hxx>
+#include <csignal>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -109,6 +112,41 @@ TEST(CadExecTest, CadBuildAndStepConversionsRunInKilnExec) {
   ASSERT_EQ(to_step->outputs_size(), 1);
   EXPECT_EQ(StepFaces(to_step->outputs(0).path()), 136);
   EXPECT_TRUE(child.Alive());
+}
+
+TEST(CadExecTest, AStepFileThatCrashesOcctKillsOnlyItsExecutor) {
+  // OpenCASCADE 7.6.3 segfaults inside its STEP reader on this file (found by tests/fuzz):
+  // a native crash that Kiln cannot prevent, so it must cost one kiln-exec and nothing more
+  // (the worker fails that attempt and starts a new executor).
+  ScopedTempDir dir;
+  const std::string crash =
+      std::string(KILN_FUZZ_KNOWN_CRASHES_DIR) + "/step/occt763_null_cartesian_point.step";
+  {
+    ExecChild child(KILN_EXEC_PATH);
+    ExecEvent ready;
+    ASSERT_TRUE(child.Read(&ready).ok());
+    ASSERT_TRUE(child
+                    .Send(Request("mesh.convert",
+                                  R"({"input": "occt763_null_cartesian_point.step",
+                                      "output": "crash.stl"})",
+                                  dir.path(), {crash}))
+                    .ok());
+    std::vector<ExecProgress> progress;
+    EXPECT_FALSE(child.ReadResult(&progress, absl::Seconds(120)).ok());  // No result: it died.
+    absl::StatusOr<int> status = child.Wait(absl::Seconds(30));
+    ASSERT_TRUE(status.ok()) << status.status();
+    ASSERT_TRUE(WIFSIGNALED(*status)) << *status;
+    EXPECT_EQ(WTERMSIG(*status), SIGSEGV);
+  }
+  // The next executor reads a good STEP file as before.
+  ExecChild next(KILN_EXEC_PATH);
+  ExecEvent ready;
+  ASSERT_TRUE(next.Read(&ready).ok());
+  absl::StatusOr<ExecResult> good = RunInChild(
+      next, Request("mesh.convert", R"({"input": "bracket.step", "output": "bracket.glb"})",
+                    dir.path(), {kData + "/bracket.step"}));
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_TRUE(good->ok()) << good->error();
 }
 
 }  // namespace
