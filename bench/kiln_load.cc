@@ -38,6 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/kiln_load_support.h"
+#include "client/channel_credentials.h"
 #include "common/device_features.h"
 #include "common/flag_names.h"
 #include "common/proto_time.h"
@@ -62,6 +63,12 @@ ABSL_FLAG(int, worker_channels, 8, "gRPC channels (connections) the workers shar
 ABSL_FLAG(double, max_seconds, 60, "Time limit of the measured phase");
 ABSL_FLAG(bool, json, false, "Print the report as one JSON object too");
 ABSL_FLAG(bool, keep_data, false, "Keep the temp dir (data dir, scheduler log)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "TLS to the scheduler: its CA (PEM). With a started scheduler, pass its --tls-cert "
+          "and --tls-key in --scheduler-flags");
+ABSL_FLAG(std::string, tls_cert, "", "TLS: client certificate (PEM), for mutual TLS");
+ABSL_FLAG(std::string, tls_key, "", "TLS: private key of --tls-cert (PEM)");
+ABSL_FLAG(std::string, tls_server_name, "", "TLS: name the scheduler's certificate carries");
 
 namespace kiln::bench {
 namespace {
@@ -156,12 +163,23 @@ double SelfCpuSeconds() {
 
 // --- Channels and jobs --------------------------------------------------------------------
 
-// A distinct channel argument gives each channel its own connection.
+kiln::ClientTlsOptions LoadTls() {
+  kiln::ClientTlsOptions tls;
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  return tls;
+}
+
+// A distinct channel argument gives each channel its own connection (and TLS session).
+// The TLS files were checked in main().
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, int index) {
   grpc::ChannelArguments args;
   args.SetInt("kiln.load.channel", index);
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  kiln::AddTlsChannelArguments(LoadTls(), args);
+  return grpc::CreateCustomChannel(address, *kiln::SchedulerChannelCredentials(LoadTls()), args);
 }
 
 kiln::v1::Requirements Req(kiln::v1::Accelerator accelerator) {
@@ -881,6 +899,10 @@ int Main() {
     std::fprintf(stderr, "kiln-load: --mode must be submit, lifecycle or restart\n");
     return 2;
   }
+  if (absl::Status tls = kiln::SchedulerChannelCredentials(LoadTls()).status(); !tls.ok()) {
+    std::fprintf(stderr, "kiln-load: %s\n", std::string(tls.message()).c_str());
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_jobs) <= 0 || absl::GetFlag(FLAGS_max_seconds) <= 0) {
     std::fprintf(stderr, "kiln-load: --jobs and --max-seconds must be positive\n");
     return 2;
@@ -906,6 +928,7 @@ int Main() {
                          : absl::GetFlag(FLAGS_scheduler_bin);
     options.data_dir = work_dir + "/data";
     options.work_dir = work_dir;
+    options.tls = LoadTls();
     for (absl::string_view flag :
          absl::StrSplit(absl::GetFlag(FLAGS_scheduler_flags), ',', absl::SkipEmpty())) {
       options.extra_flags.emplace_back(flag);

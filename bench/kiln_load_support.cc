@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/channel_credentials.h"
 #include "common/status_macros.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "tests/support/subprocess.h"
@@ -88,7 +89,11 @@ absl::StatusOr<std::unique_ptr<SchedulerProcess>> SchedulerProcess::Start(const 
     absl::SleepFor(absl::Microseconds(500));
   }
 
-  auto channel = grpc::CreateChannel(process->address(), grpc::InsecureChannelCredentials());
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                        kiln::SchedulerChannelCredentials(options.tls));
+  grpc::ChannelArguments args;
+  kiln::AddTlsChannelArguments(options.tls, args);
+  auto channel = grpc::CreateCustomChannel(process->address(), credentials, args);
   auto stub = kiln::v1::JobService::NewStub(channel);
   kiln::v1::GetJobRequest request;
   request.set_job_id(options.probe_job_id.empty() ? "j-0000000000000000" : options.probe_job_id);

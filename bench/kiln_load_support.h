@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/tls_options.h"
 #include "tests/support/subprocess.h"
 
 namespace kiln::bench {
@@ -48,6 +49,8 @@ class SchedulerProcess {
     // empty: any answer other than UNAVAILABLE (NOT_FOUND included) does.
     std::string probe_job_id;
     absl::Duration start_timeout = absl::Seconds(120);
+    // How the readiness probe connects (match the TLS flags in extra_flags).
+    kiln::ClientTlsOptions tls;
   };
 
   // Spawns the scheduler and blocks until it serves (or fails / times out).

@@ -1,5 +1,6 @@
 #include "client/job_spec_flags.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "client/job_spec_yaml.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
@@ -53,7 +55,8 @@ absl::StatusOr<T> ForFlag(absl::string_view flag, absl::StatusOr<T> result) {
 
 std::vector<FlagSpec> JobSpecFlags() {
   return {
-      {"file", 'f', true, "FILE", "JobSpec as protobuf JSON (\"-\" = stdin); flags override it"},
+      {"file", 'f', true, "FILE",
+       "JobSpec as YAML or protobuf JSON (\"-\" = stdin; at most 1 MiB); flags override it"},
       {"params", '\0', true, "JSON", "task parameters as one JSON object"},
       {"params-file", '\0', true, "FILE", "task parameters from a JSON file (\"-\" = stdin)"},
       {"param", 'p', true, "K=V", "one parameter; V is JSON if it parses, else a string (repeat)"},
@@ -185,27 +188,52 @@ absl::StatusOr<v1::JobState> ParseJobState(absl::string_view text) {
                  "expected queued, assigned, running, succeeded, failed or cancelled");
 }
 
-absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path) {
-  if (path == "-") {
-    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path, int64_t max_bytes) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  if (file.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
-  return contents.str();
+  std::istream& in = path == "-" ? std::cin : file;
+  // Reads in chunks so that an endless stdin stops at the limit.
+  std::string contents;
+  char buffer[64 * 1024];
+  while (in) {
+    in.read(buffer, sizeof(buffer));
+    contents.append(buffer, static_cast<size_t>(in.gcount()));
+    if (static_cast<int64_t>(contents.size()) > max_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path == "-" ? "stdin" : path, ": larger than ", max_bytes, " bytes"));
+    }
+  }
+  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path));
+  return contents;
 }
 
 absl::StatusOr<SubmitPlan> BuildSubmitPlan(const ParsedArgs& args) {
   SubmitPlan plan;
   v1::JobSpec& spec = plan.spec;
   if (std::optional<std::string> file = args.Get("file")) {
-    KILN_ASSIGN_OR_RETURN(std::string json, ReadFileOrStdin(*file));
+    const YamlLimits limits;
+    KILN_ASSIGN_OR_RETURN(std::string text, ReadFileOrStdin(*file, limits.max_bytes));
+    // YAML takes the JSON path too (job_spec_yaml.h), so both formats mean the same.
+    const bool yaml = IsYamlSpecFile(*file, text);
+    std::string json;
+    if (yaml) {
+      absl::StatusOr<std::string> converted = YamlToProtoJson(
+          text, *v1::JobSpec::descriptor(), *file == "-" ? "<stdin>" : *file, limits);
+      if (!converted.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("-f ", converted.status().message()));
+      }
+      json = *std::move(converted);
+    } else {
+      json = std::move(text);
+    }
     auto parsed = google::protobuf::util::JsonStringToMessage(json, &spec);
     if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("-f ", *file, ": not a JobSpec in JSON: ", parsed.message().ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("-f ", *file, ": not a JobSpec in ",
+                                                     yaml ? "YAML" : "JSON", ": ",
+                                                     parsed.message().ToString()));
     }
   }
 

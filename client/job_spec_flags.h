@@ -10,6 +10,7 @@
 #define KILN_CLIENT_JOB_SPEC_FLAGS_H_
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,7 +39,8 @@ struct SubmitPlan {
 std::vector<FlagSpec> JobSpecFlags();
 
 // Builds the plan from parsed `submit` arguments; positional()[0] is TASK, which may be
-// left out when -f names one. Errors are INVALID_ARGUMENT (or the file's read error).
+// left out when -f names one. -f takes YAML or JSON (job_spec_yaml.h tells which).
+// Errors are INVALID_ARGUMENT (or the file's read error).
 absl::StatusOr<SubmitPlan> BuildSubmitPlan(const ParsedArgs& args);
 
 // "24GiB", "24Gi", "512MiB", "1.5GiB" (powers of 1024); "24GB", "24G" (powers of 1000);
@@ -67,8 +69,9 @@ absl::StatusOr<v1::Accelerator> ParseAccelerator(absl::string_view text);
 // "queued", "assigned", "running", "succeeded", "failed", "cancelled".
 absl::StatusOr<v1::JobState> ParseJobState(absl::string_view text);
 
-// Reads a whole file; "-" reads standard input.
-absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path);
+// Reads a whole file; "-" reads standard input. A file over `max_bytes` is INVALID_ARGUMENT.
+absl::StatusOr<std::string> ReadFileOrStdin(
+    const std::string& path, int64_t max_bytes = std::numeric_limits<int64_t>::max());
 
 }  // namespace kiln::kilnctl
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/blob_transfer.h"
+#include "client/channel_credentials.h"
 #include "client/grpc_status.h"
 #include "common/attempt_log.h"
 #include "common/sha256.h"
@@ -126,9 +127,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
               static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                        SchedulerChannelCredentials(options.tls));
+  AddTlsChannelArguments(options.tls, args);
   auto stub = std::make_unique<Stub>();
-  stub->channel =
-      grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+  stub->channel = grpc::CreateCustomChannel(options.address, credentials, args);
   stub->service = v1::JobService::NewStub(stub->channel);
   return std::unique_ptr<Client>(new Client(options, std::move(stub)));
 }

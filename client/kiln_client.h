@@ -62,6 +62,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/tls_options.h"
 #include "kiln/v1/job.pb.h"
 #include "kiln/v1/job_service.pb.h"
 #include "kiln/v1/worker.pb.h"
@@ -75,6 +76,9 @@ struct ClientOptions {
   // Bearer token, sent as "authorization: Bearer <token>" metadata on every call when not
   // empty (printable ASCII only). The scheduler does not check tokens yet.
   std::string token;
+  // TLS to the scheduler (CA, client certificate for mutual TLS, server name); plaintext
+  // when left empty. See client/tls_options.h.
+  ClientTlsOptions tls;
   // Deadline of each unary RPC attempt.
   absl::Duration default_deadline = absl::Seconds(30);
   // Retries after the first attempt of an idempotent call that failed with UNAVAILABLE.

@@ -47,6 +47,7 @@
 #include "client/kilnctl_config.h"
 #include "client/kilnctl_format.h"
 #include "client/kilnctl_logs.h"
+#include "client/kilnctl_progress.h"
 #include "common/status_macros.h"
 
 namespace kiln::kilnctl {
@@ -66,9 +67,11 @@ const char kExitCodesHelp[] = R"(Exit codes:
 )";
 
 const char kConfigHelp[] =
-    R"(Configuration: a flag beats the environment (KILN_ADDR, KILN_TOKEN, KILN_OUTPUT),
-which beats the config file ($KILN_CONFIG, else ~/.config/kiln/config.yaml; keys addr,
-token, timeout, output, e.g. "addr: scheduler:7070"), which beats the defaults.
+    R"(Configuration: a flag beats the environment (KILN_ADDR, KILN_TOKEN, KILN_OUTPUT,
+KILN_TLS_CA, KILN_TLS_CERT, KILN_TLS_KEY, KILN_TLS_SERVER_NAME), which beats the config
+file ($KILN_CONFIG, else ~/.config/kiln/config.yaml; keys addr, token, timeout, output,
+tls-ca, tls-cert, tls-key, tls-server-name, e.g. "addr: scheduler:7070"), which beats
+the defaults.
 )";
 
 std::vector<FlagSpec> GlobalFlags() {
@@ -82,6 +85,16 @@ std::vector<FlagSpec> GlobalFlags() {
       {"timeout", '\0', true, "DURATION", "deadline of each RPC (default 30s)"},
       {"config", '\0', true, "PATH",
        "config file (default: $KILN_CONFIG, ~/.config/kiln/config.yaml)"},
+      {"tls-ca", '\0', true, "PATH",
+       "PEM CA certificates to verify the scheduler with; turns TLS on (default: "
+       "$KILN_TLS_CA, config tls-ca)"},
+      {"tls-cert", '\0', true, "PATH",
+       "PEM client certificate for mutual TLS (default: $KILN_TLS_CERT, config tls-cert)"},
+      {"tls-key", '\0', true, "PATH",
+       "PEM private key of --tls-cert (default: $KILN_TLS_KEY, config tls-key)"},
+      {"tls-server-name", '\0', true, "NAME",
+       "name the scheduler's certificate must carry, instead of the host in --addr "
+       "(default: $KILN_TLS_SERVER_NAME, config tls-server-name)"},
       {"help", 'h', false, "", "show help"},
   };
 }
@@ -140,9 +153,9 @@ absl::StatusOr<absl::Duration> DurationFlag(const ParsedArgs& args, absl::string
   return value;
 }
 
-int TerminalWidth() {
+int TerminalWidth(int fd = STDERR_FILENO) {
   struct winsize size {};
-  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  if (::ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
   return 100;
 }
 
@@ -471,11 +484,20 @@ int RunWatch(Globals& g, const ParsedArgs& args) {
   absl::StatusOr<absl::Duration> timeout =
       DurationFlag(args, "wait-timeout", absl::InfiniteDuration());
   if (!timeout.ok()) return Fail(timeout.status());
+  // On a terminal, table output is one progress line redrawn in place ("\r", clear to the
+  // end of the line); scripts and pipes keep one line per change.
+  const bool live = !g.structured() && !args.Switch("no-progress") && ::isatty(STDOUT_FILENO) == 1;
+  // One column short of the terminal: writing the last column makes some terminals wrap.
+  const int width = live ? TerminalWidth(STDOUT_FILENO) - 1 : 0;
   v1::Job last;
   const absl::Status status = g.client->Watch(
       args.positional()[0],
       [&](const v1::Job& job) {
         last = job;
+        if (live) {
+          std::cout << "\r\033[K" << FormatWatchProgress(job, absl::Now(), width) << std::flush;
+          return true;
+        }
         // json: one job per line (NDJSON); yaml: one document per change.
         if (g.output == Output::kJson) {
           std::cout << ToJson(job, false) << std::endl;
@@ -487,6 +509,8 @@ int RunWatch(Globals& g, const ParsedArgs& args) {
         return true;
       },
       *timeout);
+  // The last redraw stays as the final state line.
+  if (live && last.state() != v1::JOB_STATE_UNSPECIFIED) std::cout << std::endl;
   if (!status.ok()) return Fail(status, ExitCodeForWaitStatus(status));
   return ExitCodeForJobState(last.state());
 }
@@ -582,7 +606,7 @@ std::vector<Verb> Verbs() {
   submit_flags.push_back(
       {"wait-timeout", '\0', true, "DURATION", "with --wait: give up after this long (exit 7)"});
   return {
-      {"submit", "TASK [flags]", "submit a job",
+      {"submit", "TASK [flags] | -f FILE [TASK] [flags]", "submit a job",
        R"(Uploads the --input files, submits the job and prints its id (with -o json: the job).
 With --wait, follows the job (a progress bar on stderr) and exits with its outcome;
 stdout still holds only the id (with -o json: only the final job).
@@ -592,6 +616,18 @@ Examples:
   kilnctl submit image_to_3d --model triposr --input input.png=chair.png \
       --accelerator gpu --min-cc 8.0 --min-memory 16GiB --label project=chairs
   kilnctl submit -f spec.json --priority 10 --params '{"resolution": 256}'
+  kilnctl submit -f spec.yaml --wait        # YAML or JSON; flags override the file
+
+A spec file holds a JobSpec's fields (docs/api.md), e.g. spec.yaml:
+  task: mesh.extract
+  parameters:
+    shape: {type: sphere, radius: 1}
+    resolution: 64
+  requirements: {accelerator: ACCELERATOR_CPU}
+  priority: 5
+  labels: {project: chairs}
+It is read as YAML when named .yaml/.yml, or when it does not start with '{'; errors
+name the file, line:column and field.
 )",
        submit_flags, RunSubmit},
       {"get",
@@ -654,11 +690,20 @@ Examples:
        RunDrain},
       {"watch",
        "JOB_ID",
-       "print each change of a job until it finishes",
-       "One line per change (-o json: one JSON job per line; -o yaml: one document per change);\n"
-       "exits with the outcome (0 succeeded, 4 failed, 5 cancelled).\n\n"
-       "Example:\n  kilnctl watch j-0123456789abcdef\n",
-       {{"wait-timeout", '\0', true, "DURATION", "give up after this long (exit 7)"}},
+       "follow a job until it finishes",
+       R"(On a terminal, a live progress line redrawn in place (bar, percent, state, elapsed,
+progress message) that stays as the final state line. Piped or redirected, or with
+--no-progress: one line per change (-o json: one JSON job per line; -o yaml: one document
+per change). Exits with the outcome (0 succeeded, 4 failed, 5 cancelled).
+
+Examples:
+  kilnctl watch j-0123456789abcdef
+      [##########----------]   50%  running  3s  slept 1.0 of 2.0 s
+  kilnctl watch j-0123456789abcdef --no-progress | tee watch.log
+  kilnctl watch j-0123456789abcdef -o json | jq .state
+)",
+       {{"wait-timeout", '\0', true, "DURATION", "give up after this long (exit 7)"},
+        {"no-progress", '\0', false, "", "one line per change even on a terminal"}},
        RunWatch},
       {"cancel",
        "JOB_ID",
@@ -844,6 +889,13 @@ int Main(int argc, char** argv) {
   options.address =
       Resolve(args->Get("addr"), getenv("KILN_ADDR"), config, "addr", kDefaultAddress);
   options.token = Resolve(args->Get("token"), getenv("KILN_TOKEN"), config, "token", "");
+  options.tls.ca_file = Resolve(args->Get("tls-ca"), getenv("KILN_TLS_CA"), config, "tls-ca", "");
+  options.tls.cert_file =
+      Resolve(args->Get("tls-cert"), getenv("KILN_TLS_CERT"), config, "tls-cert", "");
+  options.tls.key_file =
+      Resolve(args->Get("tls-key"), getenv("KILN_TLS_KEY"), config, "tls-key", "");
+  options.tls.server_name = Resolve(args->Get("tls-server-name"), getenv("KILN_TLS_SERVER_NAME"),
+                                    config, "tls-server-name", "");
   const std::string timeout_text = Resolve(args->Get("timeout"), std::nullopt, config, "timeout",
                                            absl::FormatDuration(options.default_deadline));
   absl::Duration timeout;

@@ -12,7 +12,8 @@ namespace kiln::kilnctl {
 namespace {
 
 const std::vector<std::string>& ConfigKeys() {
-  static const std::vector<std::string> keys = {"addr", "output", "timeout", "token"};
+  static const std::vector<std::string> keys = {"addr",     "output",  "timeout",         "tls-ca",
+                                                "tls-cert", "tls-key", "tls-server-name", "token"};
   return keys;
 }
 

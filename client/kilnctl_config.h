@@ -1,5 +1,6 @@
 // kilnctl's settings and where they come from: a flag beats the environment (KILN_ADDR,
-// KILN_TOKEN, KILN_OUTPUT), which beats the config file ($KILN_CONFIG, else
+// KILN_TOKEN, KILN_OUTPUT, KILN_TLS_CA, KILN_TLS_CERT, KILN_TLS_KEY, KILN_TLS_SERVER_NAME),
+// which beats the config file ($KILN_CONFIG, else
 // ~/.config/kiln/config.yaml, else $XDG_CONFIG_HOME/kiln/config.yaml when set), which
 // beats the built-in default. The file is a flat YAML mapping:
 //
@@ -8,6 +9,8 @@
 //   token: "s3cret"
 //   timeout: 30s
 //   output: wide
+//   tls-ca: /etc/kiln/ca.pem         # TLS to the scheduler (also tls-cert, tls-key,
+//                                    # tls-server-name, as the flags of the same name)
 //
 // Pure functions over their inputs (the caller reads files and the environment); any thread.
 #ifndef KILN_CLIENT_KILNCTL_CONFIG_H_
@@ -26,7 +29,7 @@ namespace kiln::kilnctl {
 // Keys of the config file (and their values, unchecked: the caller checks them as it
 // would check the flag of the same name).
 struct ConfigFile {
-  std::map<std::string, std::string> values;  // addr, token, timeout, output
+  std::map<std::string, std::string> values;  // addr, token, timeout, output, tls-*
 };
 
 // Parses the text of a config file; `path` names it in errors ("PATH:LINE: ...").

@@ -64,5 +64,15 @@ TEST(ConfigFileTest, FindsTheFileFromTheEnvironment) {
   EXPECT_EQ(FindConfigFile(env({})).path, "");
 }
 
+TEST(ConfigFileTest, TlsKeysAreKnown) {
+  auto config = ParseConfigFile(
+      "tls-ca: /etc/kiln/ca.pem\ntls-cert: w.pem\ntls-key: w.key\ntls-server-name: localhost\n",
+      "k");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->values.at("tls-ca"), "/etc/kiln/ca.pem");
+  EXPECT_EQ(config->values.at("tls-server-name"), "localhost");
+  EXPECT_EQ(Resolve(std::nullopt, std::nullopt, *config, "tls-key", ""), "w.key");
+}
+
 }  // namespace
 }  // namespace kiln::kilnctl

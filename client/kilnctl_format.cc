@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "client/kilnctl_progress.h"
 #include "client/kilnctl_structured.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/json_util.h"
@@ -499,8 +500,7 @@ std::string FormatProgressBar(const v1::Job& job, int width) {
   const std::string& message =
       job.state() == v1::JOB_STATE_RUNNING ? job.progress_message() : job.status_message();
   if (!message.empty()) absl::StrAppend(&line, "  ", message);
-  if (width > 0 && static_cast<int>(line.size()) > width) line.resize(width);
-  return line;
+  return width > 0 ? FitToColumns(line, width) : line;  // Never half a UTF-8 sequence.
 }
 
 std::string FormatOutcome(const v1::Job& job) {

@@ -36,6 +36,16 @@ ABSL_FLAG(int64_t, max_blob_bytes, int64_t{2} << 30, "Largest blob PutBlob accep
 ABSL_FLAG(int, max_mesh_resolution, 512, "Largest mesh.extract resolution accepted at submit");
 ABSL_FLAG(std::string, log_format, "text",
           "Log lines as text (glog-like) or json (one object a line)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve TLS on --listen (with --tls-key). Production should "
+          "always pass it; see docs/operations.md, TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert (unencrypted)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: require every caller (workers, kilnctl, SDK) to present a client "
+          "certificate signed by one of them (mutual TLS on the whole port)");
+ABSL_FLAG(bool, plaintext, false,
+          "Serve without TLS, on purpose. Today plaintext is also what happens without "
+          "--tls-cert; a later release will require this flag for it");
 ABSL_FLAG(uint64_t, store_size_limit, 0,
           "Bytes the store should stay under, exported as kiln_store_size_limit_bytes for alerts "
           "(0: none)");
@@ -60,6 +70,14 @@ int main(int argc, char** argv) {
   kiln::rpc::SchedulerServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  if (absl::GetFlag(FLAGS_plaintext) && options.tls.active()) {
+    std::fprintf(stderr,
+                 "kiln-scheduler: --plaintext contradicts --tls-cert/--tls-key/--tls-client-ca\n");
+    return 2;
+  }
   options.scheduler.lease_duration = absl::GetFlag(FLAGS_lease_duration);
   options.scheduler.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.scheduler.retry_backoff_initial = absl::GetFlag(FLAGS_retry_backoff);
@@ -108,7 +126,23 @@ int main(int argc, char** argv) {
     }
     std::rename((path + ".tmp").c_str(), path.c_str());
   }
-  KILN_LOG(INFO) << "kiln-scheduler: serving on port " << port << ", data in " << options.data_dir
+  if (!options.tls.active() && !kiln::rpc::IsLoopbackListenAddress(options.listen)) {
+    // Plaintext stays the default for now (scripts, charts and tests rely on it), but
+    // nobody should run it on a network by accident.
+    KILN_LOG(WARNING) << "kiln-scheduler: serving PLAINTEXT gRPC on " << options.listen
+                      << ": jobs, blobs and tokens cross the network unencrypted. Pass "
+                         "--tls-cert and --tls-key (and --tls-client-ca for workers) in "
+                         "production; see docs/operations.md, TLS"
+                      << (absl::GetFlag(FLAGS_plaintext)
+                              ? ""
+                              : " (--plaintext says this is intended; it will be required "
+                                "for plaintext in a later release)");
+  }
+  KILN_LOG(INFO) << "kiln-scheduler: serving on port " << port
+                 << (options.tls.active()
+                         ? (options.tls.client_ca_file.empty() ? " (TLS)" : " (mutual TLS)")
+                         : " (plaintext)")
+                 << ", data in " << options.data_dir
                  << (metrics != nullptr ? absl::StrCat(", metrics on port ", metrics->port()) : "");
   kiln::rpc::SchedulerServer* raw = server->get();
   std::thread([raw] {

@@ -3,6 +3,7 @@
 // child sees only its GPU), and survives the children's crashes.
 //   kiln-worker --scheduler=host:port --work-dir=/var/lib/kiln-worker [--slots=N]
 //               [--gpus=auto|none|0,2] [--fake-devices=SPEC] [--reprobe-interval=10m]
+//               [--tls-ca=ca.pem [--tls-cert=worker.pem --tls-key=worker.key]]
 // SIGTERM/SIGINT (scancel sends SIGTERM, then SIGKILL after Slurm's KillWait): drain:
 // stop taking jobs, let running ones finish for up to --drain-grace, hand back (to the
 // queue, without using up an attempt) what still runs then, exit 0. A second signal
@@ -52,6 +53,15 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(20),
           "to the queue (0: at once). Keep it below Slurm's KillWait (default 30s).");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port for Prometheus /metrics (empty: no metrics endpoint).");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates that the scheduler's certificate must chain to; turns TLS on.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate (with --tls-key) for a scheduler that requires mutual TLS "
+          "(--tls-client-ca); turns TLS on.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert (unencrypted).");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name the scheduler's certificate must carry, instead of the host in --scheduler; "
+          "turns TLS on.");
 ABSL_FLAG(std::string, log_format, "text",
           "Log lines as text (glog-like) or json (one object a line); kiln-exec children "
           "inherit it.");
@@ -77,6 +87,10 @@ int main(int argc, char** argv) {
 
   kiln::agent::WorkerAgentOptions options;
   options.scheduler_address = absl::GetFlag(FLAGS_scheduler);
+  options.tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
   if (options.scheduler_address.empty() || absl::GetFlag(FLAGS_work_dir).empty()) {
     std::fprintf(stderr, "kiln-worker: --scheduler and --work-dir are required\n");
     return 2;

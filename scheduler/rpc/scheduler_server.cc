@@ -21,6 +21,9 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
     return absl::FailedPreconditionError(
         absl::StrCat("data_dir: cannot create ", options.data_dir, ": ", ec.message()));
   }
+  // Before the store opens: a bad certificate file is the first thing to hear about.
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                        ServerCredentialsFor(options.tls));
   std::unique_ptr<SchedulerServer> server(new SchedulerServer());
   KILN_ASSIGN_OR_RETURN(server->store_, store::Store::Open({.path = options.data_dir + "/db"}));
   KILN_ASSIGN_OR_RETURN(server->blobs_, store::BlobStore::Create(options.data_dir + "/blobs"));
@@ -36,8 +39,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  // Plaintext for now; TLS and tokens are the security issue's work.
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   builder.RegisterService(server->job_service_.get());
   builder.RegisterService(server->worker_service_.get());

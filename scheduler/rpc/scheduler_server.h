@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "scheduler/core/scheduler.h"
 #include "scheduler/rpc/job_service.h"
+#include "scheduler/rpc/server_credentials.h"
 #include "scheduler/rpc/worker_service.h"
 #include "scheduler/store/blob_store.h"
 #include "scheduler/store/group_committer.h"
@@ -26,6 +27,8 @@ struct SchedulerServerOptions {
   std::string listen = "127.0.0.1:7070";
   // Directory for RocksDB (db/) and blob files (blobs/).
   std::string data_dir;
+  // TLS (or mutual TLS) on `listen`; plaintext when empty.
+  ServerTlsOptions tls;
   // Largest request in bytes (blobs travel in 1 MiB chunks). Kept under 4 MiB:
   // a SubmitJobs reply is a little larger than its request and clients accept
   // 4 MiB by default.

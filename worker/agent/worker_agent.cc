@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/blob_transfer.h"
+#include "client/channel_credentials.h"
 #include "client/grpc_status.h"
 #include "common/attempt_log.h"
 #include "common/log.h"
@@ -211,6 +212,8 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
   if (options.slots < 0 || options.slots > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("slots must be 0..1024, not ", options.slots));
   }
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                        SchedulerChannelCredentials(options.tls));
   std::error_code ec;
   const fs::path jobs_dir = fs::path(options.work_dir) / "jobs";
   fs::create_directories(jobs_dir, ec);
@@ -318,8 +321,8 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-  agent->channel_ = grpc::CreateCustomChannel(options.scheduler_address,
-                                              grpc::InsecureChannelCredentials(), args);
+  AddTlsChannelArguments(options.tls, args);
+  agent->channel_ = grpc::CreateCustomChannel(options.scheduler_address, credentials, args);
   agent->workers_ = kiln::v1::WorkerService::NewStub(agent->channel_);
   agent->jobs_ = kiln::v1::JobService::NewStub(agent->channel_);
   return agent;

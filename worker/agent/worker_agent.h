@@ -54,6 +54,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/tls_options.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "kiln/v1/worker_service.grpc.pb.h"
 #include "worker/agent/attempt_log_capture.h"
@@ -65,6 +66,9 @@ namespace kiln::agent {
 struct WorkerAgentOptions {
   // Scheduler address, host:port.
   std::string scheduler_address;
+  // TLS to the scheduler (its CA, a client certificate for mutual TLS); plaintext when
+  // empty. Files are read in Create(), before any executor starts.
+  ClientTlsOptions tls;
   // Directory for job files and executor logs; created if missing.
   std::string work_dir;
   // Worker id ([A-Za-z0-9._-], at most 128); see DefaultWorkerId().
