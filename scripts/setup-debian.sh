@@ -9,6 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev prometheus-cpp-dev libssl-dev
   libgtest-dev libgmock-dev
+  libyaml-cpp-dev  # kilnctl submit -f spec.yaml
   libtorch-dev  # field.decode and the built-in models (KILN_WITH_TORCH=AUTO finds it)
   prometheus
   # Mesh, image and CAD formats (worker/tasks/meshio, worker/image, worker/cad).

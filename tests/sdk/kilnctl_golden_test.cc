@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tests/support/local_farm.h"
 #include "tests/support/subprocess.h"
@@ -242,6 +243,56 @@ TEST_F(KilnctlGoldenTest, SettingsComeFromFlagsThenEnvironmentThenConfigFile) {
   EXPECT_EQ(home.exit_code, 0) << home.err;
   EXPECT_TRUE(absl::StrContains(home.out, "VERSION")) << home.out;
   std::filesystem::remove(farm_->dir() + "/.config/kiln/config.yaml");
+}
+
+// submit -f with a YAML spec, followed to the end; then the job as stored (the YAML's
+// fields, typed by the JobSpec: "version: 2" is a string label, "resolution: 24" a number).
+// The job id (it depends on the tests run before) and the progress lines before the end
+// (how many the watch sees depends on timing) are left out of the comparison.
+TEST_F(KilnctlGoldenTest, SubmitsAYamlSpecFileAndWaits) {
+  const std::string spec = farm_->dir() + "/spec.yaml";
+  std::ofstream(spec) << "# A sphere, meshed on a CPU slot.\n"
+                         "task: mesh.extract\n"
+                         "parameters:\n"
+                         "  shape: {type: sphere, radius: 1}\n"
+                         "  resolution: 24\n"
+                         "requirements:\n"
+                         "  accelerator: ACCELERATOR_CPU\n"
+                         "priority: 3\n"
+                         "labels:\n"
+                         "  suite: golden-yaml\n"
+                         "  version: 2\n"
+                         "client_request_id: golden-yaml-1\n";
+  CommandResult submit = Run({"submit", "-f", spec, "--wait"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err << farm_->Log("worker-0.log");
+  const std::string id(absl::StripAsciiWhitespace(submit.out));
+  ASSERT_TRUE(absl::StartsWith(id, "j-")) << submit.out;
+  const std::regex before_the_end(R"(^\d\d:\d\d:\d\d  (queued|assigned|running)  )");
+  std::vector<std::string> kept;
+  for (absl::string_view line : absl::StrSplit(submit.err, '\n', absl::SkipEmpty())) {
+    if (!std::regex_search(std::string(line), before_the_end)) kept.push_back(std::string(line));
+  }
+  submit.err = absl::StrCat(absl::StrJoin(kept, "\n"), "\n");
+  auto without_id = [&id](CommandResult result) {
+    result.out = absl::StrReplaceAll(result.out, {{id, "<job-id>"}});
+    result.err = absl::StrReplaceAll(result.err, {{id, "<job-id>"}});
+    return result;
+  };
+  ExpectGolden("submit_yaml_wait", without_id(submit));
+  ExpectGolden("submit_yaml_job_yaml", without_id(Run({"get", "job", id, "-o", "yaml"})));
+
+  const std::string tabs = farm_->dir() + "/tabs.yaml";
+  std::ofstream(tabs) << "task: mesh.extract\nparameters:\n\tresolution: 24\n";
+  ExpectGolden("error_yaml_spec_tabs", Run({"submit", "-f", tabs}));
+  const std::string duplicate = farm_->dir() + "/duplicate.yaml";
+  std::ofstream(duplicate) << "task: mesh.extract\npriority: 1\nlabels: {a: b}\npriority: 2\n";
+  ExpectGolden("error_yaml_spec_duplicate_key", Run({"submit", "-f", duplicate}));
+  const std::string listed = farm_->dir() + "/list.yaml";
+  std::ofstream(listed) << "- task: mesh.extract\n";
+  ExpectGolden("error_yaml_spec_not_a_mapping", Run({"submit", "-f", listed}));
+  const std::string wrong = farm_->dir() + "/wrong-type.yaml";
+  std::ofstream(wrong) << "task: mesh.extract\nrequirements:\n  min_compute_capability: [8, 0]\n";
+  ExpectGolden("error_yaml_spec_wrong_type", Run({"submit", "-f", wrong}));
 }
 
 TEST_F(KilnctlGoldenTest, EveryVerbHasHelpWithExamples) {
