@@ -18,6 +18,9 @@ packages=(
   libocct-foundation-dev libtbb-dev
   clang libclang-rt-14-dev  # libFuzzer for tests/fuzz
   slurm-wlm munge  # tests/slurm: a real Slurm 22.05 for slurm/ and kiln-autoscale
+  # Command-line tools tests run: certificates (tests/tls), helm's zip and unit checks
+  # (tests/helm), JSON and free ports in shell tests (tests/slurm).
+  openssl unzip systemd python3
 )
 # Node.js runs the glTF validator and the foreign gRPC client in tests; any install with npm
 # will do (a NodeSource nodejs provides npm itself).
