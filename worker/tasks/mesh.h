@@ -1,6 +1,6 @@
 // Mesh: an indexed triangle mesh with shared vertices, as the mesh tasks produce and
-// the mesh file readers and writers (worker/tasks/meshio) exchange. A plain value type; no invariants are enforced
-// beyond what the producer promises (see marching_cubes.h, ply.h).
+// the mesh file readers and writers (worker/tasks/meshio) exchange. A plain value type; no
+// invariants are enforced beyond what the producer promises (see marching_cubes.h, ply.h).
 #ifndef KILN_WORKER_TASKS_MESH_H_
 #define KILN_WORKER_TASKS_MESH_H_
 
