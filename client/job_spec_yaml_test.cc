@@ -9,6 +9,7 @@
 #include "client/job_spec_flags.h"
 #include "client/kilnctl_args.h"
 #include "client/kilnctl_format.h"
+#include "common/testing/scoped_temp_dir.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -20,25 +21,6 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-// A file in a per-test temp directory.
-class SpecFiles {
- public:
-  SpecFiles() {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("yaml_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  ~SpecFiles() { std::filesystem::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::string& contents) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << contents;
-    return path;
-  }
-
- private:
-  std::filesystem::path dir_;
-};
 
 absl::StatusOr<SubmitPlan> PlanFromFile(const std::string& path) {
   absl::StatusOr<ParsedArgs> args = ParseArgs(JobSpecFlags(), {"-f", path});
@@ -125,11 +107,11 @@ tiers:
 )";
 
 TEST(JobSpecYamlTest, YamlAndJsonOfTheSameJobGiveIdenticalSubmitRequests) {
-  SpecFiles files;
-  const v1::SubmitJobRequest from_json = RequestFor(files.Write("spec.json", kJsonSpec));
-  const v1::SubmitJobRequest from_yaml = RequestFor(files.Write("spec.yaml", kYamlSpec));
+  kiln::testing::ScopedTempDir files;
+  const v1::SubmitJobRequest from_json = RequestFor(files.WriteFile("spec.json", kJsonSpec));
+  const v1::SubmitJobRequest from_yaml = RequestFor(files.WriteFile("spec.yaml", kYamlSpec));
   // Also by content: no extension, YAML text.
-  const v1::SubmitJobRequest from_plain = RequestFor(files.Write("spec", kYamlSpec));
+  const v1::SubmitJobRequest from_plain = RequestFor(files.WriteFile("spec", kYamlSpec));
   std::string diff;
   google::protobuf::util::MessageDifferencer differencer;
   differencer.ReportDifferencesToString(&diff);
@@ -147,8 +129,8 @@ TEST(JobSpecYamlTest, YamlAndJsonOfTheSameJobGiveIdenticalSubmitRequests) {
 }
 
 TEST(JobSpecYamlTest, FlagsOverrideAYamlFileAsTheyDoAJsonFile) {
-  SpecFiles files;
-  const std::string path = files.Write("spec.yml", "task: mesh.extract\npriority: 1\n");
+  kiln::testing::ScopedTempDir files;
+  const std::string path = files.WriteFile("spec.yml", "task: mesh.extract\npriority: 1\n");
   absl::StatusOr<ParsedArgs> args =
       ParseArgs(JobSpecFlags(), {"-f", path, "--priority", "9", "--param", "resolution=32"});
   ASSERT_TRUE(args.ok()) << args.status();
@@ -229,10 +211,10 @@ TEST(JobSpecYamlTest, MalformedYamlNamesFileLineColumnAndField) {
       {"empty", "# nothing\n", {"empty.yaml: empty"}},
       {"unclosed_flow", "task: a\nparameters: {level: 1\n", {"unclosed_flow.yaml:"}},
   };
-  SpecFiles files;
+  kiln::testing::ScopedTempDir files;
   for (const BadSpec& bad : cases) {
     absl::StatusOr<SubmitPlan> plan =
-        PlanFromFile(files.Write(absl::StrCat(bad.name, ".yaml"), bad.yaml));
+        PlanFromFile(files.WriteFile(absl::StrCat(bad.name, ".yaml"), bad.yaml));
     ASSERT_FALSE(plan.ok()) << bad.name;
     EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << bad.name;
     EXPECT_EQ(ExitCodeForStatus(plan.status()), kExitUsage) << bad.name;
@@ -268,9 +250,9 @@ TEST(JobSpecYamlTest, LimitsOnSizeDepthAndAliasExpansionAreErrors) {
               HasSubstr("more than 100000 values"));
 
   // The file limit also holds for -f itself.
-  SpecFiles files;
+  kiln::testing::ScopedTempDir files;
   absl::StatusOr<SubmitPlan> plan =
-      PlanFromFile(files.Write("huge.yaml", "task: a\n" + std::string(2 << 20, '#')));
+      PlanFromFile(files.WriteFile("huge.yaml", "task: a\n" + std::string(2 << 20, '#')));
   ASSERT_FALSE(plan.ok());
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("larger than 1048576 bytes"));
 }

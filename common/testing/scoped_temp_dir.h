@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -28,6 +29,12 @@ class ScopedTempDir {
 
   const std::string& path() const { return path_; }
   std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `content` byte for byte to Sub(name) and returns that path.
+  std::string WriteFile(const std::string& name, const std::string& content) const {
+    const std::string path = Sub(name);
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
 
  private:
   std::string path_;

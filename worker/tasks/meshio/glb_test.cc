@@ -41,11 +41,6 @@ std::string MakeGlb(std::string json, const std::string& bin = "") {
 
 class GlbTest : public ::testing::Test {
  protected:
-  std::string Write(const std::string& name, const std::string& content) {
-    const std::string path = temp_.Sub(name);
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
   kiln::testing::ScopedTempDir temp_;
 };
 
@@ -140,7 +135,7 @@ TEST_F(GlbTest, EmptyMeshWritesAValidFileThatReadsBackEmpty) {
 
 TEST_F(GlbTest, MalformedFilesNameTheFileAndTheProblem) {
   auto error = [&](const std::string& content) {
-    auto mesh = ReadGlb(Write("bad.glb", content));
+    auto mesh = ReadGlb(temp_.WriteFile("bad.glb", content));
     EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(mesh.status().message(), HasSubstr("bad.glb"));
     return std::string(mesh.status().message());

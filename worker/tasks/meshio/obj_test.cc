@@ -15,11 +15,6 @@ using ::testing::HasSubstr;
 
 class ObjTest : public ::testing::Test {
  protected:
-  std::string Write(const std::string& name, const std::string& content) {
-    const std::string path = temp_.Sub(name);
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
   kiln::testing::ScopedTempDir temp_;
 };
 
@@ -56,11 +51,11 @@ TEST_F(ObjTest, PlainMeshHasNoNormalsOrColors) {
 TEST_F(ObjTest, ReadsQuadsNegativeIndicesGroupsAndIgnoresMaterials) {
   // A quad (triangulated), relative indices, two groups, texture coordinates and a
   // material library that must not be opened.
-  auto mesh = ReadObj(Write("hand.obj",
-                            "mtllib /etc/passwd\n"
-                            "o first\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\n"
-                            "usemtl red\nf 1/1 2/1 3/1 4/1\n"
-                            "g second\nv 0 0 1\nf -5 -4 -1\n"));
+  auto mesh = ReadObj(temp_.WriteFile("hand.obj",
+                                      "mtllib /etc/passwd\n"
+                                      "o first\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\n"
+                                      "usemtl red\nf 1/1 2/1 3/1 4/1\n"
+                                      "g second\nv 0 0 1\nf -5 -4 -1\n"));
   ASSERT_TRUE(mesh.ok()) << mesh.status();
   EXPECT_EQ(mesh->positions.size(), 5u);
   ASSERT_EQ(mesh->triangles.size(), 3u);
@@ -73,28 +68,28 @@ TEST_F(ObjTest, ReadsQuadsNegativeIndicesGroupsAndIgnoresMaterials) {
 
 TEST_F(ObjTest, NormalsThatDoNotFollowPositionsAreDropped) {
   // Vertex 1 is used with two different normals: Mesh cannot hold that.
-  auto mesh = ReadObj(Write("split.obj",
-                            "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nvn 0 0 1\nvn 1 0 0\n"
-                            "f 1//1 2//1 3//1\nf 1//2 2//2 4//2\n"));
+  auto mesh = ReadObj(temp_.WriteFile("split.obj",
+                                      "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nvn 0 0 1\nvn 1 0 0\n"
+                                      "f 1//1 2//1 3//1\nf 1//2 2//2 4//2\n"));
   ASSERT_TRUE(mesh.ok()) << mesh.status();
   EXPECT_EQ(mesh->triangles.size(), 2u);
   EXPECT_TRUE(mesh->normals.empty());
   // Consistent but not index-equal pairing is kept.
-  mesh = ReadObj(Write("remap.obj",
-                       "v 0 0 0\nv 1 0 0\nv 0 1 0\nvn 1 0 0\nvn 0 0 1\n"
-                       "f 1//2 2//2 3//1\n"));
+  mesh = ReadObj(temp_.WriteFile("remap.obj",
+                                 "v 0 0 0\nv 1 0 0\nv 0 1 0\nvn 1 0 0\nvn 0 0 1\n"
+                                 "f 1//2 2//2 3//1\n"));
   ASSERT_TRUE(mesh.ok()) << mesh.status();
   EXPECT_EQ(mesh->normals, (std::vector<std::array<float, 3>>{{0, 0, 1}, {0, 0, 1}, {1, 0, 0}}));
 }
 
 TEST_F(ObjTest, ErrorsNameTheFile) {
-  auto mesh = ReadObj(Write("range.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 7\n"));
+  auto mesh = ReadObj(temp_.WriteFile("range.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 7\n"));
   EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mesh.status().message(), HasSubstr("range.obj: face 0 has vertex index 7"));
-  mesh = ReadObj(Write("nan.obj", "v 0 1e999 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"));
+  mesh = ReadObj(temp_.WriteFile("nan.obj", "v 0 1e999 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"));
   EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mesh.status().message(), HasSubstr("nan.obj: vertex 0 has a non-finite"));
-  mesh = ReadObj(Write("zero.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n"));
+  mesh = ReadObj(temp_.WriteFile("zero.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n"));
   EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mesh.status().message(), HasSubstr("zero.obj"));
   EXPECT_EQ(ReadObj(temp_.Sub("missing.obj")).status().code(), absl::StatusCode::kNotFound);

@@ -20,12 +20,6 @@ class PlyTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_FALSE(temp_.path().empty()); }
 
-  std::string Write(const std::string& name, const std::string& content) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
   kiln::testing::ScopedTempDir temp_;
   const std::string dir_ = temp_.path();
 };
@@ -75,29 +69,29 @@ TEST_F(PlyTest, WithoutNormalsAndEmpty) {
 TEST_F(PlyTest, ReadsHandWrittenAscii) {
   // CRLF line ends, comments, an extra colour property, a quad (split as a fan), a
   // negative-exponent number and an element we do not know.
-  const std::string path = Write("ascii.ply",
-                                 "ply\r\n"
-                                 "format ascii 1.0\r\n"
-                                 "comment made by hand\r\n"
-                                 "element vertex 5\r\n"
-                                 "property double x\r\n"
-                                 "property float y\r\n"
-                                 "property uchar red\r\n"
-                                 "property float z\r\n"
-                                 "element face 2\r\n"
-                                 "property list uchar int vertex_indices\r\n"
-                                 "element edge 1\r\n"
-                                 "property int vertex1\r\n"
-                                 "property int vertex2\r\n"
-                                 "end_header\r\n"
-                                 "0 0 255 0\r\n"
-                                 "1 0 0 0\r\n"
-                                 "1 1 7 0\r\n"
-                                 "0 1 0 0\n"
-                                 "0.5 +0.5 1 2.5e-1\n"
-                                 "4 0 1 2 3\n"
-                                 "3 0 1 4\n"
-                                 "0 1\n");
+  const std::string path = temp_.WriteFile("ascii.ply",
+                                           "ply\r\n"
+                                           "format ascii 1.0\r\n"
+                                           "comment made by hand\r\n"
+                                           "element vertex 5\r\n"
+                                           "property double x\r\n"
+                                           "property float y\r\n"
+                                           "property uchar red\r\n"
+                                           "property float z\r\n"
+                                           "element face 2\r\n"
+                                           "property list uchar int vertex_indices\r\n"
+                                           "element edge 1\r\n"
+                                           "property int vertex1\r\n"
+                                           "property int vertex2\r\n"
+                                           "end_header\r\n"
+                                           "0 0 255 0\r\n"
+                                           "1 0 0 0\r\n"
+                                           "1 1 7 0\r\n"
+                                           "0 1 0 0\n"
+                                           "0.5 +0.5 1 2.5e-1\n"
+                                           "4 0 1 2 3\n"
+                                           "3 0 1 4\n"
+                                           "0 1\n");
   auto mesh = ReadPly(path);
   ASSERT_TRUE(mesh.ok()) << mesh.status();
   ASSERT_EQ(mesh->positions.size(), 5u);
@@ -120,12 +114,13 @@ TEST_F(PlyTest, ReadsBigEndian) {
   }
   put_be(3, 1);
   for (uint32_t v : {0u, 1u, 2u}) put_be(v, 4);
-  const std::string path = Write("be.ply",
-                                 "ply\nformat binary_big_endian 1.0\nelement vertex 3\n"
-                                 "property float x\nproperty float y\nproperty float z\n"
-                                 "element face 1\nproperty list uchar uint vertex_indices\n"
-                                 "end_header\n" +
-                                     body);
+  const std::string path =
+      temp_.WriteFile("be.ply",
+                      "ply\nformat binary_big_endian 1.0\nelement vertex 3\n"
+                      "property float x\nproperty float y\nproperty float z\n"
+                      "element face 1\nproperty list uchar uint vertex_indices\n"
+                      "end_header\n" +
+                          body);
   auto mesh = ReadPly(path);
   ASSERT_TRUE(mesh.ok()) << mesh.status();
   EXPECT_EQ(mesh->positions[2], (std::array<float, 3>{0, 2, 0}));
@@ -151,7 +146,7 @@ TEST_F(PlyTest, MalformedFiles) {
       "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
       "property float z\nelement face 1\nproperty list uchar uint vertex_indices\nend_header\n";
   auto error = [&](const std::string& content) {
-    auto mesh = ReadPly(Write("bad.ply", content));
+    auto mesh = ReadPly(temp_.WriteFile("bad.ply", content));
     EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument) << content;
     return std::string(mesh.status().message());
   };
@@ -209,12 +204,13 @@ TEST_F(PlyTest, ColorsRoundTripInBinaryAndAscii) {
 }
 
 TEST_F(PlyTest, FloatColorsAndMissingAlpha) {
-  const std::string path = Write("fc.ply",
-                                 "ply\nformat ascii 1.0\nelement vertex 3\n"
-                                 "property float x\nproperty float y\nproperty float z\n"
-                                 "property float red\nproperty float green\nproperty float blue\n"
-                                 "element face 1\nproperty list uchar int vertex_indices\n"
-                                 "end_header\n0 0 0 1 0 0.5\n1 0 0 0 1 2\n0 1 0 -1 0 0\n3 0 1 2\n");
+  const std::string path =
+      temp_.WriteFile("fc.ply",
+                      "ply\nformat ascii 1.0\nelement vertex 3\n"
+                      "property float x\nproperty float y\nproperty float z\n"
+                      "property float red\nproperty float green\nproperty float blue\n"
+                      "element face 1\nproperty list uchar int vertex_indices\n"
+                      "end_header\n0 0 0 1 0 0.5\n1 0 0 0 1 2\n0 1 0 -1 0 0\n3 0 1 2\n");
   auto mesh = ReadPly(path);
   ASSERT_TRUE(mesh.ok()) << mesh.status();
   EXPECT_EQ(mesh->colors, (std::vector<std::array<uint8_t, 4>>{
@@ -223,10 +219,11 @@ TEST_F(PlyTest, FloatColorsAndMissingAlpha) {
 
 TEST_F(PlyTest, HugeCountsAndNanAreErrorsBeforeAllocating) {
   // 2^40 vertices declared in a tiny file: refused from the header.
-  auto mesh = ReadPly(Write("huge.ply",
-                            "ply\nformat binary_little_endian 1.0\nelement vertex 1099511627776\n"
-                            "property float x\nproperty float y\nproperty float z\nend_header\n"
-                            "0123456789"));
+  auto mesh =
+      ReadPly(temp_.WriteFile("huge.ply",
+                              "ply\nformat binary_little_endian 1.0\nelement vertex 1099511627776\n"
+                              "property float x\nproperty float y\nproperty float z\nend_header\n"
+                              "0123456789"));
   EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mesh.status().message(), HasSubstr("huge.ply"));
   EXPECT_THAT(mesh.status().message(), HasSubstr("truncated"));
@@ -237,15 +234,15 @@ TEST_F(PlyTest, HugeCountsAndNanAreErrorsBeforeAllocating) {
                            "\nproperty uchar x\nproperty uchar y\nproperty uchar z\nend_header\n",
                        "limit.ply");
   EXPECT_THAT(mesh.status().message(), HasSubstr("limit.ply"));
-  mesh = ReadPly(Write("nan.ply",
-                       "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
-                       "property float y\nproperty float z\nend_header\n0 nan 0\n"));
+  mesh = ReadPly(temp_.WriteFile("nan.ply",
+                                 "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
+                                 "property float y\nproperty float z\nend_header\n0 nan 0\n"));
   EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mesh.status().message(), HasSubstr("nan.ply: vertex 0 has a non-finite coordinate"));
 }
 
 TEST_F(PlyTest, WrongMagicNamesTheFile) {
-  auto mesh = ReadPly(Write("magic.ply", "solid x\nendsolid x\n"));
+  auto mesh = ReadPly(temp_.WriteFile("magic.ply", "solid x\nendsolid x\n"));
   EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mesh.status().message(), HasSubstr("magic.ply: bad PLY header"));
 }

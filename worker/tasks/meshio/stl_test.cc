@@ -18,11 +18,6 @@ using ::testing::HasSubstr;
 
 class StlTest : public ::testing::Test {
  protected:
-  std::string Write(const std::string& name, const std::string& content) {
-    const std::string path = temp_.Sub(name);
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
   kiln::testing::ScopedTempDir temp_;
 };
 
@@ -82,14 +77,14 @@ TEST_F(StlTest, NegativeZeroWeldsWithZero) {
       "solid z\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\n"
       "endloop\nendfacet\nfacet normal 0 0 1\nouter loop\nvertex -0 -0 0\nvertex 0 1 0\n"
       "vertex -1 0 0\nendloop\nendfacet\nendsolid z\n";
-  auto read = ReadStl(Write("z.stl", text));
+  auto read = ReadStl(temp_.WriteFile("z.stl", text));
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->positions.size(), 4u);
 }
 
 TEST_F(StlTest, MalformedFiles) {
   auto error = [&](const std::string& content) {
-    auto mesh = ReadStl(Write("bad.stl", content));
+    auto mesh = ReadStl(temp_.WriteFile("bad.stl", content));
     EXPECT_EQ(mesh.status().code(), absl::StatusCode::kInvalidArgument) << content.size();
     EXPECT_THAT(mesh.status().message(), HasSubstr("bad.stl")) << content.size();
     return std::string(mesh.status().message());
