@@ -21,13 +21,15 @@
 #include "worker/cad/shape_mesh.h"
 #include "worker/render/preview_output.h"
 #include "worker/tasks/mesh_stats.h"
+#include "worker/tasks/mesh_summary.h"
 #include "worker/tasks/meshio/mesh_io.h"
+#include "worker/tasks/task_outputs.h"
 
 namespace kiln::cad {
 namespace {
 
-using google::protobuf::Value;
 using kiln::tasks::Mesh;
+using kiln::tasks::NumberList;
 using kiln::tasks::TaskContext;
 using kiln::tasks::TaskOutput;
 
@@ -36,12 +38,6 @@ using kiln::tasks::TaskOutput;
 constexpr double kFinestRelativeDeflection = 1e-5;
 // The default, as a fraction of the diagonal.
 constexpr double kDefaultRelativeDeflection = 1e-3;
-
-Value NumberList(const auto& values) {
-  Value v;
-  for (const auto x : values) v.mutable_list_value()->add_values()->set_number_value(x);
-  return v;
-}
 
 int CountShapes(const TopoDS_Shape& shape, TopAbs_ShapeEnum type) {
   TopTools_IndexedMapOfShape map;
@@ -155,10 +151,7 @@ absl::StatusOr<TaskOutput> CadBuildTask::Run(const TaskContext& context) const {
   if (request.output_dir().empty()) {
     return absl::FailedPreconditionError("the request has no output_dir");
   }
-  std::error_code error;
-  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
-  if (error)
-    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
+  KILN_ASSIGN_OR_RETURN(const std::filesystem::path dir, tasks::AbsoluteOutputDir(request));
   return GuardOcct("cad.build", [&] { return Build(params, dir, context); });
 }
 

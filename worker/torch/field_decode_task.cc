@@ -14,23 +14,19 @@
 #include "models/model_tier.h"
 #include "worker/render/preview_output.h"
 #include "worker/tasks/mesh_stats.h"
+#include "worker/tasks/mesh_summary.h"
 #include "worker/tasks/meshio/ply.h"
+#include "worker/tasks/task_outputs.h"
 #include "worker/torch/field_decoder.h"
 #include "worker/torch/npy_writer.h"
 
 namespace kiln::torchrt {
 namespace {
 
-using google::protobuf::Value;
+using tasks::NumberList;
 
 constexpr char kMeshFile[] = "mesh.ply";
 constexpr char kVolumeFile[] = "field.npy";
-
-Value NumberList(const auto& values) {
-  Value v;
-  for (const auto x : values) v.mutable_list_value()->add_values()->set_number_value(x);
-  return v;
-}
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -182,11 +178,7 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
   };
   tasks::TaskOutput output;
   auto& fields = *output.summary.mutable_fields();
-  std::error_code error;
-  const std::filesystem::path dir = std::filesystem::absolute(request.output_dir(), error);
-  if (error) {
-    return absl::FailedPreconditionError(absl::StrCat("bad output_dir: ", error.message()));
-  }
+  KILN_ASSIGN_OR_RETURN(const std::filesystem::path dir, tasks::AbsoluteOutputDir(request));
 
   // On a GPU: field and mesh stay on the device until the mesh (or volume) is done.
   std::optional<GpuFieldResult> gpu;
@@ -239,9 +231,7 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
     report(0.95, absl::StrCat("writing ", kMeshFile));
     const std::string path = (dir / kMeshFile).string();
     KILN_RETURN_IF_ERROR(tasks::WritePly(mesh, path));
-    kiln::v1::LocalFile& file = output.outputs.emplace_back();
-    file.set_name(kMeshFile);
-    file.set_path(path);
+    tasks::AddOutputFile(kMeshFile, path, &output);
     fields["vertices"].set_number_value(static_cast<double>(stats.vertices));
     fields["faces"].set_number_value(static_cast<double>(stats.faces));
     fields["components"].set_number_value(static_cast<double>(stats.components));
@@ -290,9 +280,7 @@ absl::StatusOr<tasks::TaskOutput> FieldDecodeTask::RunUnguarded(
     const std::vector<int64_t> shape = {grid.cells[2] + 1, grid.cells[1] + 1, grid.cells[0] + 1};
     const std::string path = (dir / kVolumeFile).string();
     KILN_RETURN_IF_ERROR(WriteNpyFloat32(path, shape, field));
-    kiln::v1::LocalFile& file = output.outputs.emplace_back();
-    file.set_name(kVolumeFile);
-    file.set_path(path);
+    tasks::AddOutputFile(kVolumeFile, path, &output);
     fields["shape"] = NumberList(shape);
     report(1.0, absl::StrCat(points, " samples"));
   }
