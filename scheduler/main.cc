@@ -46,6 +46,9 @@ ABSL_FLAG(std::string, tls_client_ca, "",
 ABSL_FLAG(bool, plaintext, false,
           "Serve without TLS, on purpose. Today plaintext is also what happens without "
           "--tls-cert; a later release will require this flag for it");
+ABSL_FLAG(std::string, health_listen, "",
+          "Also serve grpc.health.v1 alone, in plaintext, on this HOST:PORT (for Kubernetes "
+          "gRPC probes, which cannot speak TLS); empty: off");
 ABSL_FLAG(uint64_t, store_size_limit, 0,
           "Bytes the store should stay under, exported as kiln_store_size_limit_bytes for alerts "
           "(0: none)");
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
   kiln::rpc::SchedulerServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
@@ -143,6 +147,9 @@ int main(int argc, char** argv) {
                          ? (options.tls.client_ca_file.empty() ? " (TLS)" : " (mutual TLS)")
                          : " (plaintext)")
                  << ", data in " << options.data_dir
+                 << ((*server)->health_port() != 0
+                         ? absl::StrCat(", health on port ", (*server)->health_port())
+                         : "")
                  << (metrics != nullptr ? absl::StrCat(", metrics on port ", metrics->port()) : "");
   kiln::rpc::SchedulerServer* raw = server->get();
   std::thread([raw] {

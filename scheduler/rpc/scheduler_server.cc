@@ -47,6 +47,16 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  if (!options.health_listen.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("health_listen: cannot listen on ", options.health_listen));
+    }
+  }
   return server;
 }
 
@@ -55,6 +65,7 @@ SchedulerServer::~SchedulerServer() {
   // Order matters: no RPC may reach the scheduler once it is gone, and the
   // committer must drain (running callbacks into the scheduler) before that.
   server_.reset();
+  health_server_.reset();
   scheduler_.reset();
   committer_.reset();
 }
@@ -62,6 +73,8 @@ SchedulerServer::~SchedulerServer() {
 void SchedulerServer::Wait() { server_->Wait(); }
 
 void SchedulerServer::Shutdown() {
+  // Health first: a probe must not see SERVING while the main port goes away.
+  if (health_server_ != nullptr) health_server_->Shutdown(std::chrono::system_clock::now());
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
 }
 

@@ -29,6 +29,9 @@ struct SchedulerServerOptions {
   std::string data_dir;
   // TLS (or mutual TLS) on `listen`; plaintext when empty.
   ServerTlsOptions tls;
+  // host:port of a second, plaintext port serving only grpc.health.v1 (empty: none).
+  // Kubernetes' gRPC probes cannot speak TLS; this lets them probe a TLS scheduler.
+  std::string health_listen;
   // Largest request in bytes (blobs travel in 1 MiB chunks). Kept under 4 MiB:
   // a SubmitJobs reply is a little larger than its request and clients accept
   // 4 MiB by default.
@@ -45,6 +48,8 @@ class SchedulerServer {
   ~SchedulerServer();
 
   int port() const { return port_; }
+  // The health-only port (0 without options.health_listen).
+  int health_port() const { return health_port_; }
   core::Scheduler& scheduler() { return *scheduler_; }
   store::Store& store() { return *store_; }
   void Wait();
@@ -61,6 +66,9 @@ class SchedulerServer {
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // Health only; its default health service answers SERVING while it runs.
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
 };
 
 }  // namespace kiln::rpc

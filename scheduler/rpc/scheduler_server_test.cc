@@ -194,12 +194,14 @@ TEST_F(SchedulerServerTest, BadRequestsGetStatusesNamingTheField) {
   EXPECT_EQ(status.error_message().substr(0, 10), "worker_id:");
 }
 
-TEST_F(SchedulerServerTest, HealthServiceAnswers) {
-  grpc::ByteBuffer request_buffer, response_buffer;
+// Calls grpc.health.v1.Health/Check for the whole server; sets `serving` when the
+// answer is SERVING.
+grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel, bool* serving) {
   // grpc.health.v1.HealthCheckRequest with an empty service name is empty bytes.
   grpc::Slice empty("");
-  request_buffer = grpc::ByteBuffer(&empty, 1);
-  grpc::GenericStub generic(channel_);
+  grpc::ByteBuffer request_buffer(&empty, 1);
+  grpc::ByteBuffer response_buffer;
+  grpc::GenericStub generic(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::CompletionQueue cq;
@@ -210,13 +212,66 @@ TEST_F(SchedulerServerTest, HealthServiceAnswers) {
   call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
   void* tag = nullptr;
   bool ok = false;
-  ASSERT_TRUE(cq.Next(&tag, &ok));
+  if (!cq.Next(&tag, &ok)) return grpc::Status(grpc::StatusCode::INTERNAL, "queue shut down");
+  *serving = false;
+  if (status.ok()) {
+    std::vector<grpc::Slice> slices;
+    if (response_buffer.Dump(&slices).ok()) {
+      std::string bytes;
+      for (const auto& s : slices) bytes += std::string(s.begin(), s.end());
+      *serving = bytes == std::string("\x08\x01", 2);  // status: SERVING
+    }
+  }
+  return status;
+}
+
+TEST_F(SchedulerServerTest, HealthServiceAnswers) {
+  bool serving = false;
+  grpc::Status status = CheckHealth(channel_, &serving);
   EXPECT_TRUE(status.ok()) << status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response_buffer.Dump(&slices).ok());
-  std::string bytes;
-  for (const auto& s : slices) bytes += std::string(s.begin(), s.end());
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+  EXPECT_TRUE(serving);
+  EXPECT_EQ(server_->health_port(), 0);  // not asked for
+}
+
+TEST(SchedulerServerHealthPortTest, ServesOnlyHealthAndStopsFirst) {
+  kiln::testing::ScopedTempDir dir;
+  SchedulerServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.health_listen = "127.0.0.1:0";
+  options.data_dir = dir.path();
+  auto server = SchedulerServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->health_port(), 0);
+  ASSERT_NE((*server)->health_port(), (*server)->port());
+  auto health_channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->health_port()),
+                                            grpc::InsecureChannelCredentials());
+  bool serving = false;
+  grpc::Status status = CheckHealth(health_channel, &serving);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(serving);
+
+  // The health port carries nothing else: no jobs, no workers.
+  auto jobs = kiln::v1::JobService::NewStub(health_channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  kiln::v1::ListJobsResponse listed;
+  EXPECT_EQ(jobs->ListJobs(&context, kiln::v1::ListJobsRequest(), &listed).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  (*server)->Shutdown();
+  status = CheckHealth(health_channel, &serving);
+  EXPECT_FALSE(status.ok() && serving) << "the health port still answers SERVING after Shutdown";
+}
+
+TEST(SchedulerServerHealthPortTest, BadHealthAddressIsRefusedNamingTheField) {
+  kiln::testing::ScopedTempDir dir;
+  SchedulerServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.health_listen = "256.0.0.1:1";
+  options.data_dir = dir.path();
+  auto server = SchedulerServer::Create(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("health_listen"), std::string::npos) << server.status();
 }
 
 TEST_F(SchedulerServerTest, ReflectionListsTheServices) {
