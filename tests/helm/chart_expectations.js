@@ -34,8 +34,9 @@ if (scheduler) {
   expect(flag(scheduler, 'data-dir') === '/var/lib/kiln', 'scheduler --data-dir');
   for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
     expect(container(scheduler)[probe] && container(scheduler)[probe].grpc &&
-           container(scheduler)[probe].grpc.port === 7070, `scheduler ${probe} is gRPC health on 7070`);
+           container(scheduler)[probe].grpc.port === 7072, `scheduler ${probe} is gRPC health on 7072`);
   }
+  expect(flag(scheduler, 'health-listen') === '0.0.0.0:7072', 'scheduler --health-listen on the probes\' port');
   expect(container(scheduler).securityContext.readOnlyRootFilesystem === true, 'scheduler read-only root');
   expect(scheduler.spec.template.spec.securityContext.runAsNonRoot === true, 'scheduler non-root');
   const svc = named('Service', '-scheduler');
@@ -59,6 +60,7 @@ const gpuLimit = (w) => (container(w).resources.limits || {})['nvidia.com/gpu'];
 
 switch (testCase) {
   case 'single-cpu-values': {
+    expect(args(scheduler).includes('--plaintext'), 'TLS off: the scheduler is told --plaintext explicitly');
     expect(workers.length === 1, `one worker pool, got ${workers.length}`);
     const cpu = pool('cpu');
     expect(cpu && cpu.spec.replicas === 2, 'cpu pool: 2 replicas');
@@ -113,6 +115,29 @@ switch (testCase) {
            gpuLimit(demo) === undefined, 'demo pool: fake devices, no GPU limit');
     expect(demo && flag(demo, 'log-format') === 'text', 'logFormat reaches the workers');
     expect(named('Service', '-scheduler').spec.type === 'LoadBalancer', 'scheduler Service type');
+    break;
+  }
+  case 'tls-tokens-values': {
+    const tlsFlags = (w) => args(w).filter((a) => a.startsWith('--tls-') || a === '--plaintext').sort();
+    expect(JSON.stringify(tlsFlags(scheduler)) === JSON.stringify(
+        ['--tls-cert=/etc/kiln/tls/tls.crt', '--tls-client-ca=/etc/kiln/tls/ca.crt', '--tls-key=/etc/kiln/tls/tls.key']),
+           `scheduler: TLS flags, mutual, no --plaintext; got ${tlsFlags(scheduler)}`);
+    const secretVolume = (w, name) => (w.spec.template.spec.volumes.find((v) => v.name === name) || {}).secret;
+    expect(secretVolume(scheduler, 'tls') && secretVolume(scheduler, 'tls').secretName === 'kiln-scheduler-tls',
+           'scheduler mounts the TLS Secret');
+    expect(container(scheduler).volumeMounts.some((m) => m.name === 'tls' && m.mountPath === '/etc/kiln/tls' && m.readOnly),
+           'scheduler: TLS Secret read-only at /etc/kiln/tls');
+    expect(workers.length === 2, `two pools, got ${workers.length}`);
+    for (const w of workers) {
+      expect(JSON.stringify(tlsFlags(w)) === JSON.stringify(
+          ['--tls-ca=/etc/kiln/tls/ca.crt', '--tls-cert=/etc/kiln/worker-tls/tls.crt', '--tls-key=/etc/kiln/worker-tls/tls.key']),
+             `${w.metadata.name}: worker TLS flags; got ${tlsFlags(w)}`);
+      const ca = secretVolume(w, 'tls');
+      expect(ca && ca.secretName === 'kiln-scheduler-tls' && ca.items.length === 1 && ca.items[0].key === 'ca.crt',
+             `${w.metadata.name}: only ca.crt of the scheduler's Secret (not its key)`);
+      expect(secretVolume(w, 'worker-tls') && secretVolume(w, 'worker-tls').secretName === 'kiln-worker-tls',
+             `${w.metadata.name}: the workers' client certificate`);
+    }
     break;
   }
   default:

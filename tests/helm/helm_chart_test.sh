@@ -81,6 +81,9 @@ reject "pool with neither slots nor GPUs" "needs slots > 0" 'workerPools: [{name
 reject "duplicate pool names" 'pool name "a" is used twice' 'workerPools: [{name: a, slots: 1}, {name: a, slots: 2}]'
 reject "bad duration" "leaseDuration" 'scheduler: {leaseDuration: "30 seconds"}'
 reject "bad log format" "logFormat" 'logFormat: xml'
+reject "TLS without its Secret" "tls.secretName is required" 'tls: {enabled: true}'
+reject "mutual TLS without the workers' Secret" "tls.workerSecretName is required" \
+  'tls: {enabled: true, secretName: s, mutual: true}'
 
 if [ "$failures" -ne 0 ]; then
   echo "helm chart test: $failures failure(s)" >&2
