@@ -45,7 +45,8 @@ TEST(TaskCatalogTest, UnknownTask) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
             "task: unknown task kind \"mesh.render\" (known: cad.build, debug.sleep, field.decode, "
-            "image.to3d, mesh.convert, mesh.extract, model.run, render.preview, scene.compose)");
+            "image.segment, image.to3d, mesh.convert, mesh.extract, model.run, render.preview, "
+            "scene.compose)");
 }
 
 TEST(TaskCatalogTest, MeshExtractDefaults) {
