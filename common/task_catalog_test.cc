@@ -30,10 +30,9 @@ std::string SleepError(const std::string& json, TaskLimits limits = {}) {
 }
 
 TEST(TaskCatalogTest, KnownTasks) {
-  EXPECT_THAT(KnownTasks(),
-              ElementsAre("cad.build", "debug.sleep", "field.decode", "image.segment", "image.to3d",
-                          "mesh.convert", "mesh.extract", "model.run", "render.preview",
-                          "scene.compose"));
+  EXPECT_THAT(KnownTasks(), ElementsAre("cad.build", "debug.sleep", "field.decode", "image.segment",
+                                        "image.to3d", "mesh.convert", "mesh.extract", "model.run",
+                                        "render.preview", "scene.compose"));
   EXPECT_TRUE(IsKnownTask("mesh.extract"));
   EXPECT_TRUE(IsKnownTask("debug.sleep"));
   EXPECT_FALSE(IsKnownTask("mesh"));
