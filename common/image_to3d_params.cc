@@ -11,24 +11,6 @@ using fields::Invalid;
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-namespace {
-
-absl::StatusOr<std::array<uint8_t, 3>> ParseColor(const Value& v, absl::string_view field) {
-  if (v.kind_case() != Value::kListValue || v.list_value().values_size() != 3) {
-    return Invalid(field, "must be a list of 3 integers [r, g, b], each 0..255");
-  }
-  std::array<uint8_t, 3> color;
-  for (int i = 0; i < 3; ++i) {
-    KILN_ASSIGN_OR_RETURN(
-        const int64_t c,
-        fields::IntegerIn(v.list_value().values(i), absl::StrCat(field, "[", i, "]"), 0, 255));
-    color[i] = static_cast<uint8_t>(c);
-  }
-  return color;
-}
-
-}  // namespace
-
 absl::StatusOr<ImageTo3dParams> ParseImageTo3dParams(const Struct& parameters) {
   KILN_RETURN_IF_ERROR(
       fields::CheckKeys(parameters, "",
@@ -51,7 +33,7 @@ absl::StatusOr<ImageTo3dParams> ParseImageTo3dParams(const Struct& parameters) {
     if (tolerance != nullptr) return Invalid("tolerance", "applies only to mask \"key\"");
   }
   if (background != nullptr) {
-    KILN_ASSIGN_OR_RETURN(params.background, ParseColor(*background, "background"));
+    KILN_ASSIGN_OR_RETURN(params.background, fields::RgbColor(*background, "background"));
     params.mask = ImageMaskMode::kKey;
   }
   if (tolerance != nullptr) {

@@ -65,8 +65,9 @@ absl::StatusOr<SceneObjectParams> ParseObject(const Value& v, const std::string&
     return Invalid(field, R"(must be an object {"input": name, ...})");
   }
   const Struct& s = v.struct_value();
-  KILN_RETURN_IF_ERROR(fields::CheckKeys(s, absl::StrCat(field, "."),
-                                         {"input", "name", "rotation", "scale", "translation"}));
+  KILN_RETURN_IF_ERROR(
+      fields::CheckKeys(s, absl::StrCat(field, "."),
+                        {"input", "name", "rotation", "scale", "segment", "translation"}));
   SceneObjectParams object;
   const Value* input = Find(s, "input");
   if (input == nullptr) {
@@ -91,13 +92,44 @@ absl::StatusOr<SceneObjectParams> ParseObject(const Value& v, const std::string&
   if (const Value* sc = Find(s, "scale")) {
     KILN_ASSIGN_OR_RETURN(object.scale, ParseScale(*sc, absl::StrCat(field, ".scale")));
   }
+  if (const Value* segment = Find(s, "segment")) {
+    KILN_ASSIGN_OR_RETURN(
+        object.segment,
+        fields::IntegerIn(*segment, absl::StrCat(field, ".segment"), 0, kMaxSegmentObjects - 1));
+  }
   return object;
+}
+
+absl::StatusOr<SceneLayoutParams> ParseLayout(const Value& v) {
+  if (v.kind_case() != Value::kStructValue) {
+    return Invalid("layout", R"(must be an object {"input": name, "width": w, "mesh_size": s})");
+  }
+  const Struct& s = v.struct_value();
+  KILN_RETURN_IF_ERROR(fields::CheckKeys(s, "layout.", {"input", "mesh_size", "width"}));
+  SceneLayoutParams layout;
+  const Value* input = Find(s, "input");
+  if (input == nullptr) {
+    return Invalid("layout.input", "required (the job input holding image.segment's objects.json)");
+  }
+  KILN_ASSIGN_OR_RETURN(layout.input,
+                        fields::String(*input, "layout.input", fields::kMaxOutputNameLength));
+  for (const auto& [key, value] :
+       {std::pair<const char*, double*>{"width", &layout.width},
+        std::pair<const char*, double*>{"mesh_size", &layout.mesh_size}}) {
+    if (const Value* n = Find(s, key)) {
+      const std::string field = absl::StrCat("layout.", key);
+      KILN_ASSIGN_OR_RETURN(*value, fields::NumberIn(*n, field, 0, kMaxSceneMagnitude));
+      if (!(*value > 0)) return Invalid(field, "must be > 0");
+    }
+  }
+  return layout;
 }
 
 }  // namespace
 
 absl::StatusOr<SceneComposeParams> ParseSceneComposeParams(const Struct& parameters) {
-  KILN_RETURN_IF_ERROR(fields::CheckKeys(parameters, "", {"objects", "output", "preview"}));
+  KILN_RETURN_IF_ERROR(
+      fields::CheckKeys(parameters, "", {"layout", "objects", "output", "preview"}));
   SceneComposeParams params;
   const Value* objects = Find(parameters, "objects");
   if (objects == nullptr) return Invalid("objects", "required (a list of objects)");
@@ -110,6 +142,21 @@ absl::StatusOr<SceneComposeParams> ParseSceneComposeParams(const Struct& paramet
     KILN_ASSIGN_OR_RETURN(SceneObjectParams object, ParseObject(objects->list_value().values(i),
                                                                 absl::StrCat("objects[", i, "]")));
     params.objects.push_back(std::move(object));
+  }
+  if (const Value* v = Find(parameters, "layout")) {
+    KILN_ASSIGN_OR_RETURN(params.layout, ParseLayout(*v));
+  }
+  bool any_segment = false;
+  for (size_t i = 0; i < params.objects.size(); ++i) {
+    if (!params.objects[i].segment.has_value()) continue;
+    any_segment = true;
+    if (!params.layout.has_value()) {
+      return Invalid(absl::StrCat("objects[", i, "].segment"),
+                     "needs parameters.layout (the objects.json of image.segment)");
+    }
+  }
+  if (params.layout.has_value() && !any_segment) {
+    return Invalid("layout", "no object names a segment (objects[i].segment) to place");
   }
   if (const Value* v = Find(parameters, "output")) {
     KILN_ASSIGN_OR_RETURN(params.output, fields::OutputName(*v, "output", {".glb"}));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/image_segment_params.h"
 #include "common/render_preview_params.h"
 #include "google/protobuf/struct.pb.h"
 
@@ -29,7 +30,19 @@ inline constexpr std::string_view kSceneComposeTask = "scene.compose";
 //     rotation     {"axis": [x, y, z], "degrees": d}: a right-handed rotation of d
 //                  degrees about the axis (any non-zero length); default none
 //     scale        a number or [sx, sy, sz], each in (0, 1e6] (default 1)
+//     segment      index (0..kMaxSegmentObjects-1) of an object of the layout (below): the
+//                  node is placed where that object stood in the segmented image; its
+//                  translation is then an offset and its scale a factor on top
 //   Each node's transform is translation * rotation * scale (scale applied first), as glTF.
+//   layout   image.segment's objects.json, for objects with a segment:
+//     input        (required) the job input holding objects.json
+//     width        scene units the image's width spans, (0, 1e6] (default 1)
+//     mesh_size    the image.to3d `size` the object meshes were made from their crops
+//                  with, (0, 1e6] (default 1)
+//            The image maps to the scene's z = 0 plane, centred on the origin, x right, y
+//            up. An object's node is translated to its crop's centre (the bbox centre)
+//            and scaled by width / image width * crop width / mesh_size, so an
+//            image.to3d mesh of its crop covers the object's pixels.
 //   output   GLB file name, [A-Za-z0-9._-]{1,128} ending in ".glb" (default "scene.glb")
 //   preview  a turntable preview of the whole scene (common/render_preview_params.h;
 //            default none)
@@ -46,10 +59,20 @@ struct SceneObjectParams {
   // Unit quaternion x, y, z, w (glTF order), from the axis and degrees.
   std::array<double, 4> rotation{0, 0, 0, 1};
   std::array<double, 3> scale{1, 1, 1};
+  // Index into the layout's objects; placement from the layout when set.
+  std::optional<int> segment;
+};
+
+struct SceneLayoutParams {
+  std::string input;
+  double width = 1;
+  double mesh_size = 1;
 };
 
 struct SceneComposeParams {
   std::vector<SceneObjectParams> objects;
+  // Set when (and only when) an object has a segment.
+  std::optional<SceneLayoutParams> layout;
   std::string output = "scene.glb";
   std::optional<PreviewParams> preview;
 };

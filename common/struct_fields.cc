@@ -62,6 +62,20 @@ absl::StatusOr<int64_t> IntegerIn(const Value& v, absl::string_view field, int64
   return static_cast<int64_t>(n);
 }
 
+absl::StatusOr<std::array<uint8_t, 3>> RgbColor(const Value& v, absl::string_view field) {
+  if (v.kind_case() != Value::kListValue || v.list_value().values_size() != 3) {
+    return Invalid(field, "must be a list of 3 integers [r, g, b], each 0..255");
+  }
+  std::array<uint8_t, 3> color;
+  for (int i = 0; i < 3; ++i) {
+    const absl::StatusOr<int64_t> c =
+        IntegerIn(v.list_value().values(i), absl::StrCat(field, "[", i, "]"), 0, 255);
+    if (!c.ok()) return c.status();
+    color[i] = static_cast<uint8_t>(*c);
+  }
+  return color;
+}
+
 absl::StatusOr<bool> Bool(const Value& v, absl::string_view field) {
   if (v.kind_case() != Value::kBoolValue) return Invalid(field, "must be true or false");
   return v.bool_value();

@@ -5,6 +5,7 @@
 #define KILN_COMMON_STRUCT_FIELDS_H_
 
 #include <array>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ absl::StatusOr<std::string> String(const google::protobuf::Value& v, absl::strin
 // One of `choices`; the error lists them.
 absl::StatusOr<std::string> OneOf(const google::protobuf::Value& v, absl::string_view field,
                                   std::initializer_list<absl::string_view> choices);
+// An RGB colour: a list of 3 integers [r, g, b], each 0..255.
+absl::StatusOr<std::array<uint8_t, 3>> RgbColor(const google::protobuf::Value& v,
+                                                absl::string_view field);
 // A list of 3 finite numbers, each of magnitude <= max_magnitude.
 absl::StatusOr<std::array<double, 3>> Vector3(const google::protobuf::Value& v,
                                               absl::string_view field, double max_magnitude);

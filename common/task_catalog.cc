@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/cad_build_params.h"
+#include "common/image_segment_params.h"
 #include "common/image_to3d_params.h"
 #include "common/mesh_convert_params.h"
 #include "common/render_preview_params.h"
@@ -179,6 +180,8 @@ const std::vector<CatalogEntry>& Catalog() {
        [](const Struct& p, const TaskLimits&) { return ParseMeshConvertParams(p).status(); }},
       {kImageTo3dTask,
        [](const Struct& p, const TaskLimits&) { return ParseImageTo3dParams(p).status(); }},
+      {kImageSegmentTask,
+       [](const Struct& p, const TaskLimits&) { return ParseImageSegmentParams(p).status(); }},
       {kSceneComposeTask,
        [](const Struct& p, const TaskLimits&) { return ParseSceneComposeParams(p).status(); }},
       {kCadBuildTask,

@@ -30,9 +30,9 @@ std::string SleepError(const std::string& json, TaskLimits limits = {}) {
 }
 
 TEST(TaskCatalogTest, KnownTasks) {
-  EXPECT_THAT(KnownTasks(),
-              ElementsAre("cad.build", "debug.sleep", "field.decode", "image.to3d", "mesh.convert",
-                          "mesh.extract", "model.run", "render.preview", "scene.compose"));
+  EXPECT_THAT(KnownTasks(), ElementsAre("cad.build", "debug.sleep", "field.decode", "image.segment",
+                                        "image.to3d", "mesh.convert", "mesh.extract", "model.run",
+                                        "render.preview", "scene.compose"));
   EXPECT_TRUE(IsKnownTask("mesh.extract"));
   EXPECT_TRUE(IsKnownTask("debug.sleep"));
   EXPECT_FALSE(IsKnownTask("mesh"));
@@ -44,7 +44,8 @@ TEST(TaskCatalogTest, UnknownTask) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
             "task: unknown task kind \"mesh.render\" (known: cad.build, debug.sleep, field.decode, "
-            "image.to3d, mesh.convert, mesh.extract, model.run, render.preview, scene.compose)");
+            "image.segment, image.to3d, mesh.convert, mesh.extract, model.run, render.preview, "
+            "scene.compose)");
 }
 
 TEST(TaskCatalogTest, MeshExtractDefaults) {

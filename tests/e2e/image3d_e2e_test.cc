@@ -1,4 +1,4 @@
-// image.to3d and scene.compose end to end with real processes on loopback:
+// image.segment, image.to3d and scene.compose end to end with real processes on loopback:
 // kiln-scheduler, kiln-worker with kiln-exec children, and kilnctl uploading the inputs,
 // waiting and fetching the GLBs.
 #include <gtest/gtest.h>
@@ -105,6 +105,59 @@ TEST(Image3dEndToEnd, PhotoToClosedGlbWithPreviewAndSceneOfThreeNodes) {
   EXPECT_NEAR(scene_stats.bbox_min[1], -1.5, 1e-4);
 }
 
+// The segment -> reconstruct -> compose pipeline as separate jobs, each stage's outputs
+// fetched and passed on by hand (job dependencies do that in one submission).
+TEST(Image3dEndToEnd, SegmentedImageBecomesASceneOfItsObjects) {
+  LocalFarm farm;
+  ASSERT_TRUE(farm.StartScheduler().ok());
+  ASSERT_TRUE(farm.StartWorker(0, 1).ok());
+
+  const std::string image = std::string(KILN_TEST_DATA_DIR) + "/images/three_objects.png";
+  CommandResult segment = farm.Kilnctl({"submit", "image.segment", "--input", "scene.png=" + image,
+                                        "--params", R"({"input": "scene.png"})", "--wait"});
+  ASSERT_EQ(segment.exit_code, 0) << segment.out << segment.err << farm.Log("worker-0.log");
+  const std::string segment_id = SubmittedId(segment);
+  const kiln::v1::Job segment_job = GetJob(farm, segment_id);
+  EXPECT_EQ(segment_job.state(), kiln::v1::JOB_STATE_SUCCEEDED);
+  ASSERT_EQ(segment_job.result().fields().at("objects").number_value(), 3);
+  EXPECT_EQ(segment_job.outputs_size(), 7);  // 3 crops, 3 masks, objects.json
+
+  std::vector<std::string> compose_args = {
+      "submit", "scene.compose", "--input",
+      "objects.json=" + FetchedPath(farm, segment_id, "objects.json")};
+  std::string objects;
+  for (int i = 0; i < 3; ++i) {
+    const std::string crop = "object-" + std::to_string(i) + ".png";
+    const std::string mesh = "object-" + std::to_string(i) + ".glb";
+    CommandResult to3d = farm.Kilnctl(
+        {"submit", "image.to3d", "--input", crop + "=" + FetchedPath(farm, segment_id, crop),
+         "--params", R"({"input": ")" + crop + R"(", "output": ")" + mesh + R"("})", "--wait"});
+    ASSERT_EQ(to3d.exit_code, 0) << to3d.out << to3d.err << farm.Log("worker-0.log");
+    compose_args.insert(compose_args.end(),
+                        {"--input", mesh + "=" + FetchedPath(farm, SubmittedId(to3d), mesh)});
+    objects += std::string(i ? ", " : "") + R"({"input": ")" + mesh + R"(", "segment": )" +
+               std::to_string(i) + "}";
+  }
+  compose_args.insert(
+      compose_args.end(),
+      {"--params",
+       R"({"layout": {"input": "objects.json", "width": 2.4}, "objects": [)" + objects + "]}",
+       "--wait"});
+  CommandResult compose = farm.Kilnctl(compose_args);
+  ASSERT_EQ(compose.exit_code, 0) << compose.out << compose.err << farm.Log("worker-0.log");
+  const kiln::v1::Job scene_job = GetJob(farm, SubmittedId(compose));
+  EXPECT_EQ(scene_job.state(), kiln::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(scene_job.result().fields().at("nodes").number_value(), 3);
+  // The objects span pixels x 24..222, y 29..92 of the 240 x 120 image; at 0.01 units a
+  // pixel about the image centre that is x -0.96..1.02, y -0.32..0.31.
+  const auto& bbox_min = scene_job.result().fields().at("bbox_min").list_value();
+  const auto& bbox_max = scene_job.result().fields().at("bbox_max").list_value();
+  EXPECT_NEAR(bbox_min.values(0).number_value(), -0.96, 0.02);
+  EXPECT_NEAR(bbox_max.values(0).number_value(), 1.02, 0.02);
+  EXPECT_NEAR(bbox_min.values(1).number_value(), -0.32, 0.02);
+  EXPECT_NEAR(bbox_max.values(1).number_value(), 0.31, 0.02);
+}
+
 TEST(Image3dEndToEnd, BadInputsFailTheJobByName) {
   LocalFarm farm;
   ASSERT_TRUE(farm.StartScheduler().ok());
@@ -118,6 +171,13 @@ TEST(Image3dEndToEnd, BadInputsFailTheJobByName) {
             std::string::npos)
       << refused.out << refused.err;
 
+  CommandResult segment_refused =
+      farm.Kilnctl({"submit", "image.segment", "--params", R"({"input": "a.png", "min_area": 0})"});
+  EXPECT_NE(segment_refused.exit_code, 0);
+  EXPECT_NE((segment_refused.out + segment_refused.err).find("parameters.min_area"),
+            std::string::npos)
+      << segment_refused.out << segment_refused.err;
+
   // Fails on the worker: a fully transparent image.
   const std::string empty = farm.dir() + "/empty.png";
   ASSERT_TRUE(image::WritePng(image::Image::Blank(32, 32), empty).ok());
@@ -128,6 +188,14 @@ TEST(Image3dEndToEnd, BadInputsFailTheJobByName) {
   EXPECT_EQ(failed.state(), kiln::v1::JOB_STATE_FAILED);
   EXPECT_NE(failed.status_message().find("image has no foreground"), std::string::npos)
       << failed.status_message();
+  CommandResult no_objects =
+      farm.Kilnctl({"submit", "image.segment", "--input", "empty.png=" + empty, "--params",
+                    R"({"input": "empty.png"})", "--wait"});
+  EXPECT_NE(no_objects.exit_code, 0);
+  const kiln::v1::Job no_objects_job = GetJob(farm, SubmittedId(no_objects));
+  EXPECT_EQ(no_objects_job.state(), kiln::v1::JOB_STATE_FAILED);
+  EXPECT_NE(no_objects_job.status_message().find("image has no objects"), std::string::npos)
+      << no_objects_job.status_message();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/gltf/gltf_validate.h"
 #include "tests/support/subprocess.h"
 #include "worker/tasks/image_to3d/image_to3d_task.h"
 #include "worker/tasks/meshio/glb.h"
@@ -26,18 +27,11 @@ namespace {
 using ::testing::HasSubstr;
 
 kiln::testing::CommandResult Validate(const std::vector<std::string>& files) {
-  std::vector<std::string> argv = {KILN_NODE, KILN_GLTF_DIR "/validate.js"};
-  argv.insert(argv.end(), files.begin(), files.end());
-  return kiln::testing::RunCommand(argv, absl::Seconds(120));
+  return kiln::testing::ValidateGltf(files);
 }
 
-class GltfValidatorTest : public ::testing::Test {
+class GltfValidatorTest : public kiln::testing::GltfValidatorFixture {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(KILN_GLTF_DIR "/node_modules/gltf-validator"))
-        << "the glTF validator is not installed: run `npm ci` in " KILN_GLTF_DIR
-           " (scripts/test.sh does)";
-  }
   kiln::testing::ScopedTempDir temp_;
 };
 

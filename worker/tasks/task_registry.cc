@@ -3,6 +3,7 @@
 
 #include "worker/render/render_preview_task.h"
 #include "worker/tasks/debug_sleep_task.h"
+#include "worker/tasks/image_segment/image_segment_task.h"
 #include "worker/tasks/image_to3d/image_to3d_task.h"
 #include "worker/tasks/mesh_extract_task.h"
 #include "worker/tasks/meshio/mesh_convert_task.h"
@@ -24,6 +25,7 @@ std::unique_ptr<TaskRegistry> TaskRegistry::NewBuiltin() {
   // Without STEP; an executor with OpenCASCADE replaces it with one that has the hooks.
   r->Add(std::make_unique<MeshConvertTask>());
   r->Add(std::make_unique<ImageTo3dTask>());
+  r->Add(std::make_unique<ImageSegmentTask>());
   r->Add(std::make_unique<SceneComposeTask>());
   // On the CPU; a GPU slot's executor replaces it with one on its device (exec_main.cc).
   r->Add(std::make_unique<render::RenderPreviewTask>());

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "worker/image/border_median.h"
 
 namespace kiln::tasks {
 namespace {
@@ -36,37 +37,6 @@ bool HasTransparency(const image::Image& image) {
     if (image.rgba[i] != 255) return true;
   }
   return false;
-}
-
-// Per-channel median of the pixels on the image's border: the usual backdrop colour.
-std::array<uint8_t, 3> BorderMedian(const image::Image& image) {
-  std::array<std::array<int64_t, 256>, 3> histogram{};
-  int64_t count = 0;
-  auto add = [&](int x, int y) {
-    const uint8_t* p = image.pixel(x, y);
-    for (int c = 0; c < 3; ++c) ++histogram[c][p[c]];
-    ++count;
-  };
-  for (int x = 0; x < image.width; ++x) {
-    add(x, 0);
-    if (image.height > 1) add(x, image.height - 1);
-  }
-  for (int y = 1; y + 1 < image.height; ++y) {
-    add(0, y);
-    if (image.width > 1) add(image.width - 1, y);
-  }
-  std::array<uint8_t, 3> median{};
-  for (int c = 0; c < 3; ++c) {
-    int64_t seen = 0;
-    for (int v = 0; v < 256; ++v) {
-      seen += histogram[c][v];
-      if (2 * seen >= count) {
-        median[c] = static_cast<uint8_t>(v);
-        break;
-      }
-    }
-  }
-  return median;
 }
 
 // Area-averages the image down so its longest side is at most `resolution`; coverage is
@@ -312,7 +282,8 @@ absl::StatusOr<InflatedImage> InflateImage(const image::Image& image,
         "use mask \"key\" to key out a background colour");
   }
   if (!alpha_mode) {
-    out.background = params.background.has_value() ? *params.background : BorderMedian(image);
+    out.background =
+        params.background.has_value() ? *params.background : image::BorderMedian(image);
   }
 
   const Working w =

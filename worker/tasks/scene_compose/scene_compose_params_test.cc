@@ -74,5 +74,51 @@ TEST(SceneComposeParamsTest, RejectsBadFields) {
               HasSubstr("parameters.output"));
 }
 
+TEST(SceneComposeParamsTest, LayoutAndSegments) {
+  absl::StatusOr<SceneComposeParams> p = ParseSceneComposeParams(JsonStruct(R"({
+      "layout": {"input": "objects.json", "width": 3, "mesh_size": 2},
+      "objects": [{"input": "a.glb", "segment": 2}, {"input": "floor.ply"}]})"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->layout.has_value());
+  EXPECT_EQ(p->layout->input, "objects.json");
+  EXPECT_EQ(p->layout->width, 3);
+  EXPECT_EQ(p->layout->mesh_size, 2);
+  EXPECT_EQ(p->objects[0].segment, 2);
+  EXPECT_FALSE(p->objects[1].segment.has_value());
+
+  p = ParseSceneComposeParams(JsonStruct(R"({"layout": {"input": "o.json"},
+      "objects": [{"input": "a.glb", "segment": 0}]})"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->layout->width, 1);
+  EXPECT_EQ(p->layout->mesh_size, 1);
+  // Without a layout, nothing changes for existing parameters.
+  p = ParseSceneComposeParams(JsonStruct(R"({"objects": [{"input": "a.glb"}]})"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->layout.has_value());
+}
+
+TEST(SceneComposeParamsTest, RejectsBadLayouts) {
+  EXPECT_THAT(Error(R"({"objects": [{"input": "a.glb", "segment": 0}]})"),
+              HasSubstr("parameters.objects[0].segment: needs parameters.layout"));
+  EXPECT_THAT(Error(R"({"layout": {"input": "o.json"}, "objects": [{"input": "a.glb"}]})"),
+              HasSubstr("parameters.layout: no object names a segment"));
+  EXPECT_THAT(Error(R"({"layout": {"input": "o.json"},
+                        "objects": [{"input": "a.glb", "segment": -1}]})"),
+              HasSubstr("parameters.objects[0].segment: must be an integer from 0 to 255"));
+  EXPECT_THAT(Error(R"({"layout": {"width": 2}, "objects": [{"input": "a.glb", "segment": 0}]})"),
+              HasSubstr("parameters.layout.input: required"));
+  EXPECT_THAT(Error(R"({"layout": {"input": "o.json", "width": 0},
+                        "objects": [{"input": "a.glb", "segment": 0}]})"),
+              HasSubstr("parameters.layout.width: must be > 0"));
+  EXPECT_THAT(Error(R"({"layout": {"input": "o.json", "mesh_size": "big"},
+                        "objects": [{"input": "a.glb", "segment": 0}]})"),
+              HasSubstr("parameters.layout.mesh_size:"));
+  EXPECT_THAT(Error(R"({"layout": {"input": "o.json", "depth": 1},
+                        "objects": [{"input": "a.glb", "segment": 0}]})"),
+              HasSubstr("parameters.layout.depth: unknown field"));
+  EXPECT_THAT(Error(R"({"layout": "o.json", "objects": [{"input": "a.glb", "segment": 0}]})"),
+              HasSubstr("parameters.layout: must be an object"));
+}
+
 }  // namespace
 }  // namespace kiln

@@ -16,6 +16,7 @@
 #include "worker/tasks/meshio/glb.h"
 #include "worker/tasks/meshio/mesh_format.h"
 #include "worker/tasks/meshio/mesh_io.h"
+#include "worker/tasks/scene_compose/scene_layout.h"
 #include "worker/tasks/task_outputs.h"
 
 namespace kiln::tasks {
@@ -88,11 +89,12 @@ absl::StatusOr<TaskOutput> SceneComposeTask::Run(const TaskContext& context) con
   auto report = [&](double fraction, std::string_view message) {
     if (context.report_progress) context.report_progress(fraction, message);
   };
-  KILN_ASSIGN_OR_RETURN(const SceneComposeParams params,
-                        ParseSceneComposeParams(request.parameters()));
+  KILN_ASSIGN_OR_RETURN(SceneComposeParams params, ParseSceneComposeParams(request.parameters()));
   if (request.output_dir().empty()) {
     return absl::FailedPreconditionError("the request has no output_dir");
   }
+  // Objects with a segment get their place from image.segment's objects.json.
+  KILN_RETURN_IF_ERROR(ResolveSceneLayout(request, params));
 
   std::vector<SceneNode> nodes(params.objects.size());
   int64_t vertices = 0, faces = 0;

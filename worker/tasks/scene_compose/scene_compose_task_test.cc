@@ -3,11 +3,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tiny_gltf.h"
+#include "worker/tasks/image_segment/segment_layout.h"
 #include "worker/tasks/meshio/glb.h"
 #include "worker/tasks/meshio/mesh_io.h"
 #include "worker/tasks/testing/task_fixture.h"
@@ -174,6 +177,101 @@ TEST_F(SceneComposeTaskTest, BadInputsGiveClearErrors) {
   AddInputFile("notes.txt", junk);
   absl::StatusOr<TaskOutput> format = Run(R"({"objects": [{"input": "notes.txt"}]})");
   EXPECT_THAT(format.status().message(), HasSubstr("parameters.objects[0].input: cannot read"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("out/scene.glb")));
+}
+
+// objects.json of a 200 x 100 image with two objects.
+SegmentLayout TwoObjectLayout() {
+  SegmentLayout layout;
+  layout.width = 200;
+  layout.height = 100;
+  layout.objects.push_back({.index = 0,
+                            .bbox = {14, 24, 32, 32},
+                            .centroid = {30, 40},
+                            .area = 900,
+                            .crop = "object-0.png",
+                            .crop_box = {10, 20, 40, 40},
+                            .mask = "mask-0.png"});
+  layout.objects.push_back({.index = 1,
+                            .bbox = {154, 54, 12, 22},
+                            .centroid = {160, 65},
+                            .area = 200,
+                            .crop = "object-1.png",
+                            .crop_box = {150, 50, 20, 30},
+                            .mask = "mask-1.png"});
+  return layout;
+}
+
+TEST_F(SceneComposeTaskTest, SegmentsArePlacedWhereTheyStoodInTheImage) {
+  AddInput("a.ply", Tetrahedron());
+  AddInput("b.ply", Box({-0.5f, -0.5f, -0.5f}, {0.5f, 0.5f, 0.5f}));
+  AddInputFile("objects.json",
+               dir_.WriteFile("objects.json", SegmentLayoutToJson(TwoObjectLayout())));
+  // 4 scene units across 200 pixels: 0.02 a pixel. Object 0's crop is centred on pixel
+  // (30, 40), 70 left of and 10 above the image centre (100, 50); object 1's on (160, 65).
+  absl::StatusOr<TaskOutput> output = Run(R"({
+    "layout": {"input": "objects.json", "width": 4},
+    "objects": [
+      {"input": "a.ply", "name": "left", "segment": 0},
+      {"input": "b.ply", "name": "right", "segment": 1, "translation": [0, 0, 0.5], "scale": 2},
+      {"input": "b.ply", "name": "free", "translation": [7, 0, 0]}]})");
+  ASSERT_TRUE(output.ok()) << output.status();
+  tinygltf::Model model;
+  tinygltf::TinyGLTF loader;
+  std::string error, warning;
+  ASSERT_TRUE(loader.LoadBinaryFromFile(&model, &error, &warning, output->outputs[0].path()))
+      << error;
+  std::map<std::string, const tinygltf::Node*> nodes;
+  for (const tinygltf::Node& node : model.nodes) {
+    if (node.mesh >= 0) nodes[node.name] = &node;
+  }
+  ASSERT_EQ(nodes.size(), 3u);
+  auto near3 = [](const std::vector<double>& v, std::array<double, 3> want) {
+    ASSERT_EQ(v.size(), 3u);
+    for (int a = 0; a < 3; ++a) EXPECT_NEAR(v[a], want[a], 1e-6) << a;
+  };
+  near3(nodes["left"]->translation, {-1.4, 0.2, 0});
+  near3(nodes["left"]->scale, {0.8, 0.8, 0.8});  // 40 pixels of crop: 0.8 units.
+  near3(nodes["right"]->translation, {1.2, -0.3, 0.5});
+  near3(nodes["right"]->scale, {0.8, 0.8, 0.8});  // 2 x 20 pixels.
+  near3(nodes["free"]->translation, {7, 0, 0});
+  const std::vector<double>& free_scale = nodes["free"]->scale;
+  EXPECT_TRUE(free_scale.empty() || free_scale == std::vector<double>({1, 1, 1}));
+
+  // mesh_size: meshes made 2 units wide per crop are scaled by half as much.
+  output = Run(R"({"layout": {"input": "objects.json", "width": 4, "mesh_size": 2},
+                   "objects": [{"input": "a.ply", "segment": 0}]})");
+  ASSERT_TRUE(output.ok()) << output.status();
+  ASSERT_TRUE(loader.LoadBinaryFromFile(&model, &error, &warning, output->outputs[0].path()))
+      << error;
+  for (const tinygltf::Node& node : model.nodes) {
+    if (node.mesh >= 0) near3(node.scale, {0.4, 0.4, 0.4});
+  }
+}
+
+TEST_F(SceneComposeTaskTest, BadLayoutsGiveClearErrors) {
+  AddInput("a.ply", Tetrahedron());
+  absl::StatusOr<TaskOutput> missing = Run(
+      R"({"layout": {"input": "objects.json"}, "objects": [{"input": "a.ply", "segment": 0}]})");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing.status().message(),
+              HasSubstr("parameters.layout.input: the job has no input named \"objects.json\""));
+
+  AddInputFile("objects.json",
+               dir_.WriteFile("objects.json", SegmentLayoutToJson(TwoObjectLayout())));
+  absl::StatusOr<TaskOutput> beyond = Run(
+      R"({"layout": {"input": "objects.json"}, "objects": [{"input": "a.ply", "segment": 2}]})");
+  EXPECT_EQ(beyond.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(beyond.status().message(),
+              HasSubstr("parameters.objects[0].segment: input \"objects.json\" (layout.input) has "
+                        "no object 2 (it has 2)"));
+
+  AddInputFile("junk.json", dir_.WriteFile("junk.json", R"({"format": "other"})"));
+  absl::StatusOr<TaskOutput> junk =
+      Run(R"({"layout": {"input": "junk.json"}, "objects": [{"input": "a.ply", "segment": 0}]})");
+  EXPECT_EQ(junk.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(junk.status().message(),
+              HasSubstr("input \"junk.json\" (layout.input): format: is \"other\""));
   EXPECT_FALSE(std::filesystem::exists(dir_.Sub("out/scene.glb")));
 }
 
