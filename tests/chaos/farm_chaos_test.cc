@@ -20,7 +20,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "tests/support/local_farm.h"
 #include "tests/support/tcp_proxy.h"
 
@@ -124,7 +123,8 @@ TEST(FarmChaos, WorkerCutOffByAProxyLosesItsLeaseAndItsLateReportIsRejected) {
   LocalFarm farm;
   ASSERT_TRUE(farm.StartScheduler(kFastLeases).ok());
   int scheduler_port = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(absl::StrSplit(farm.address(), ':').back(), &scheduler_port));
+  const std::string address = farm.address();
+  ASSERT_TRUE(absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &scheduler_port));
   absl::StatusOr<std::unique_ptr<TcpProxy>> proxy = TcpProxy::Create(scheduler_port);
   ASSERT_TRUE(proxy.ok()) << proxy.status();
   // worker-0 reaches the scheduler only through the proxy.
