@@ -127,12 +127,21 @@ TEST(FarmChaos, WorkerCutOffByAProxyLosesItsLeaseAndItsLateReportIsRejected) {
   ASSERT_TRUE(absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &scheduler_port));
   absl::StatusOr<std::unique_ptr<TcpProxy>> proxy = TcpProxy::Create(scheduler_port);
   ASSERT_TRUE(proxy.ok()) << proxy.status();
-  // worker-0 reaches the scheduler only through the proxy.
+  // worker-0 reaches the scheduler only through the proxy; worker-1 directly, drained
+  // until the cut so that the job starts on worker-0.
   ASSERT_TRUE(farm.StartWorker(0, 1, {"--scheduler=" + (*proxy)->address()}).ok());
+  ASSERT_TRUE(farm.StartWorker(1, 1).ok());
   std::unique_ptr<Client> client = farm.NewClient();
   ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto workers = client->ListWorkers();
+        return workers.ok() && workers->size() == 2;
+      },
+      absl::Seconds(60)));
+  ASSERT_TRUE(client->DrainWorker("worker-1").ok());
 
-  auto submitted = client->Submit(SleepSpec(4, "cut-off", 3));
+  auto submitted = client->Submit(SleepSpec(6, "cut-off", 3));
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   const std::string id = submitted->id();
   ASSERT_TRUE(WaitUntil(
@@ -142,20 +151,9 @@ TEST(FarmChaos, WorkerCutOffByAProxyLosesItsLeaseAndItsLateReportIsRejected) {
       },
       absl::Seconds(60)));
   EXPECT_GT((*proxy)->accepted(), 0);
-  // worker-1 (direct) is up before the cut, so the requeued job has somewhere to go.
-  ASSERT_TRUE(farm.StartWorker(1, 1).ok());
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto workers = client->ListWorkers();
-        if (!workers.ok()) return false;
-        for (const auto& worker : *workers) {
-          if (worker.id() == "worker-1") return true;
-        }
-        return false;
-      },
-      absl::Seconds(60)));
   (*proxy)->Cut();
   const absl::Time cut_at = absl::Now();
+  ASSERT_TRUE(client->DrainWorker("worker-1", /*resume=*/true).ok());
 
   // The lease lapses; worker-1 runs the job again and completes it.
   absl::StatusOr<kiln::v1::Job> done = client->Wait(id, absl::Seconds(90));
@@ -167,22 +165,41 @@ TEST(FarmChaos, WorkerCutOffByAProxyLosesItsLeaseAndItsLateReportIsRejected) {
   EXPECT_EQ(done->attempts(1).worker_id(), "worker-1");
   EXPECT_EQ(done->attempts(1).exit_reason(), kiln::v1::EXIT_REASON_SUCCEEDED);
 
-  // worker-0's executor has finished its 4 s run by now; its completion waits in the cut.
-  const std::string rejected =
-      absl::StrCat("scheduler rejected the report for job ", id, " attempt 1");
-  absl::SleepFor(cut_at + absl::Seconds(5) - absl::Now());
-  EXPECT_FALSE(absl::StrContains(farm.Log("worker-0.log"), rejected));
+  // worker-0's reports (progress, then its completion) wait in the cut. The worker logs
+  // the scheduler's answer to a rejected report as "... job <id> attempt 1 rejected by
+  // the scheduler (<status>)" (progress) or "scheduler rejected the report for job <id>
+  // attempt 1 (<status>)" (completion).
+  const std::vector<std::string> markers = {
+      absl::StrCat("job ", id, " attempt 1 rejected by the scheduler ("),
+      absl::StrCat("scheduler rejected the report for job ", id, " attempt 1 (")};
+  auto rejection = [&]() -> std::string {
+    const std::string log = farm.Log("worker-0.log");
+    for (const std::string& marker : markers) {
+      const size_t at = log.find(marker);
+      if (at != std::string::npos) return log.substr(at, log.find('\n', at) - at);
+    }
+    return "";
+  };
+  absl::SleepFor(cut_at + absl::Seconds(7) - absl::Now());
+  EXPECT_EQ(rejection(), "") << "a report got through the cut";
   (*proxy)->Restore();
-  ASSERT_TRUE(WaitUntil([&] { return absl::StrContains(farm.Log("worker-0.log"), rejected); },
-                        absl::Seconds(90)))
+  ASSERT_TRUE(WaitUntil([&] { return !rejection().empty(); }, absl::Seconds(90)))
       << farm.Log("worker-0.log");
   // The scheduler's answer: the report is stale, the job had finished elsewhere.
-  const std::string log = farm.Log("worker-0.log");
-  const std::string line = log.substr(log.find(rejected), 400);
-  EXPECT_TRUE(absl::StrContains(line, "FAILED_PRECONDITION") ||
-              absl::StrContains(line, "FailedPrecondition"))
-      << line;
-  EXPECT_TRUE(absl::StrContains(line, "stale")) << line;
+  const std::string line = rejection();
+  EXPECT_TRUE(absl::StrContains(line, "FAILED_PRECONDITION")) << line;
+  EXPECT_TRUE(absl::StrContains(line, "already finished as SUCCEEDED")) << line;
+  EXPECT_TRUE(absl::StrContains(line, "report for attempt 1 is stale")) << line;
+  // The cut worker gives the attempt up instead of reporting it again.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return absl::StrContains(farm.Log("worker-0.log"),
+                                 absl::StrCat("dropping job ", id, " attempt 1")) ||
+               absl::StrContains(farm.Log("worker-0.log"),
+                                 absl::StrCat("scheduler rejected the report for job ", id));
+      },
+      absl::Seconds(30)))
+      << farm.Log("worker-0.log");
 
   // The late report changed nothing.
   auto after = client->Get(id);
