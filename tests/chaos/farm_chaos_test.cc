@@ -6,8 +6,8 @@
 //   (default 48) jobs.
 // - A worker cut off from the scheduler by a proxy (tests/support/tcp_proxy.h) while
 //   it runs a job: the lease lapses, the job runs again on another worker and
-//   succeeds once; when the proxy forwards again, the cut worker's late completion
-//   is rejected as stale and changes nothing.
+//   succeeds once; when the proxy forwards again, the cut worker's late report
+//   (progress or completion) is rejected as stale and changes nothing.
 #include <gtest/gtest.h>
 #include <signal.h>
 
