@@ -1,9 +1,13 @@
 #include "scheduler/store/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +32,36 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   // I/O errors, no space, busy: the caller may retry once the condition clears.
   return absl::UnavailableError(message);
 }
+
+// RocksDB's own log, sent to stderr (warnings and worse) instead of the LOG file in
+// the data dir. On a full disk that file's writer fails once, and the next line
+// logged (the error handler reporting the failed write) aborts the process in
+// RocksDB 7.8 as Debian builds it (assert in WritableFileWriter): the scheduler died
+// instead of answering UNAVAILABLE. Found by tests/chaos/disk_full_test.cc.
+class StderrLogger : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    std::fprintf(stderr, "rocksdb: %s\n", line);
+  }
+};
+
+// Leaves recovery from a background error (a full disk) to Store::Resume, which the
+// scheduler's tick calls. RocksDB's own recovery waits until a whole write buffer's
+// worth of space (64 MiB) is free and answers Resume() with Busy meanwhile, so on a
+// small or nearly full disk the scheduler stayed UNAVAILABLE after space returned.
+class ManualRecovery : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
+};
 
 template <typename Proto>
 absl::StatusOr<Proto> Parse(const rocksdb::Slice& value, absl::string_view what) {
@@ -76,6 +110,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // A few background threads: the scheduler shares two cores with its workers.
   db_options.IncreaseParallelism(2);
   db_options.max_total_wal_size = 64 << 20;
+  db_options.info_log = std::make_shared<StderrLogger>();
+  db_options.listeners.push_back(std::make_shared<ManualRecovery>());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyNames) {
     rocksdb::ColumnFamilyOptions cf_options;
