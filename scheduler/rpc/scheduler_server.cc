@@ -47,13 +47,19 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  if (!options.http.listen.empty()) {
+    KILN_ASSIGN_OR_RETURN(
+        server->http_,
+        http::HttpServer::Create(options.http, server->scheduler_.get(), server->blobs_.get()));
+  }
   return server;
 }
 
 SchedulerServer::~SchedulerServer() {
   Shutdown();
-  // Order matters: no RPC may reach the scheduler once it is gone, and the
-  // committer must drain (running callbacks into the scheduler) before that.
+  // Order matters: no RPC or HTTP request may reach the scheduler once it is gone, and
+  // the committer must drain (running callbacks into the scheduler) before that.
+  http_.reset();
   server_.reset();
   scheduler_.reset();
   committer_.reset();
@@ -62,6 +68,7 @@ SchedulerServer::~SchedulerServer() {
 void SchedulerServer::Wait() { server_->Wait(); }
 
 void SchedulerServer::Shutdown() {
+  if (http_ != nullptr) http_->Stop();
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
 }
 
