@@ -1,6 +1,6 @@
 // WebAssets: the dashboard's single-page app (scheduler/http/web: HTML, ES modules, CSS)
 // and the pinned three.js files it imports, embedded into the binary at build time by
-// cmake/KilnWebAssets.cmake (a generated web_assets.cc), so kiln-scheduler serves the
+// embed_web_assets.cmake (a generated web_assets.cc), so kiln-scheduler serves the
 // dashboard with no files beside it and no external fetches. Immutable; any thread.
 #ifndef KILN_SCHEDULER_HTTP_WEB_ASSETS_H_
 #define KILN_SCHEDULER_HTTP_WEB_ASSETS_H_

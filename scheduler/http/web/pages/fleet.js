@@ -31,8 +31,8 @@ function render(container, data) {
     h('table', {},
       h('thead', {}, h('tr', {}, ['id', 'host', 'version', 'slots busy', 'last seen', 'state'].map((t) => h('th', {}, t)))),
       h('tbody', {}, data.workers.map(({ worker: w, busy_slots: busy }) => h('tr', {},
-        h('td', {}, w.id), h('td', {}, w.capabilities.hostname || ''), h('td', {}, w.capabilities.version || ''),
-        h('td.num', {}, `${busy}/${(w.capabilities.slots || []).length}`), h('td', {}, ago(w.last_seen_at)),
+        h('td', {}, w.id), h('td', {}, (w.capabilities || {}).hostname || ''), h('td', {}, (w.capabilities || {}).version || ''),
+        h('td.num', {}, `${busy}/${((w.capabilities || {}).slots || []).length}`), h('td', {}, ago(w.last_seen_at)),
         h('td', {}, w.lost ? h('span.bad', {}, 'lost') : w.draining ? 'draining' : h('span.ok', {}, 'alive')))))));
   container.replaceChildren(h('h1', {}, 'Fleet'),
     data.architectures.length ? h('div.grid', {}, groups) : h('p.muted', {}, 'No workers have registered.'),

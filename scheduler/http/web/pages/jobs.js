@@ -36,7 +36,6 @@ export function mount(container, params) {
   for (const f of FILTERS) if (filters[f]) query.set(f, filters[f]);
   query.set('page_size', pageSize);
   if (pageToken) query.set('page_token', pageToken);
-  const started = performance.now();
 
   function pageLink(label, token, trail) {
     const next = new URLSearchParams();
@@ -63,6 +62,5 @@ export function mount(container, params) {
         tokens.length || pageToken ? pageLink('← Previous', tokens[tokens.length - 1] || '', tokens.slice(0, -1)) : null,
         data.next_page_token ? pageLink('Next →', data.next_page_token, pageToken ? [...tokens, pageToken] : [...tokens, '']) : null,
         h('span.muted.small', { id: 'jobs-loaded' }, `${jobs.length} shown`)));
-    if (!container.dataset.loadedMs) container.dataset.loadedMs = String(Math.round(performance.now() - started));
   }, (error) => body.replaceChildren(errorBox(error)), 2000);
 }
