@@ -245,6 +245,12 @@ HttpResponse DashboardApi::Handle(const HttpRequest& request) {
     }
     return response;
   }
+  if (request.method == "POST" && !request.origin.empty() &&
+      request.origin != absl::StrCat("http://", request.host) &&
+      request.origin != absl::StrCat("https://", request.host)) {
+    return ErrorResponse(absl::PermissionDeniedError(
+        absl::StrCat("origin: ", request.origin, " may not act on this dashboard")));
+  }
   absl::StatusOr<std::string> token = BearerToken(request.authorization);
   absl::StatusOr<HttpCaller> caller =
       token.ok() ? options_.authenticate(*token) : absl::StatusOr<HttpCaller>(token.status());

@@ -16,7 +16,9 @@
 //   GET  /api/v1/jobs/{id}/files/{sha256}[?download=1]  an input, output or log blob
 //   POST /api/v1/jobs/{id}/cancel                cancel (admin or the job's tenant)
 //   POST /api/v1/jobs/{id}/retry                 resubmit its spec as a new job
-// JSON answers carry an ETag and honour If-None-Match (304), for cheap polling.
+// JSON answers carry an ETag and honour If-None-Match (304), for cheap polling. A POST
+// whose Origin is not this server's is refused (403): without tokens wired, no other site
+// may make a browser cancel or retry jobs here.
 // Errors: {"error":{"code","message","parameter"}} with 400 (bad parameter, named),
 // 401, 403, 404, 409, 503.
 //
@@ -50,6 +52,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;
   std::string authorization;  // the Authorization header, or empty
   std::string if_none_match;  // the If-None-Match header, or empty
+  std::string origin;         // the Origin header, or empty
+  std::string host;           // the Host header, or empty
 };
 
 struct HttpResponse {

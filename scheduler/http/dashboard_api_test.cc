@@ -287,6 +287,11 @@ TEST_F(DashboardApiTest, QueueShowsClassesDepthAndWhyTheyWait) {
 TEST_F(DashboardApiTest, CancelAndRetry) {
   Serve();
   const std::string id = Submit("m", {{"who", "me"}}).id();
+  // Another site's page may not make a browser act here.
+  Reply cross_site = Post("/api/v1/jobs/" + id + "/cancel", {{"Origin", "http://evil.example"}});
+  EXPECT_EQ(cross_site.status, 403) << cross_site.body;
+  EXPECT_EQ(ErrorParameter(cross_site), "origin");
+  EXPECT_EQ(scheduler_->GetJob(id)->state(), kiln::v1::JOB_STATE_QUEUED);
   Reply retry_early = Post("/api/v1/jobs/" + id + "/retry");
   EXPECT_EQ(retry_early.status, 409) << retry_early.body;
   Reply cancel = Post("/api/v1/jobs/" + id + "/cancel");

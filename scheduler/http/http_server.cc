@@ -136,6 +136,8 @@ void HttpServer::Serve(mg_connection* connection) {
   if (const char* h = mg_get_header(connection, "If-None-Match"); h != nullptr) {
     request.if_none_match = h;
   }
+  if (const char* h = mg_get_header(connection, "Origin"); h != nullptr) request.origin = h;
+  if (const char* h = mg_get_header(connection, "Host"); h != nullptr) request.host = h;
   HttpResponse response = api_.Handle(request);
 
   std::ifstream file;

@@ -92,15 +92,16 @@ async function main() {
   start('worker-gpu', [path.join(binDir, 'kiln-worker'), `--scheduler=${farm.grpc}`, `--work-dir=${tmp}/worker-gpu`,
     '--slots=0', '--fake-devices=sm_120:32GiB,sm_90:80GiB:nokernel', '--worker-id=gpu-0']);
 
-  const browser = await chromium.launch({
+  // A fresh profile (--user-data-dir; playwright passes it from the first argument).
+  const browser = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       // WebGL through SwiftShader (CPU) for the GLB viewer: --disable-gpu leaves no other.
-      '--enable-unsafe-swiftshader', `--user-data-dir=${path.join(tmp, 'chromium-profile')}`],
+      '--enable-unsafe-swiftshader'],
+    viewport: { width: 1440, height: 900 },
   });
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
+  const page = await browser.newPage();
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
