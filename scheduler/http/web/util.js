@@ -57,7 +57,8 @@ export function stateBadge(state) {
 
 export function progressBar(fraction) {
   const pct = Math.round(Math.min(1, Math.max(0, Number(fraction || 0))) * 100);
-  return h('span.progress', { title: `${pct}%` }, h('span.bar', { style: `width:${pct}%` }), h('span.pct', {}, `${pct}%`));
+  return h('span.progress', { title: `${pct}%` },
+    h('span.track', {}, h('span.bar', { style: `width:${pct}%` })), h('span.pct', {}, `${pct}%`));
 }
 
 export function isTerminal(state) {

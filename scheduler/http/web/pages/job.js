@@ -43,7 +43,8 @@ export function mount(container, params) {
   let stopped = false;
   let mediaKey = '';
   let viewer = null;
-  const log = { attempt: 0, offset: 0, timer: null, shownBlob: '' };
+  // The log being shown; `reading` while a poll loop of the live tail runs (one at a time).
+  const log = { attempt: 0, offset: 0, timer: null, reading: false, shownBlob: '' };
 
   async function act(kind) {
     try {
@@ -120,26 +121,35 @@ export function mount(container, params) {
       fetchBlob(fileUrl(job, last.log)).then((b) => b.text()).then((text) => { logBox.textContent = text; });
       return;
     }
-    if (!log.timer) readLog();
+    if (!log.reading) {
+      log.reading = true;
+      readLog();
+    }
   }
 
   async function readLog() {
     log.timer = null;
     if (stopped) return;
+    const attempt = log.attempt;
     try {
-      const r = await getJSON(`/api/v1/jobs/${id}/log?attempt=${log.attempt}&offset=${log.offset}`);
-      if (r.data) {
+      const r = await getJSON(`/api/v1/jobs/${id}/log?attempt=${attempt}&offset=${log.offset}`);
+      if (attempt !== log.attempt) { /* a newer attempt started meanwhile: read that */ } else if (r.data) {
         const text = new TextDecoder().decode(Uint8Array.from(atob(r.data), (c) => c.charCodeAt(0)));
         if (Number(r.offset || 0) > log.offset) logBox.textContent += `\n[… ${Number(r.offset) - log.offset} bytes no longer kept …]\n`;
         logBox.textContent += text;
         logBox.scrollTop = logBox.scrollHeight;
       }
-      log.offset = Number(r.next_offset || log.offset);
-      if (r.ended) return;  // the job poll shows the stored log once it is recorded
+      if (attempt === log.attempt) log.offset = Number(r.next_offset || log.offset);
+      if (r.ended && attempt === log.attempt) {
+        log.reading = false;  // the job poll shows the stored log once it is recorded
+        return;
+      }
     } catch (error) {
-      if (!(error instanceof ApiError) || error.status !== 409) { /* retried below */ }
+      // 409: no attempt yet; others (a restart, a dropped connection): try again below.
+      if (!(error instanceof ApiError)) console.warn('log', error);
     }
-    if (!stopped) log.timer = setTimeout(readLog, 1000);
+    if (stopped) return;
+    log.timer = setTimeout(readLog, 1000);
   }
 
   const stop = poll(`/api/v1/jobs/${encodeURIComponent(id)}`, render,

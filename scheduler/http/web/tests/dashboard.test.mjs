@@ -4,6 +4,7 @@
 // kilnctl. Registered in CTest as dashboard_browser_test (scheduler/http/CMakeLists.txt).
 //
 //   node dashboard.test.mjs --bin-dir=BUILD/bin --artifacts=DIR [--source-dir=REPO]
+//                           [--max-jobs-page-ms=1000]
 //
 // Checks, each step bounded by a deadline (no sleeps): the fleet page shows the mixed
 // fleet's architectures (sm_120, sm_90 not runnable with its reason, cpu); a job submitted
@@ -25,6 +26,8 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binDir = args['bin-dir'];
 const sourceDir = args['source-dir'] || path.resolve(here, '../../../..');
+// Bound on the median load of the jobs page with 10,000 jobs (--max-jobs-page-ms).
+const maxJobsPageMs = Number(args['max-jobs-page-ms'] || 1000);
 const artifacts = args.artifacts || fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-dash-artifacts-'));
 if (!binDir) { console.error('usage: dashboard.test.mjs --bin-dir=BUILD/bin --artifacts=DIR'); process.exit(2); }
 fs.mkdirSync(artifacts, { recursive: true });
@@ -96,9 +99,7 @@ async function main() {
   const browser = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      // WebGL through SwiftShader (CPU) for the GLB viewer: --disable-gpu leaves no other.
-      '--enable-unsafe-swiftshader'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1440, height: 900 },
   });
   const page = await browser.newPage();
@@ -222,7 +223,9 @@ async function main() {
     const median = timings[2];
     log(`FIGURE jobs page with 10000 jobs: median ${median} ms of 5 loads (${timings.join(', ')} ms); a filter matching nothing: ${filtered} ms`);
     fs.writeFileSync(path.join(artifacts, 'jobs-10000.json'), JSON.stringify({ jobs: total, loads_ms: timings, median_ms: median, filtered_nomatch_ms: filtered }, null, 2));
-    if (median >= 1000) throw new Error(`jobs page took ${median} ms (median) with 10000 jobs`);
+    // The figure is the goal (under 1 s, bench/README.md); CTest's bound is looser so that a
+    // loaded 2-core CI machine does not fail it, yet a page that scanned the store would.
+    if (median >= maxJobsPageMs) throw new Error(`jobs page took ${median} ms (median) with 10000 jobs`);
   });
 
   if (foreign.length) results.push({ name: 'no-external-fetches', ok: false, error: foreign.join(', ') });
