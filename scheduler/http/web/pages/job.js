@@ -85,12 +85,13 @@ export function mount(container, params) {
       h('p', {}, h('b', {}, job.spec.task), job.spec.model ? ` · model ${job.spec.model}` : '',
         ` · priority ${job.spec.priority || 0}`,
         Object.entries(job.spec.labels || {}).map(([k, v]) => h('span.tag', {}, `${k}=${v}`))));
-    actions.replaceChildren(
-      !terminal ? h('button.danger', { id: 'cancel', onclick: () => act('cancel') }, 'Cancel') : null,
-      terminal ? h('button', { id: 'retry', onclick: () => act('retry') }, 'Retry as a new job') : null);
-    progress.replaceChildren(progressBar(terminal && job.state === 'JOB_STATE_SUCCEEDED' ? 1 : job.progress),
+    // replaceChildren would print null: pass only the nodes shown.
+    actions.replaceChildren(terminal
+      ? h('button', { id: 'retry', onclick: () => act('retry') }, 'Retry as a new job')
+      : h('button.danger', { id: 'cancel', onclick: () => act('cancel') }, 'Cancel'));
+    progress.replaceChildren(...[progressBar(terminal && job.state === 'JOB_STATE_SUCCEEDED' ? 1 : job.progress),
       h('span', { id: 'progress-message' }, ' ', job.progress_message || ''),
-      job.status_message ? h('div.muted', { id: 'status-message' }, job.status_message) : null);
+      job.status_message ? h('div.muted', { id: 'status-message' }, job.status_message) : null].filter(Boolean));
     lineage.replaceChildren(h('h2', {}, 'Timeline'), timeline(job));
     const outs = job.outputs || [];
     outputs.replaceChildren(h('h2', {}, 'Outputs'), outs.length === 0 ? h('p.muted', {}, terminal ? 'None.' : 'Not yet.') :

@@ -99,7 +99,10 @@ async function main() {
   const browser = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // The GLB viewer's WebGL runs on SwiftShader (CPU) under --disable-gpu; Chromium
+      // warns that this automatic fallback is going away unless opted into.
+      '--enable-unsafe-swiftshader'],
     viewport: { width: 1440, height: 900 },
   });
   const page = await browser.newPage();
