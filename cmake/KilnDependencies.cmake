@@ -14,6 +14,7 @@ if(KILN_COMPONENTS STREQUAL "all")
   find_package(gRPC CONFIG REQUIRED)
   find_package(RocksDB CONFIG REQUIRED)  # use RocksDB::rocksdb-shared
   find_package(prometheus-cpp CONFIG REQUIRED)
+  find_package(civetweb CONFIG REQUIRED)  # the dashboard (scheduler/http); ships with prometheus-cpp
 endif()
 
 include(${CMAKE_CURRENT_LIST_DIR}/KilnCuda.cmake)

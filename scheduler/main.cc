@@ -24,6 +24,11 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address to listen on (por
 ABSL_FLAG(std::string, data_dir, "", "Directory for the RocksDB store and blob files (required)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port for Prometheus /metrics (empty: no metrics endpoint)");
+ABSL_FLAG(std::string, http_listen, "",
+          "host:port for the web dashboard and its JSON API (docs/dashboard.md; empty: off). "
+          "Plaintext HTTP: keep it on loopback or behind a TLS proxy");
+ABSL_FLAG(std::string, http_port_file, "",
+          "Write the dashboard's bound port here once serving (with --http-listen port 0)");
 ABSL_FLAG(std::string, port_file, "",
           "Write the bound port here once serving (for scripts and tests using port 0)");
 ABSL_FLAG(absl::Duration, lease_duration, absl::Seconds(30),
@@ -89,6 +94,7 @@ int main(int argc, char** argv) {
   options.scheduler.default_max_attempts = absl::GetFlag(FLAGS_default_max_attempts);
   options.scheduler.limits.tasks.max_mesh_resolution = absl::GetFlag(FLAGS_max_mesh_resolution);
   options.jobs.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
+  options.http.listen = absl::GetFlag(FLAGS_http_listen);
   const int max_resolution = kiln::TaskLimits::Ceiling().max_mesh_resolution;
   if (options.scheduler.limits.tasks.max_mesh_resolution < 8 ||
       options.scheduler.limits.tasks.max_mesh_resolution > max_resolution) {
@@ -122,13 +128,19 @@ int main(int argc, char** argv) {
   }
   if (metrics != nullptr) metrics->Attach(&(*server)->scheduler(), &(*server)->store());
   const int port = (*server)->port();
-  if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    const std::string path = absl::GetFlag(FLAGS_port_file);
+  // Written whole (temp file, rename) so that a reader never sees half a number.
+  auto write_port_file = [](const std::string& path, int value) {
     {
       std::ofstream out(path + ".tmp");
-      out << port << "\n";
+      out << value << "\n";
     }
     std::rename((path + ".tmp").c_str(), path.c_str());
+  };
+  if (!absl::GetFlag(FLAGS_http_port_file).empty()) {
+    write_port_file(absl::GetFlag(FLAGS_http_port_file), (*server)->http_port());
+  }
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    write_port_file(absl::GetFlag(FLAGS_port_file), port);
   }
   if (!options.tls.active() && !kiln::rpc::IsLoopbackListenAddress(options.listen)) {
     // Plaintext stays the default for now (scripts, charts and tests rely on it), but
@@ -150,7 +162,13 @@ int main(int argc, char** argv) {
                  << ((*server)->health_port() != 0
                          ? absl::StrCat(", health on port ", (*server)->health_port())
                          : "")
-                 << (metrics != nullptr ? absl::StrCat(", metrics on port ", metrics->port()) : "");
+                 << (metrics != nullptr ? absl::StrCat(", metrics on port ", metrics->port()) : "")
+                 << ((*server)->http_port() != 0
+                         ? absl::StrCat(
+                               ", dashboard on http://",
+                               options.http.listen.substr(0, options.http.listen.rfind(':')), ":",
+                               (*server)->http_port(), "/")
+                         : "");
   kiln::rpc::SchedulerServer* raw = server->get();
   std::thread([raw] {
     pthread_setname_np(pthread_self(), "signal");

@@ -18,14 +18,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rm -f "$demo/scheduler.port"
+rm -f "$demo/scheduler.port" "$demo/dashboard.port"
+# The dashboard (docs/dashboard.md) on KILN_DASHBOARD_PORT (default 8080; 0: any free port).
 "$bin/kiln-scheduler" --listen=127.0.0.1:0 --data-dir="$demo/scheduler" \
-  --port-file="$demo/scheduler.port" 2>>"$demo/scheduler.log" &
+  --port-file="$demo/scheduler.port" \
+  --http-listen="127.0.0.1:${KILN_DASHBOARD_PORT:-8080}" --http-port-file="$demo/dashboard.port" \
+  2>>"$demo/scheduler.log" &
 pids+=($!)
 for _ in $(seq 1 100); do [ -s "$demo/scheduler.port" ] && break; sleep 0.1; done
 [ -s "$demo/scheduler.port" ] || { echo "demo: scheduler did not start; see $demo/scheduler.log" >&2; exit 1; }
 export KILN_ADDR="127.0.0.1:$(cat "$demo/scheduler.port")"
 echo "demo: scheduler on $KILN_ADDR, data in $demo/scheduler"
+echo "demo: dashboard on http://127.0.0.1:$(cat "$demo/dashboard.port")/"
 
 "$bin/kiln-worker" --scheduler="$KILN_ADDR" --work-dir="$demo/worker" --slots=1 \
   2>>"$demo/worker.log" &

@@ -21,6 +21,7 @@ packages=(
   # Command-line tools tests run: certificates (tests/tls), helm's zip and unit checks
   # (tests/helm), JSON and free ports in shell tests (tests/slurm).
   openssl unzip systemd python3
+  chromium  # the dashboard's browser tests (scheduler/http/web/tests, playwright-core)
 )
 # Node.js runs the glTF validator and the foreign gRPC client in tests; any install with npm
 # will do (a NodeSource nodejs provides npm itself).

@@ -11,9 +11,11 @@ KILN_BUILD_DIR=${KILN_BUILD_DIR:-build}-exec bash scripts/build.sh -DKILN_COMPON
   -DKILN_BUILD_TESTS=OFF -DKILN_WITH_CUDA=OFF -DKILN_WITH_TORCH=OFF
 # Tests that run Node.js need their pinned npm packages: the foreign gRPC client
 # (tests/node_client), the Khronos glTF validator (tests/gltf), helm, kubectl and the
-# Kubernetes API models (tests/helm). Their CTest tests fail without them. npm ci only when
-# node_modules is older than the lock file (npm writes node_modules/.package-lock.json).
-for node_dir in tests/node_client tests/gltf tests/helm; do
+# Kubernetes API models (tests/helm), three.js and playwright-core for the dashboard
+# (scheduler/http/web; build.sh already ran npm ci there, the build embeds three.js).
+# Their CTest tests fail without them. npm ci only when node_modules is older than the
+# lock file (npm writes node_modules/.package-lock.json).
+for node_dir in tests/node_client tests/gltf tests/helm scheduler/http/web; do
   if [ ! -f "$node_dir/node_modules/.package-lock.json" ] ||
      [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
     (cd "$node_dir" && npm ci --no-audit --no-fund)

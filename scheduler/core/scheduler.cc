@@ -517,6 +517,12 @@ absl::StatusOr<Job> Scheduler::GetJob(const std::string& job_id) const {
 
 absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
     const kiln::v1::ListJobsRequest& request) const {
+  return ListJobs(request, nullptr);
+}
+
+absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
+    const kiln::v1::ListJobsRequest& request,
+    const std::function<bool(const kiln::v1::Job&)>& also) const {
   if (request.page_size() < 0 || request.page_size() > 1000) {
     return absl::InvalidArgumentError("page_size: must be 0..1000");
   }
@@ -551,6 +557,7 @@ absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
       return true;
     }
     if (!LabelsMatch(job, request.labels())) return true;
+    if (also != nullptr && !also(job)) return true;
     *response.add_jobs() = std::move(job);
     return true;
   }));
@@ -1707,6 +1714,7 @@ std::vector<QueueClassInfo> Scheduler::QueueClasses() const {
     if (auto it = class_placement_.find(key); it != class_placement_.end()) {
       info.placement = it->second;
     }
+    if (auto it = class_reasons_.find(key); it != class_reasons_.end()) info.reason = it->second;
     classes.push_back(std::move(info));
   });
   return classes;

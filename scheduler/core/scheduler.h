@@ -111,6 +111,8 @@ struct QueueClassInfo {
   size_t jobs = 0;
   absl::Time oldest_ready = absl::InfiniteFuture();  // when its longest waiter became ready
   ClassPlacement placement = ClassPlacement::kUnknown;
+  // Why its jobs wait, in words (as on their status_message); empty until judged.
+  std::string reason;
 };
 
 class Scheduler {
@@ -135,6 +137,13 @@ class Scheduler {
   absl::StatusOr<kiln::v1::Job> GetJob(const std::string& job_id) const;
   absl::StatusOr<kiln::v1::ListJobsResponse> ListJobs(
       const kiln::v1::ListJobsRequest& request) const;
+  // The same with one more filter (e.g. the dashboard's model and tenant filters): a job
+  // is listed only when `also` returns true for it. `also` runs without the scheduler's
+  // lock and counts against the same scan bound (max_list_scan), so a page may come back
+  // short with a next_page_token.
+  absl::StatusOr<kiln::v1::ListJobsResponse> ListJobs(
+      const kiln::v1::ListJobsRequest& request,
+      const std::function<bool(const kiln::v1::Job&)>& also) const;
   void Cancel(const std::string& job_id, const std::string& reason, Callback<kiln::v1::Job> done);
   // Records an uploaded blob's metadata durably.
   void PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done);

@@ -57,13 +57,19 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
           absl::StrCat("health_listen: cannot listen on ", options.health_listen));
     }
   }
+  if (!options.http.listen.empty()) {
+    KILN_ASSIGN_OR_RETURN(
+        server->http_,
+        http::HttpServer::Create(options.http, server->scheduler_.get(), server->blobs_.get()));
+  }
   return server;
 }
 
 SchedulerServer::~SchedulerServer() {
   Shutdown();
-  // Order matters: no RPC may reach the scheduler once it is gone, and the
-  // committer must drain (running callbacks into the scheduler) before that.
+  // Order matters: no RPC or HTTP request may reach the scheduler once it is gone, and
+  // the committer must drain (running callbacks into the scheduler) before that.
+  http_.reset();
   server_.reset();
   health_server_.reset();
   scheduler_.reset();
@@ -75,6 +81,7 @@ void SchedulerServer::Wait() { server_->Wait(); }
 void SchedulerServer::Shutdown() {
   // Health first: a probe must not see SERVING while the main port goes away.
   if (health_server_ != nullptr) health_server_->Shutdown(std::chrono::system_clock::now());
+  if (http_ != nullptr) http_->Stop();
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
 }
 

@@ -1,6 +1,6 @@
 // SchedulerServer: the whole scheduler process minus flags: opens the store,
 // recovers the scheduler, and serves JobService, WorkerService, gRPC health
-// checking and server reflection on one port, plus Prometheus metrics when asked.
+// checking and server reflection on one port, plus the dashboard (HTTP) when asked.
 // Owns everything it creates. Create, then Wait from the main thread; Shutdown
 // from any other thread (e.g. a signal watcher).
 #ifndef KILN_SCHEDULER_RPC_SCHEDULER_SERVER_H_
@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "scheduler/core/scheduler.h"
+#include "scheduler/http/http_server.h"
 #include "scheduler/rpc/job_service.h"
 #include "scheduler/rpc/server_credentials.h"
 #include "scheduler/rpc/worker_service.h"
@@ -39,6 +40,9 @@ struct SchedulerServerOptions {
   core::SchedulerOptions scheduler;
   JobServiceOptions jobs;
   store::GroupCommitterOptions committer;
+  // The dashboard and its JSON API (scheduler/http, docs/dashboard.md) on http.listen;
+  // off when http.listen is empty.
+  http::HttpServerOptions http;
 };
 
 class SchedulerServer {
@@ -50,6 +54,8 @@ class SchedulerServer {
   int port() const { return port_; }
   // The health-only port (0 without options.health_listen).
   int health_port() const { return health_port_; }
+  // The dashboard's port; 0 when it is off.
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
   core::Scheduler& scheduler() { return *scheduler_; }
   store::Store& store() { return *store_; }
   void Wait();
@@ -65,6 +71,7 @@ class SchedulerServer {
   std::unique_ptr<JobServiceImpl> job_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<http::HttpServer> http_;
   int port_ = 0;
   // Health only; its default health service answers SERVING while it runs.
   std::unique_ptr<grpc::Server> health_server_;
