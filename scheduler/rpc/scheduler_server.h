@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "scheduler/core/scheduler.h"
+#include "scheduler/rpc/authenticator.h"
 #include "scheduler/rpc/job_service.h"
 #include "scheduler/rpc/server_credentials.h"
 #include "scheduler/rpc/worker_service.h"
@@ -29,6 +30,10 @@ struct SchedulerServerOptions {
   std::string data_dir;
   // TLS (or mutual TLS) on `listen`; plaintext when empty.
   ServerTlsOptions tls;
+  // Token file (kiln.v1.TokenFile as JSON, docs/operations.md): every JobService and
+  // WorkerService call must then carry a known bearer token. Empty: authentication off,
+  // every caller is an admin of the tenant "default".
+  std::string auth_tokens_file;
   // Largest request in bytes (blobs travel in 1 MiB chunks). Kept under 4 MiB:
   // a SubmitJobs reply is a little larger than its request and clients accept
   // 4 MiB by default.
@@ -45,6 +50,10 @@ class SchedulerServer {
   ~SchedulerServer();
 
   int port() const { return port_; }
+  // Reads options.auth_tokens_file again and swaps the new table in (calls in flight
+  // finish with the old one). On an error the old table stays. No-op without a file.
+  absl::Status ReloadAuthTokens();
+  bool auth_enabled() const { return authenticator_->enabled(); }
   core::Scheduler& scheduler() { return *scheduler_; }
   store::Store& store() { return *store_; }
   void Wait();
@@ -57,6 +66,8 @@ class SchedulerServer {
   std::unique_ptr<store::BlobStore> blobs_;
   std::unique_ptr<store::GroupCommitter> committer_;
   std::unique_ptr<core::Scheduler> scheduler_;
+  std::string auth_tokens_file_;
+  std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<JobServiceImpl> job_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;
