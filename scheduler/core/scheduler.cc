@@ -167,6 +167,10 @@ std::string RequestKey(absl::string_view tenant, const std::string& request_id) 
   return absl::StrCat(effective, "/", request_id);
 }
 
+std::string RequestKeyOf(const Job& job) {
+  return RequestKey(job.tenant(), job.spec().client_request_id());
+}
+
 // The GetJobLog answer for an attempt that ended (or one that can no longer report).
 kiln::v1::GetJobLogResponse EndedLogResponse(const Job& job, int attempt_number, int64_t offset) {
   const kiln::v1::Attempt& attempt = job.attempts(attempt_number - 1);
@@ -298,6 +302,21 @@ absl::Status Scheduler::RecoverLocked() {
 void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
                              std::function<void(absl::Status)> then,
                              std::vector<std::string> blob_shas) {
+  if (!blob_shas.empty()) {
+    // Once the write ended, later grants of these blobs read the store again.
+    then = [this, blob_shas = std::move(blob_shas), then = std::move(then)](absl::Status status) {
+      {
+        absl::MutexLock lock(&mu_);
+        for (const std::string& sha : blob_shas) {
+          auto blob = pending_blobs_.find(sha);
+          if (blob != pending_blobs_.end() && --blob->second.writes == 0) {
+            pending_blobs_.erase(blob);
+          }
+        }
+      }
+      then(status);
+    };
+  }
   std::vector<Job> snapshots;
   for (const std::string& id : job_ids) {
     auto it = jobs_.find(id);
@@ -306,38 +325,31 @@ void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> jo
     snapshots.push_back(it->second.job);
   }
   ++commits_in_flight_;
-  committer_->Commit(std::move(writes), [this, job_ids = std::move(job_ids),
-                                         snapshots = std::move(snapshots), then = std::move(then),
-                                         blob_shas = std::move(blob_shas)](absl::Status status) {
-    {
-      absl::MutexLock lock(&mu_);
-      --commits_in_flight_;
-      if (!status.ok()) reload_needed_ = true;
-      for (const std::string& sha : blob_shas) {
-        auto blob = pending_blobs_.find(sha);
-        if (blob != pending_blobs_.end() && --blob->second.writes == 0) {
-          pending_blobs_.erase(blob);
-        }
-      }
-      for (const std::string& id : job_ids) {
-        auto it = jobs_.find(id);
-        if (it == jobs_.end()) continue;
-        ActiveJob& active = it->second;
-        --active.commits_in_flight;
-        if (active.commits_in_flight == 0 && IsTerminal(active.job.state())) {
-          if (!active.job.spec().client_request_id().empty()) {
-            pending_requests_.erase(
-                RequestKey(active.job.tenant(), active.job.spec().client_request_id()));
-          }
-          jobs_.erase(it);
-        }
-      }
-    }
-    if (status.ok()) {
-      for (const Job& job : snapshots) watch_hub_.Publish(job);
-    }
-    then(status);
-  });
+  committer_->Commit(std::move(writes),
+                     [this, job_ids = std::move(job_ids), snapshots = std::move(snapshots),
+                      then = std::move(then)](absl::Status status) {
+                       {
+                         absl::MutexLock lock(&mu_);
+                         --commits_in_flight_;
+                         if (!status.ok()) reload_needed_ = true;
+                         for (const std::string& id : job_ids) {
+                           auto it = jobs_.find(id);
+                           if (it == jobs_.end()) continue;
+                           ActiveJob& active = it->second;
+                           --active.commits_in_flight;
+                           if (active.commits_in_flight == 0 && IsTerminal(active.job.state())) {
+                             if (!active.job.spec().client_request_id().empty()) {
+                               pending_requests_.erase(RequestKeyOf(active.job));
+                             }
+                             jobs_.erase(it);
+                           }
+                         }
+                       }
+                       if (status.ok()) {
+                         for (const Job& job : snapshots) watch_hub_.Publish(job);
+                       }
+                       then(status);
+                     });
 }
 
 absl::Status Scheduler::WritableLocked() const {
