@@ -74,7 +74,8 @@ struct ClientOptions {
   // Scheduler address, "host:port" (any gRPC target string works).
   std::string address;
   // Bearer token, sent as "authorization: Bearer <token>" metadata on every call when not
-  // empty (printable ASCII only). The scheduler does not check tokens yet.
+  // empty (printable ASCII only). A scheduler run with --auth-tokens requires one; it decides
+  // the caller's tenant and role (docs/operations.md, Tokens and tenants).
   std::string token;
   // TLS to the scheduler (CA, client certificate for mutual TLS, server name); plaintext
   // when left empty. See client/tls_options.h.

@@ -2,6 +2,7 @@
 // else is SchedulerServer and its Options.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -54,6 +55,16 @@ ABSL_FLAG(bool, plaintext, false,
 ABSL_FLAG(std::string, health_listen, "",
           "Also serve grpc.health.v1 alone, in plaintext, on this HOST:PORT (for Kubernetes "
           "gRPC probes, which cannot speak TLS); empty: off");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "Token file (JSON: {\"tokens\": [{\"name\", \"sha256\", \"tenant\", \"role\": "
+          "user|admin|worker, \"worker_ids\"}]}) holding SHA-256 hashes of bearer tokens "
+          "(printf %s \"$TOKEN\" | sha256sum). Every call must then carry a known token; users "
+          "see only their tenant's jobs and blobs. Reloaded on SIGHUP. Empty: no "
+          "authentication (everyone is an admin of tenant \"default\"); see "
+          "docs/operations.md, Tokens and tenants");
+ABSL_FLAG(int64_t, max_queued_per_tenant, 100000,
+          "Jobs of one tenant that may be queued or running at once; more submits are refused "
+          "with RESOURCE_EXHAUSTED");
 ABSL_FLAG(uint64_t, store_size_limit, 0,
           "Bytes the store should stay under, exported as kiln_store_size_limit_bytes for alerts "
           "(0: none)");
@@ -66,6 +77,13 @@ int main(int argc, char** argv) {
   kiln::NormalizeFlagDashes(argc, argv);
   absl::ParseCommandLine(argc, argv);
   kiln::BlockStopSignals();
+  {
+    // SIGHUP reloads the token file; a thread below waits for it.
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+  }
   absl::StatusOr<kiln::LogFormat> log_format =
       kiln::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
   if (!log_format.ok()) {
@@ -92,6 +110,12 @@ int main(int argc, char** argv) {
   options.scheduler.retry_backoff_initial = absl::GetFlag(FLAGS_retry_backoff);
   options.scheduler.retry_backoff_max = absl::GetFlag(FLAGS_retry_backoff_max);
   options.scheduler.default_max_attempts = absl::GetFlag(FLAGS_default_max_attempts);
+  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens);
+  options.scheduler.max_queued_per_tenant = absl::GetFlag(FLAGS_max_queued_per_tenant);
+  if (options.scheduler.max_queued_per_tenant < 1) {
+    std::fprintf(stderr, "kiln-scheduler: --max-queued-per-tenant must be at least 1\n");
+    return 2;
+  }
   options.scheduler.limits.tasks.max_mesh_resolution = absl::GetFlag(FLAGS_max_mesh_resolution);
   options.jobs.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
   options.http.listen = absl::GetFlag(FLAGS_http_listen);
@@ -154,10 +178,18 @@ int main(int argc, char** argv) {
                               : " (--plaintext says this is intended; it will be required "
                                 "for plaintext in a later release)");
   }
+  if (options.auth_tokens_file.empty() && !kiln::rpc::IsLoopbackListenAddress(options.listen)) {
+    KILN_LOG(WARNING) << "kiln-scheduler: no --auth-tokens: anyone who reaches " << options.listen
+                      << " is an admin (submits, cancels and reads every job and blob, and "
+                         "can register as a worker). Pass --auth-tokens in production; see "
+                         "docs/operations.md, Tokens and tenants";
+  }
   KILN_LOG(INFO) << "kiln-scheduler: serving on port " << port
                  << (options.tls.active()
                          ? (options.tls.client_ca_file.empty() ? " (TLS)" : " (mutual TLS)")
                          : " (plaintext)")
+                 << (options.auth_tokens_file.empty() ? ", no authentication"
+                                                      : ", tokens from " + options.auth_tokens_file)
                  << ", data in " << options.data_dir
                  << ((*server)->health_port() != 0
                          ? absl::StrCat(", health on port ", (*server)->health_port())
@@ -170,6 +202,25 @@ int main(int argc, char** argv) {
                                (*server)->http_port(), "/")
                          : "");
   kiln::rpc::SchedulerServer* raw = server->get();
+  std::atomic<bool> stopping{false};
+  std::thread reloader;
+  if (!options.auth_tokens_file.empty()) {
+    reloader = std::thread([raw, &stopping, file = options.auth_tokens_file] {
+      pthread_setname_np(pthread_self(), "sighup");
+      sigset_t hup;
+      sigemptyset(&hup);
+      sigaddset(&hup, SIGHUP);
+      while (true) {
+        int signal = 0;
+        if (sigwait(&hup, &signal) != 0 || stopping.load()) return;
+        if (absl::Status reloaded = raw->ReloadAuthTokens(); reloaded.ok()) {
+          KILN_LOG(INFO) << "kiln-scheduler: SIGHUP: reloaded tokens from " << file;
+        } else {
+          KILN_LOG(ERROR) << "kiln-scheduler: SIGHUP: kept the old tokens: " << reloaded;
+        }
+      }
+    });
+  }
   std::thread([raw] {
     pthread_setname_np(pthread_self(), "signal");
     const int signal = kiln::WaitForStopSignal();
@@ -177,6 +228,11 @@ int main(int argc, char** argv) {
     raw->Shutdown();
   }).detach();
   (*server)->Wait();
+  if (reloader.joinable()) {
+    stopping.store(true);
+    pthread_kill(reloader.native_handle(), SIGHUP);  // wakes its sigwait
+    reloader.join();
+  }
   // Scrapes read the scheduler and the scheduler calls the metrics' observer: stop
   // serving scrapes, then stop the scheduler, then drop the metrics.
   if (metrics != nullptr) metrics->StopServing();

@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +24,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/flag_names.h"
@@ -62,6 +66,12 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert (unencrypted)
 ABSL_FLAG(std::string, tls_server_name, "",
           "Name the scheduler's certificate must carry, instead of the host in --scheduler; "
           "turns TLS on.");
+ABSL_FLAG(std::string, token, "",
+          "Worker token for a scheduler with --auth-tokens (visible in ps: prefer --token-file "
+          "or KILN_TOKEN).");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the worker token (surrounding whitespace ignored); else --token, else "
+          "the environment variable KILN_TOKEN.");
 ABSL_FLAG(std::string, log_format, "text",
           "Log lines as text (glog-like) or json (one object a line); kiln-exec children "
           "inherit it.");
@@ -91,6 +101,26 @@ int main(int argc, char** argv) {
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    std::ifstream in(absl::GetFlag(FLAGS_token_file));
+    if (!in) {
+      std::fprintf(stderr, "kiln-worker: --token-file: cannot read %s\n",
+                   absl::GetFlag(FLAGS_token_file).c_str());
+      return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    options.token = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (options.token.empty()) {
+      std::fprintf(stderr, "kiln-worker: --token-file: %s is empty\n",
+                   absl::GetFlag(FLAGS_token_file).c_str());
+      return 2;
+    }
+  } else if (!absl::GetFlag(FLAGS_token).empty()) {
+    options.token = absl::GetFlag(FLAGS_token);
+  } else if (const char* env = std::getenv("KILN_TOKEN"); env != nullptr) {
+    options.token = env;
+  }
   if (options.scheduler_address.empty() || absl::GetFlag(FLAGS_work_dir).empty()) {
     std::fprintf(stderr, "kiln-worker: --scheduler and --work-dir are required\n");
     return 2;

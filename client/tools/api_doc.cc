@@ -38,6 +38,7 @@ using google::protobuf::ServiceDescriptorProto;
 const char* const kPublicFiles[] = {
     "kiln/v1/job_service.proto", "kiln/v1/worker_service.proto", "kiln/v1/job.proto",
     "kiln/v1/worker.proto",      "kiln/v1/capability.proto",     "kiln/v1/model.proto",
+    "kiln/v1/auth.proto",
 };
 
 // Field numbers of descriptor.proto, for SourceCodeInfo paths.

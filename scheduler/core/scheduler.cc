@@ -159,6 +159,18 @@ bool AttemptEnded(const kiln::v1::Attempt& attempt) {
   return attempt.exit_reason() != kiln::v1::EXIT_REASON_UNSPECIFIED || attempt.has_ended_at();
 }
 
+// The store key of a client request id: request ids are per tenant (the default
+// tenant keeps the bare id, as before tenants existed).
+std::string RequestKey(absl::string_view tenant, const std::string& request_id) {
+  const std::string effective = auth::EffectiveTenant(tenant);
+  if (effective == auth::kDefaultTenant) return request_id;
+  return absl::StrCat(effective, "/", request_id);
+}
+
+std::string RequestKeyOf(const Job& job) {
+  return RequestKey(job.tenant(), job.spec().client_request_id());
+}
+
 // The GetJobLog answer for an attempt that ended (or one that can no longer report).
 kiln::v1::GetJobLogResponse EndedLogResponse(const Job& job, int attempt_number, int64_t offset) {
   const kiln::v1::Attempt& attempt = job.attempts(attempt_number - 1);
@@ -228,6 +240,7 @@ absl::Status Scheduler::RecoverLocked() {
   class_placement_.clear();
   pending_requests_.clear();
   workers_.clear();
+  active_per_tenant_.clear();
 
   KILN_ASSIGN_OR_RETURN(std::optional<std::string> next, store_->GetMeta(kNextSeqKey));
   next_seq_ = 1;
@@ -279,12 +292,31 @@ absl::Status Scheduler::RecoverLocked() {
     workers_[info.id()] = WorkerState{info, now};
     return true;
   }));
+  for (const auto& [id, active] : jobs_) {
+    ++active_per_tenant_[auth::EffectiveTenant(active.job.tenant())];
+  }
   reload_needed_ = false;
   return absl::OkStatus();
 }
 
 void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
-                             std::function<void(absl::Status)> then) {
+                             std::function<void(absl::Status)> then,
+                             std::vector<std::string> blob_shas) {
+  if (!blob_shas.empty()) {
+    // Once the write ended, later grants of these blobs read the store again.
+    then = [this, blob_shas = std::move(blob_shas), then = std::move(then)](absl::Status status) {
+      {
+        absl::MutexLock lock(&mu_);
+        for (const std::string& sha : blob_shas) {
+          auto blob = pending_blobs_.find(sha);
+          if (blob != pending_blobs_.end() && --blob->second.writes == 0) {
+            pending_blobs_.erase(blob);
+          }
+        }
+      }
+      then(status);
+    };
+  }
   std::vector<Job> snapshots;
   for (const std::string& id : job_ids) {
     auto it = jobs_.find(id);
@@ -307,7 +339,7 @@ void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> jo
                            --active.commits_in_flight;
                            if (active.commits_in_flight == 0 && IsTerminal(active.job.state())) {
                              if (!active.job.spec().client_request_id().empty()) {
-                               pending_requests_.erase(active.job.spec().client_request_id());
+                               pending_requests_.erase(RequestKeyOf(active.job));
                              }
                              jobs_.erase(it);
                            }
@@ -357,8 +389,12 @@ void Scheduler::ClearLeaseLocked(ActiveJob& active) {
 // ---------------------------------------------------------------------------
 // JobService
 
-void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
+void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch, const SubmitOrigin& origin,
                        Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
+  const std::string tenant = auth::EffectiveTenant(origin.tenant);
+  auto field_of = [batch](size_t i) {
+    return batch ? absl::StrCat("specs[", i, "]") : std::string("spec");
+  };
   if (batch && static_cast<int>(specs.size()) > options_.limits.max_batch_size) {
     done(absl::InvalidArgumentError(absl::StrCat("specs: ", specs.size(),
                                                  " jobs exceed the batch limit of ",
@@ -371,7 +407,7 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
   }
   // Validation and blob look-ups happen before the lock: they touch no shared state.
   for (size_t i = 0; i < specs.size(); ++i) {
-    const std::string field = batch ? absl::StrCat("specs[", i, "]") : "spec";
+    const std::string field = field_of(i);
     if (absl::Status s = ValidateJobSpec(specs[i], options_.limits, field); !s.ok()) {
       done(s);
       return;
@@ -383,7 +419,9 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
         done(blob.status());
         return;
       }
-      if (!blob->has_value()) {
+      // A blob the tenant may not read answers as a missing one: nothing is given away.
+      if (!blob->has_value() ||
+          (!origin.any_input_blob && !auth::TenantMayReadBlob(**blob, tenant))) {
         done(absl::FailedPreconditionError(
             absl::StrCat(field, ".inputs[", j, "].sha256: blob ", input->sha256(),
                          " not found; upload it with PutBlob first")));
@@ -405,7 +443,8 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
     std::vector<std::string> request_ids;
     for (size_t i = 0; i < specs.size() && error.ok(); ++i) {
       kiln::v1::JobSpec& spec = specs[i];
-      const std::string& request_id = spec.client_request_id();
+      const std::string request_id =
+          spec.client_request_id().empty() ? "" : RequestKey(tenant, spec.client_request_id());
       if (!request_id.empty()) {
         absl::StatusOr<std::optional<std::string>> existing_id = std::nullopt;
         if (auto it = pending_requests_.find(request_id); it != pending_requests_.end()) {
@@ -413,7 +452,7 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
           // original of an earlier call is not durable yet.
           if (std::find(request_ids.begin(), request_ids.end(), request_id) == request_ids.end()) {
             error = absl::UnavailableError(
-                absl::StrCat("client_request_id \"", request_id,
+                absl::StrCat("client_request_id \"", spec.client_request_id(),
                              "\": the first submit is still being stored; retry"));
             break;
           }
@@ -437,14 +476,30 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
                                    absl::StrCat("request id ", request_id, " names a missing job"))
                              : job.status();
           }
+          if (error.ok() && auth::EffectiveTenant(results[i].job().tenant()) != tenant) {
+            // Only a tenant-prefixed key of another tenant can collide like this.
+            error = absl::FailedPreconditionError(
+                absl::StrCat(field_of(i), ".client_request_id: already used; choose another"));
+            results[i].clear_job();
+          }
           continue;
         }
+      }
+      if (active_per_tenant_[tenant] + static_cast<int64_t>(new_ids.size()) >=
+          options_.max_queued_per_tenant) {
+        error = absl::ResourceExhaustedError(
+            absl::StrCat("tenant ", tenant, " has ", active_per_tenant_[tenant] + new_ids.size(),
+                         " queued or running jobs", batch ? " (with this batch)" : "",
+                         ", the limit of max_queued_per_tenant (", options_.max_queued_per_tenant,
+                         "); wait for some to finish"));
+        break;
       }
       const uint64_t seq = next_seq_++;
       ActiveJob& active = jobs_[JobIdForSeq(seq)];
       active.seq = seq;
       Job& job = active.job;
       job.set_id(JobIdForSeq(seq));
+      job.set_tenant(tenant);
       *job.mutable_spec() = std::move(spec);
       job.set_state(kiln::v1::JOB_STATE_QUEUED);
       *job.mutable_created_at() = ToProtoTime(now);
@@ -453,11 +508,11 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
       job.set_status_message(WaitingFor(job.spec()));
       writes.PutJob(job);
       writes.MarkQueued(job.id());
-      if (!job.spec().client_request_id().empty()) {
-        writes.PutRequestId(job.spec().client_request_id(), job.id());
+      if (!request_id.empty()) {
+        writes.PutRequestId(request_id, job.id());
         // Until the commit is durable the store cannot answer for this id.
-        pending_requests_[job.spec().client_request_id()] = job.id();
-        request_ids.push_back(job.spec().client_request_id());
+        pending_requests_[request_id] = job.id();
+        request_ids.push_back(request_id);
       }
       queue_.Push(job.spec(), seq, job.id());
       *results[i].mutable_job() = job;
@@ -472,6 +527,7 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
       for (const std::string& id : request_ids) pending_requests_.erase(id);
     } else if (!new_ids.empty()) {
       stats_.jobs_submitted += new_ids.size();
+      active_per_tenant_[tenant] += new_ids.size();
       writes.PutMeta(kNextSeqKey, absl::StrCat(next_seq_));
       CommitLocked(std::move(writes), new_ids,
                    [this, results = std::move(results), request_ids = std::move(request_ids),
@@ -557,6 +613,9 @@ absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
       return true;
     }
     if (!LabelsMatch(job, request.labels())) return true;
+    if (!request.tenant().empty() && auth::EffectiveTenant(job.tenant()) != request.tenant()) {
+      return true;
+    }
     if (also != nullptr && !also(job)) return true;
     *response.add_jobs() = std::move(job);
     return true;
@@ -638,19 +697,104 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
   done(std::move(result));
 }
 
-void Scheduler::PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done) {
-  store::WriteSet writes;
+absl::StatusOr<std::optional<kiln::v1::StoredBlob>> Scheduler::GrantedBlobLocked(
+    const std::string& sha256, const BlobGrant& grant, const kiln::v1::StoredBlob* fresh) const {
+  kiln::v1::StoredBlob record;
+  bool legacy = false;
+  bool changed = false;  // a new record, or new readers
+  if (auto it = pending_blobs_.find(sha256); it != pending_blobs_.end()) {
+    record = it->second.blob;
+    // Written again so that this caller, too, is answered only once it is durable.
+    changed = true;
+  } else {
+    KILN_ASSIGN_OR_RETURN(std::optional<kiln::v1::StoredBlob> stored, store_->GetBlob(sha256));
+    if (stored.has_value()) {
+      record = *std::move(stored);
+      // Stored before tenants existed: the default tenant's, which it must stay.
+      legacy = record.tenants().empty() && record.worker_uploaders().empty();
+    } else if (fresh != nullptr) {
+      record = *fresh;
+      record.clear_tenants();
+      record.clear_worker_uploaders();
+      changed = true;
+    } else {
+      return absl::NotFoundError(absl::StrCat("blob ", sha256, " not found"));
+    }
+  }
+  auto add = [&changed](google::protobuf::RepeatedPtrField<std::string>* list,
+                        const std::string& value) {
+    if (value.empty() || std::find(list->begin(), list->end(), value) != list->end()) return;
+    *list->Add() = value;
+    changed = true;
+  };
+  if (legacy && !grant.tenant.empty() && grant.tenant != auth::kDefaultTenant) {
+    add(record.mutable_tenants(), auth::kDefaultTenant);
+  }
+  add(record.mutable_tenants(), grant.tenant);
+  add(record.mutable_worker_uploaders(), grant.worker);
+  if (!changed) return std::nullopt;
+  return record;
+}
+
+absl::StatusOr<std::vector<kiln::v1::StoredBlob>> Scheduler::GrantedToJobLocked(
+    const Job& job, const std::vector<kiln::v1::BlobRef>& outputs, const kiln::v1::BlobRef& log) {
+  const BlobGrant grant{auth::EffectiveTenant(job.tenant()), ""};
+  std::vector<kiln::v1::StoredBlob> granted;
+  std::vector<std::string> shas;
+  for (const kiln::v1::BlobRef& output : outputs) shas.push_back(output.sha256());
+  if (!log.sha256().empty()) shas.push_back(log.sha256());
+  for (const std::string& sha : shas) {
+    KILN_ASSIGN_OR_RETURN(std::optional<kiln::v1::StoredBlob> blob,
+                          GrantedBlobLocked(sha, grant, nullptr));
+    if (blob.has_value()) granted.push_back(*std::move(blob));
+  }
+  return granted;
+}
+
+void Scheduler::RecordBlobLocked(const kiln::v1::StoredBlob& blob, store::WriteSet& writes,
+                                 std::vector<std::string>& pending) {
   writes.PutBlob(blob);
-  absl::Status writable;
+  PendingBlob& entry = pending_blobs_[blob.sha256()];
+  entry.blob = blob;
+  ++entry.writes;
+  pending.push_back(blob.sha256());
+}
+
+void Scheduler::PutBlob(const kiln::v1::StoredBlob& blob, const BlobGrant& grant,
+                        std::function<void(absl::Status)> done) {
+  absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    writable = WritableLocked();
-    if (writable.ok()) {
-      CommitLocked(std::move(writes), {}, std::move(done));
+    status = WritableLocked();
+    absl::StatusOr<std::optional<kiln::v1::StoredBlob>> record = std::nullopt;
+    if (status.ok()) record = GrantedBlobLocked(blob.sha256(), grant, &blob);
+    if (!record.ok()) status = record.status();
+    if (status.ok() && record->has_value()) {
+      store::WriteSet writes;
+      std::vector<std::string> pending;
+      RecordBlobLocked(**record, writes, pending);
+      CommitLocked(std::move(writes), {}, std::move(done), std::move(pending));
       return;
     }
   }
-  done(writable);
+  // Nothing new to record (the blob and its readers are stored), or an error.
+  done(status);
+}
+
+bool Scheduler::IsInputOfLeasedJob(
+    const std::string& sha256,
+    const std::function<bool(const std::string&)>& worker_allowed) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [deadline, job_id] : leases_) {
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end() || it->second.job.attempts().empty()) continue;
+    const Job& job = it->second.job;
+    if (!worker_allowed(job.attempts().rbegin()->worker_id())) continue;
+    for (const kiln::v1::BlobRef& input : job.spec().inputs()) {
+      if (input.sha256() == sha256) return true;
+    }
+  }
+  return false;
 }
 
 absl::StatusOr<kiln::v1::StoredBlob> Scheduler::GetBlob(const std::string& sha256) const {
@@ -1275,6 +1419,10 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
                    FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
                !found.ok()) {
       status = found.status();
+    } else if (absl::StatusOr<std::vector<kiln::v1::StoredBlob>> granted =
+                   GrantedToJobLocked((*found)->job, outputs, *log);
+               !granted.ok()) {
+      status = granted.status();
     } else {
       ActiveJob& active = **found;
       const absl::Time now = clock_->Now();
@@ -1295,9 +1443,14 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       store::WriteSet writes;
       writes.PutJob(active.job);
       writes.DeleteLease(active.job.id());
+      // The outputs and the log become the job's tenant's with the completion.
+      std::vector<std::string> pending_blobs;
+      for (const kiln::v1::StoredBlob& blob : *granted) {
+        RecordBlobLocked(blob, writes, pending_blobs);
+      }
       ++stats_.jobs_succeeded;
       ObserveEndLocked(active, /*attempt_ended=*/true);
-      CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
+      CommitLocked(std::move(writes), {active.job.id()}, std::move(done), std::move(pending_blobs));
       DispatchLocked();  // the slot and its memory are free for parked work
       return;
     }
@@ -1364,11 +1517,17 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
     absl::MutexLock lock(&mu_);
     absl::StatusOr<ActiveJob*> found =
         FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
-    if (!found.ok()) {
-      status = found.status();
+    absl::StatusOr<std::vector<kiln::v1::StoredBlob>> granted =
+        found.ok() ? GrantedToJobLocked((*found)->job, {}, *log) : found.status();
+    if (!granted.ok()) {
+      status = granted.status();
     } else {
       ActiveJob& active = **found;
       store::WriteSet writes;
+      std::vector<std::string> pending_blobs;
+      for (const kiln::v1::StoredBlob& blob : *granted) {
+        RecordBlobLocked(blob, writes, pending_blobs);
+      }
       // A device that cannot run the code says nothing about the job: it goes
       // elsewhere without using up an attempt.
       const bool device_cannot_run = request.reason() == kiln::v1::EXIT_REASON_DEVICE_CANNOT_RUN;
@@ -1392,7 +1551,8 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       response.set_state(active.job.state());
       if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
       CommitLocked(std::move(writes), {active.job.id()},
-                   AnswerWhenDurable(std::move(response), std::move(done)));
+                   AnswerWhenDurable(std::move(response), std::move(done)),
+                   std::move(pending_blobs));
       DispatchLocked();  // an uncounted requeue goes elsewhere at once
       return;
     }
@@ -1678,6 +1838,10 @@ void Scheduler::RunTicker() {
 }
 
 void Scheduler::ObserveEndLocked(const ActiveJob& active, bool attempt_ended) {
+  if (IsTerminal(active.job.state())) {
+    auto it = active_per_tenant_.find(auth::EffectiveTenant(active.job.tenant()));
+    if (it != active_per_tenant_.end() && --it->second <= 0) active_per_tenant_.erase(it);
+  }
   if (attempt_ended && !active.job.attempts().empty()) {
     // Readers parked on the live tail learn of the end (and of the log blob) at the next
     // Tick, outside the lock.

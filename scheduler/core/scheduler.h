@@ -39,6 +39,7 @@
 #include "common/clock.h"
 #include "kiln/v1/job_service.pb.h"
 #include "kiln/v1/worker_service.pb.h"
+#include "scheduler/auth/caller.h"
 #include "scheduler/core/job_queue.h"
 #include "scheduler/core/job_validation.h"
 #include "scheduler/core/log_tails.h"
@@ -68,6 +69,9 @@ struct SchedulerOptions {
   int max_models_per_slot = 1024;
   // Jobs examined per ListJobs call before it returns a partial page.
   int max_list_scan = 20000;
+  // Jobs of one tenant that may be queued or running at once; a submit past it is
+  // RESOURCE_EXHAUSTED (--max-queued-per-tenant).
+  int64_t max_queued_per_tenant = 100000;
   Clock* clock = Clock::Real();
   // Told of assignments, attempt ends and terminal states (metrics); borrowed, may be null.
   SchedulerObserver* observer = nullptr;
@@ -115,6 +119,20 @@ struct QueueClassInfo {
   std::string reason;
 };
 
+// Who submits: the tenant the jobs belong to, and whether their inputs may be any stored
+// blob (admins) or only blobs the tenant may read (users).
+struct SubmitOrigin {
+  std::string tenant = auth::kDefaultTenant;
+  bool any_input_blob = true;
+};
+
+// Who gains access to a blob by an upload: a tenant (users and admins upload for their
+// tenant) and/or a worker token's name (its uploads are its own until a job names them).
+struct BlobGrant {
+  std::string tenant;
+  std::string worker;
+};
+
 class Scheduler {
  public:
   template <typename T>
@@ -132,8 +150,15 @@ class Scheduler {
   // --- JobService ---
   // All specs are validated first; then they are stored in one durable write.
   // `field` names the request field in errors ("spec" or "specs").
-  void Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
+  // The jobs belong to origin.tenant; at most max_queued_per_tenant of them may be
+  // non-terminal at once. Client request ids are per tenant.
+  void Submit(std::vector<kiln::v1::JobSpec> specs, bool batch, const SubmitOrigin& origin,
               Callback<std::vector<kiln::v1::SubmitJobResponse>> done);
+  // The same for the default tenant, any input blob (authentication off).
+  void Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
+              Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
+    Submit(std::move(specs), batch, SubmitOrigin{}, std::move(done));
+  }
   absl::StatusOr<kiln::v1::Job> GetJob(const std::string& job_id) const;
   absl::StatusOr<kiln::v1::ListJobsResponse> ListJobs(
       const kiln::v1::ListJobsRequest& request) const;
@@ -145,8 +170,17 @@ class Scheduler {
       const kiln::v1::ListJobsRequest& request,
       const std::function<bool(const kiln::v1::Job&)>& also) const;
   void Cancel(const std::string& job_id, const std::string& reason, Callback<kiln::v1::Job> done);
-  // Records an uploaded blob's metadata durably.
-  void PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done);
+  // Records an uploaded blob's metadata durably, adding `grant` to who may read it (an
+  // existing blob keeps its earlier readers). Answers at once when nothing changes.
+  void PutBlob(const kiln::v1::StoredBlob& blob, const BlobGrant& grant,
+               std::function<void(absl::Status)> done);
+  void PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done) {
+    PutBlob(blob, BlobGrant{auth::kDefaultTenant, ""}, std::move(done));
+  }
+  // Whether `sha256` is an input of a job leased now to a worker for which
+  // `worker_allowed(worker_id)` holds (a worker may read the inputs of its jobs).
+  bool IsInputOfLeasedJob(const std::string& sha256,
+                          const std::function<bool(const std::string&)>& worker_allowed) const;
   absl::StatusOr<kiln::v1::StoredBlob> GetBlob(const std::string& sha256) const;
   std::vector<kiln::v1::WorkerInfo> ListWorkers() const;
   // Drains a worker (`draining`: no new assignments) or ends its drain; stored, then
@@ -216,8 +250,25 @@ class Scheduler {
   absl::Status WritableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Persists `writes`; once durable, publishes the snapshots of `job_ids` as
   // they are now (the decision being persisted) to watchers and runs `then`.
+  // `blob_shas` are pending_blobs_ entries this write carries, released once it ends.
   void CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
-                    std::function<void(absl::Status)> then) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                    std::function<void(absl::Status)> then, std::vector<std::string> blob_shas = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The record of blob `sha256` with `grant` added to its readers (`fresh`: its metadata
+  // when it is not stored yet), or nullopt when the stored record says all that already.
+  // NotFound when neither stored nor fresh.
+  absl::StatusOr<std::optional<kiln::v1::StoredBlob>> GrantedBlobLocked(
+      const std::string& sha256, const BlobGrant& grant, const kiln::v1::StoredBlob* fresh) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The records of `outputs` and `log` (when set) with the job's tenant added to their
+  // readers, those that change: an attempt's outputs and log become its job's tenant's.
+  absl::StatusOr<std::vector<kiln::v1::StoredBlob>> GrantedToJobLocked(
+      const kiln::v1::Job& job, const std::vector<kiln::v1::BlobRef>& outputs,
+      const kiln::v1::BlobRef& log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts `blob` in `writes` and in pending_blobs_ until the write ends (CommitLocked's
+  // blob_shas, to which its sha is appended in `pending`).
+  void RecordBlobLocked(const kiln::v1::StoredBlob& blob, store::WriteSet& writes,
+                        std::vector<std::string>& pending) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TouchLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetLeaseLocked(ActiveJob& active, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -311,6 +362,15 @@ class Scheduler {
   int commits_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_reload_error_ ABSL_GUARDED_BY(mu_);
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
+  // Tenant -> its non-terminal jobs (max_queued_per_tenant).
+  absl::flat_hash_map<std::string, int64_t> active_per_tenant_ ABSL_GUARDED_BY(mu_);
+  // Blob records being written (readers added): later grants merge with these, not with
+  // the store, until the write ends.
+  struct PendingBlob {
+    kiln::v1::StoredBlob blob;
+    int writes = 0;
+  };
+  absl::flat_hash_map<std::string, PendingBlob> pending_blobs_ ABSL_GUARDED_BY(mu_);
   // "worker/device" -> bytes of device memory the leased jobs there asked for.
   absl::flat_hash_map<std::string, int64_t> reserved_ ABSL_GUARDED_BY(mu_);
   // "worker/device/task/model" -> until when that device is kept from them.

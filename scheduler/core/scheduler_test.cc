@@ -81,6 +81,7 @@ class SchedulerTest : public ::testing::Test {
     options.run_ticker = false;
     options.lease_duration = absl::Seconds(30);
     options.retry_backoff_initial = absl::Seconds(1);
+    options.max_queued_per_tenant = max_queued_per_tenant_;
     auto scheduler = Scheduler::Create(options, store_.get(), committer_.get());
     ASSERT_TRUE(scheduler.ok()) << scheduler.status();
     scheduler_ = *std::move(scheduler);
@@ -160,6 +161,27 @@ class SchedulerTest : public ::testing::Test {
 
   JobState StateOf(const std::string& job_id) { return scheduler_->GetJob(job_id)->state(); }
 
+  absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>> SubmitAs(
+      std::vector<kiln::v1::JobSpec> specs, const std::string& tenant, bool any_input_blob = false,
+      bool batch = false) {
+    Result<std::vector<kiln::v1::SubmitJobResponse>> result;
+    scheduler_->Submit(std::move(specs), batch, SubmitOrigin{tenant, any_input_blob},
+                       result.callback());
+    return result.Get();
+  }
+
+  // Stores the metadata of a blob of `content` with `grant` as its uploader.
+  std::string PutBlobAs(const std::string& content, const BlobGrant& grant) {
+    kiln::v1::StoredBlob blob;
+    blob.set_sha256(Sha256Hex(content));
+    blob.set_size_bytes(static_cast<int64_t>(content.size()));
+    StatusResult stored;
+    scheduler_->PutBlob(blob, grant, stored.callback());
+    EXPECT_TRUE(stored.Get().ok()) << stored.Get();
+    return blob.sha256();
+  }
+
+  int64_t max_queued_per_tenant_ = 100000;
   kiln::testing::ScopedTempDir dir_;
   FakeClock clock_;
   std::unique_ptr<store::Store> store_;
@@ -1093,6 +1115,118 @@ TEST_F(SchedulerTest, DrainingAnUnknownOrBadWorkerIsRefusedByName) {
   scheduler_->DrainWorker("bad name!", true, bad.callback());
   EXPECT_EQ(bad.Get().status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.Get().status().message()), ::testing::StartsWith("worker_id:"));
+}
+
+TEST_F(SchedulerTest, QueuedJobsPerTenantAreLimitedAndCountedAcrossRestarts) {
+  max_queued_per_tenant_ = 2;
+  Open();
+  auto first = SubmitAs({MeshSpec()}, "acme");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->front().job().tenant(), "acme");
+  ASSERT_TRUE(SubmitAs({MeshSpec()}, "acme").ok());
+  auto third = SubmitAs({MeshSpec()}, "acme");
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(third.status().message()),
+              ::testing::HasSubstr("tenant acme has 2 queued or running jobs"));
+  EXPECT_THAT(std::string(third.status().message()),
+              ::testing::HasSubstr("max_queued_per_tenant (2)"));
+  // Another tenant has its own budget; a batch over the limit stores none of its jobs.
+  EXPECT_EQ(SubmitAs({MeshSpec(), MeshSpec(), MeshSpec()}, "other", false, /*batch=*/true)
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(SubmitAs({MeshSpec(), MeshSpec()}, "other", false, /*batch=*/true).ok());
+  EXPECT_EQ(scheduler_->ListJobs({})->jobs_size(), 4);
+
+  // The count survives a restart, and a finished job frees its place.
+  Open();
+  EXPECT_EQ(SubmitAs({MeshSpec()}, "acme").status().code(), absl::StatusCode::kResourceExhausted);
+  Result<kiln::v1::Job> cancelled;
+  scheduler_->Cancel(first->front().job().id(), "", cancelled.callback());
+  ASSERT_TRUE(cancelled.Get().ok());
+  EXPECT_TRUE(SubmitAs({MeshSpec()}, "acme").ok());
+  EXPECT_EQ(SubmitAs({MeshSpec()}, "acme").status().code(), absl::StatusCode::kResourceExhausted);
+  // Jobs that run to their end free their places too.
+  Register("w1");
+  for (int i = 0; i < 2; ++i) {
+    auto assignment = Acquire("w1");
+    ASSERT_TRUE(assignment.has_value());
+    ASSERT_TRUE(Complete("w1", assignment->job().id(), 1).ok());
+  }
+  EXPECT_TRUE(SubmitAs({MeshSpec()}, "other").ok());
+}
+
+TEST_F(SchedulerTest, TenantsHaveTheirOwnJobsRequestIdsAndListFilter) {
+  kiln::v1::JobSpec spec = MeshSpec();
+  spec.set_client_request_id("nightly-1");
+  auto acme = SubmitAs({spec}, "acme");
+  auto other = SubmitAs({spec}, "other");
+  ASSERT_TRUE(acme.ok() && other.ok());
+  // The same request id in two tenants is two jobs; in one tenant it is one.
+  EXPECT_NE(acme->front().job().id(), other->front().job().id());
+  EXPECT_FALSE(other->front().deduplicated());
+  auto again = SubmitAs({spec}, "acme");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->front().deduplicated());
+  EXPECT_EQ(again->front().job().id(), acme->front().job().id());
+  // The default tenant keeps the bare request id (as stored before tenants existed).
+  const std::string plain = Submit(spec).id();
+  EXPECT_EQ(scheduler_->GetJob(plain)->tenant(), "default");
+
+  kiln::v1::ListJobsRequest request;
+  request.set_tenant("acme");
+  auto listed = scheduler_->ListJobs(request);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->jobs_size(), 1);
+  EXPECT_EQ(listed->jobs(0).id(), acme->front().job().id());
+  request.set_tenant("default");
+  ASSERT_EQ(scheduler_->ListJobs(request)->jobs_size(), 1);
+  EXPECT_EQ(scheduler_->ListJobs({})->jobs_size(), 3);
+}
+
+TEST_F(SchedulerTest, BlobsBelongToTheirUploadersAndToTheJobsThatOutputThem) {
+  const std::string input = PutBlobAs("acme's input", {"acme", ""});
+  kiln::v1::JobSpec spec = MeshSpec();
+  auto* ref = spec.add_inputs();
+  ref->set_name("in.bin");
+  ref->set_sha256(input);
+  // Another tenant's blob is answered as a missing one; an admin may name any blob.
+  auto refused = SubmitAs({spec}, "other");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("not found"));
+  EXPECT_TRUE(SubmitAs({spec}, "ops", /*any_input_blob=*/true).ok());
+  // The same content uploaded by the other tenant belongs to both.
+  PutBlobAs("acme's input", {"other", ""});
+  EXPECT_THAT(scheduler_->GetBlob(input)->tenants(), ::testing::ElementsAre("acme", "other"));
+  auto accepted = SubmitAs({spec}, "other");
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  // A worker's upload is its own until a completion names it: then the job's tenant's.
+  Register("w1");
+  auto assignment = Acquire("w1");
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_TRUE(
+      scheduler_->IsInputOfLeasedJob(input, [](const std::string& w) { return w == "w1"; }));
+  EXPECT_FALSE(
+      scheduler_->IsInputOfLeasedJob(input, [](const std::string& w) { return w != "w1"; }));
+  const std::string output = PutBlobAs("a mesh", {"", "pool-a"});
+  EXPECT_TRUE(scheduler_->GetBlob(output)->tenants().empty());
+  EXPECT_THAT(scheduler_->GetBlob(output)->worker_uploaders(), ::testing::ElementsAre("pool-a"));
+  kiln::v1::CompleteJobRequest complete;
+  complete.set_worker_id("w1");
+  complete.set_job_id(assignment->job().id());
+  complete.set_attempt(assignment->attempt());
+  auto* out = complete.add_outputs();
+  out->set_name("mesh.ply");
+  out->set_sha256(output);
+  StatusResult completed;
+  scheduler_->CompleteJob(complete, completed.callback());
+  ASSERT_TRUE(completed.Get().ok()) << completed.Get();
+  const std::string job_tenant = scheduler_->GetJob(assignment->job().id())->tenant();
+  EXPECT_THAT(scheduler_->GetBlob(output)->tenants(), ::testing::ElementsAre(job_tenant));
+  // Readers are stored: a restart keeps them.
+  Open();
+  EXPECT_THAT(scheduler_->GetBlob(output)->tenants(), ::testing::ElementsAre(job_tenant));
+  EXPECT_THAT(scheduler_->GetBlob(input)->tenants(), ::testing::ElementsAre("acme", "other"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "scheduler/rpc/job_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "scheduler/rpc/grpc_status.h"
 
 namespace kiln::rpc {
@@ -15,6 +17,32 @@ namespace {
 
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
+
+// A streaming call refused before it started.
+template <typename Response>
+class RefusedWriter final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedWriter(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+template <typename Request>
+class RefusedReader final : public grpc::ServerReadReactor<Request> {
+ public:
+  explicit RefusedReader(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+// Finishes a unary call at once with `status`.
+ServerUnaryReactor* Answer(CallbackServerContext* context, const absl::Status& status) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status BlobNotFound(const std::string& sha256) {
+  return absl::NotFoundError(absl::StrCat("blob ", sha256, " not found"));
+}
 
 bool IsTerminal(kiln::v1::JobState state) {
   return state == kiln::v1::JOB_STATE_SUCCEEDED || state == kiln::v1::JOB_STATE_FAILED ||
@@ -116,8 +144,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<kiln::v1::WatchJobRes
 class PutBlobReactor final : public grpc::ServerReadReactor<kiln::v1::PutBlobRequest> {
  public:
   PutBlobReactor(const JobServiceOptions& options, core::Scheduler* scheduler,
-                 store::BlobStore* blobs, kiln::v1::PutBlobResponse* response)
-      : options_(options), scheduler_(scheduler), blobs_(blobs), response_(response) {
+                 store::BlobStore* blobs, core::BlobGrant grant,
+                 kiln::v1::PutBlobResponse* response)
+      : options_(options),
+        scheduler_(scheduler),
+        blobs_(blobs),
+        grant_(std::move(grant)),
+        response_(response) {
     StartRead(&request_);
   }
 
@@ -188,12 +221,13 @@ class PutBlobReactor final : public grpc::ServerReadReactor<kiln::v1::PutBlobReq
     }
     response_->set_sha256(blob->sha256());
     response_->set_size_bytes(blob->size_bytes());
-    scheduler_->PutBlob(*blob, [this](absl::Status s) { Finish(ToGrpcStatus(s)); });
+    scheduler_->PutBlob(*blob, grant_, [this](absl::Status s) { Finish(ToGrpcStatus(s)); });
   }
 
   const JobServiceOptions& options_;
   core::Scheduler* const scheduler_;
   store::BlobStore* const blobs_;
+  const core::BlobGrant grant_;
   kiln::v1::PutBlobResponse* const response_;
   kiln::v1::PutBlobRequest request_;
   kiln::v1::BlobHeader header_;
@@ -203,10 +237,13 @@ class PutBlobReactor final : public grpc::ServerReadReactor<kiln::v1::PutBlobReq
 // Sends a blob in chunks, one write in flight at a time.
 class GetBlobReactor final : public grpc::ServerWriteReactor<kiln::v1::GetBlobResponse> {
  public:
+  // `may_read` says whether the caller may read the stored blob (NOT_FOUND if not).
   GetBlobReactor(const JobServiceOptions& options, core::Scheduler* scheduler,
-                 store::BlobStore* blobs, const std::string& sha256)
+                 store::BlobStore* blobs, const std::string& sha256,
+                 const std::function<bool(const kiln::v1::StoredBlob&)>& may_read)
       : chunk_bytes_(options.blob_chunk_bytes) {
     absl::StatusOr<kiln::v1::StoredBlob> blob = scheduler->GetBlob(sha256);
+    if (blob.ok() && !may_read(*blob)) blob = BlobNotFound(sha256);
     if (!blob.ok()) {
       Finish(ToGrpcStatus(blob.status()));
       return;
@@ -294,18 +331,37 @@ class GetJobLogReactor final : public ServerUnaryReactor {
 }  // namespace
 
 JobServiceImpl::JobServiceImpl(const JobServiceOptions& options, core::Scheduler* scheduler,
-                               store::BlobStore* blobs)
-    : options_(options), scheduler_(scheduler), blobs_(blobs) {}
+                               store::BlobStore* blobs, const Authenticator* authenticator)
+    : options_(options), scheduler_(scheduler), blobs_(blobs), authenticator_(authenticator) {}
+
+absl::StatusOr<auth::Caller> JobServiceImpl::ClientCaller(const CallbackServerContext& context,
+                                                          absl::string_view rpc) const {
+  KILN_ASSIGN_OR_RETURN(auth::Caller caller, authenticator_->Authenticate(context));
+  KILN_RETURN_IF_ERROR(auth::RequireClient(caller, rpc));
+  return caller;
+}
+
+absl::StatusOr<kiln::v1::Job> JobServiceImpl::VisibleJob(const auth::Caller& caller,
+                                                         const std::string& job_id) const {
+  KILN_ASSIGN_OR_RETURN(kiln::v1::Job job, scheduler_->GetJob(job_id));
+  if (!auth::MaySeeTenant(caller, job.tenant())) {
+    // The very answer a missing job gets: another tenant's ids are not confirmed.
+    return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
+  }
+  return job;
+}
 
 ServerUnaryReactor* JobServiceImpl::SubmitJob(CallbackServerContext* context,
                                               const kiln::v1::SubmitJobRequest* request,
                                               kiln::v1::SubmitJobResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "SubmitJob");
+  if (!caller.ok()) return Answer(context, caller.status());
   if (!request->has_spec()) {
-    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("spec: required")));
-    return reactor;
+    return Answer(context, absl::InvalidArgumentError("spec: required"));
   }
-  scheduler_->Submit({request->spec()}, /*batch=*/false, [reactor, response](auto results) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  const core::SubmitOrigin origin{caller->tenant, caller->role == auth::Role::kAdmin};
+  scheduler_->Submit({request->spec()}, /*batch=*/false, origin, [reactor, response](auto results) {
     if (results.ok()) *response = std::move(results->front());
     reactor->Finish(ToGrpcStatus(results.status()));
   });
@@ -315,9 +371,12 @@ ServerUnaryReactor* JobServiceImpl::SubmitJob(CallbackServerContext* context,
 ServerUnaryReactor* JobServiceImpl::SubmitJobs(CallbackServerContext* context,
                                                const kiln::v1::SubmitJobsRequest* request,
                                                kiln::v1::SubmitJobsResponse* response) {
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "SubmitJobs");
+  if (!caller.ok()) return Answer(context, caller.status());
   ServerUnaryReactor* reactor = context->DefaultReactor();
   std::vector<kiln::v1::JobSpec> specs(request->specs().begin(), request->specs().end());
-  scheduler_->Submit(std::move(specs), /*batch=*/true, [reactor, response](auto results) {
+  const core::SubmitOrigin origin{caller->tenant, caller->role == auth::Role::kAdmin};
+  scheduler_->Submit(std::move(specs), /*batch=*/true, origin, [reactor, response](auto results) {
     if (results.ok()) {
       for (auto& result : *results) *response->add_results() = std::move(result);
     }
@@ -329,26 +388,41 @@ ServerUnaryReactor* JobServiceImpl::SubmitJobs(CallbackServerContext* context,
 ServerUnaryReactor* JobServiceImpl::GetJob(CallbackServerContext* context,
                                            const kiln::v1::GetJobRequest* request,
                                            kiln::v1::GetJobResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<kiln::v1::Job> job = scheduler_->GetJob(request->job_id());
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "GetJob");
+  if (!caller.ok()) return Answer(context, caller.status());
+  absl::StatusOr<kiln::v1::Job> job = VisibleJob(*caller, request->job_id());
   if (job.ok()) *response->mutable_job() = *std::move(job);
-  reactor->Finish(ToGrpcStatus(job.status()));
-  return reactor;
+  return Answer(context, job.status());
 }
 
 ServerUnaryReactor* JobServiceImpl::ListJobs(CallbackServerContext* context,
                                              const kiln::v1::ListJobsRequest* request,
                                              kiln::v1::ListJobsResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<kiln::v1::ListJobsResponse> result = scheduler_->ListJobs(*request);
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "ListJobs");
+  if (!caller.ok()) return Answer(context, caller.status());
+  kiln::v1::ListJobsRequest scoped = *request;
+  if (caller->role != auth::Role::kAdmin) {
+    if (!request->tenant().empty() && request->tenant() != caller->tenant) {
+      return Answer(context,
+                    absl::PermissionDeniedError(absl::StrCat(
+                        "tenant: a user token lists only its own tenant (", caller->tenant, ")")));
+    }
+    scoped.set_tenant(caller->tenant);
+  }
+  absl::StatusOr<kiln::v1::ListJobsResponse> result = scheduler_->ListJobs(scoped);
   if (result.ok()) *response = *std::move(result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
+  return Answer(context, result.status());
 }
 
 ServerUnaryReactor* JobServiceImpl::CancelJob(CallbackServerContext* context,
                                               const kiln::v1::CancelJobRequest* request,
                                               kiln::v1::CancelJobResponse* response) {
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "CancelJob");
+  if (!caller.ok()) return Answer(context, caller.status());
+  // A job's tenant never changes: checking it before the cancel is enough.
+  if (absl::StatusOr<kiln::v1::Job> job = VisibleJob(*caller, request->job_id()); !job.ok()) {
+    return Answer(context, job.status());
+  }
   ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_->Cancel(request->job_id(), request->reason(), [reactor, response](auto job) {
     if (job.ok()) *response->mutable_job() = *std::move(job);
@@ -359,31 +433,75 @@ ServerUnaryReactor* JobServiceImpl::CancelJob(CallbackServerContext* context,
 
 grpc::ServerWriteReactor<kiln::v1::WatchJobResponse>* JobServiceImpl::WatchJob(
     CallbackServerContext* context, const kiln::v1::WatchJobRequest* request) {
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "WatchJob");
+  if (!caller.ok()) return new RefusedWriter<kiln::v1::WatchJobResponse>(caller.status());
+  if (absl::StatusOr<kiln::v1::Job> job = VisibleJob(*caller, request->job_id()); !job.ok()) {
+    return new RefusedWriter<kiln::v1::WatchJobResponse>(job.status());
+  }
   return new WatchReactor(scheduler_, request->job_id());
 }
 
 grpc::ServerReadReactor<kiln::v1::PutBlobRequest>* JobServiceImpl::PutBlob(
     CallbackServerContext* context, kiln::v1::PutBlobResponse* response) {
-  return new PutBlobReactor(options_, scheduler_, blobs_, response);
+  absl::StatusOr<auth::Caller> caller = authenticator_->Authenticate(*context);
+  if (!caller.ok()) return new RefusedReader<kiln::v1::PutBlobRequest>(caller.status());
+  // A worker's upload is its own until a job it completes names it; anyone else uploads
+  // for its tenant.
+  core::BlobGrant grant;
+  if (caller->role == auth::Role::kWorker) {
+    grant.worker = caller->name;
+  } else {
+    grant.tenant = caller->tenant;
+  }
+  return new PutBlobReactor(options_, scheduler_, blobs_, std::move(grant), response);
 }
 
 grpc::ServerWriteReactor<kiln::v1::GetBlobResponse>* JobServiceImpl::GetBlob(
     CallbackServerContext* context, const kiln::v1::GetBlobRequest* request) {
-  return new GetBlobReactor(options_, scheduler_, blobs_, request->sha256());
+  absl::StatusOr<auth::Caller> caller = authenticator_->Authenticate(*context);
+  if (!caller.ok()) return new RefusedWriter<kiln::v1::GetBlobResponse>(caller.status());
+  core::Scheduler* scheduler = scheduler_;
+  const auth::Caller& who = *caller;
+  auto may_read = [scheduler, &who](const kiln::v1::StoredBlob& blob) {
+    if (who.role != auth::Role::kWorker) return auth::ClientMayReadBlob(who, blob);
+    // A worker reads what it uploaded and the inputs of the jobs leased to it.
+    const auto& uploaders = blob.worker_uploaders();
+    if (std::find(uploaders.begin(), uploaders.end(), who.name) != uploaders.end()) return true;
+    return scheduler->IsInputOfLeasedJob(blob.sha256(), [&who](const std::string& worker_id) {
+      return auth::MayActAsWorker(who, worker_id);
+    });
+  };
+  return new GetBlobReactor(options_, scheduler_, blobs_, request->sha256(), may_read);
 }
 
 ServerUnaryReactor* JobServiceImpl::ListWorkers(CallbackServerContext* context,
                                                 const kiln::v1::ListWorkersRequest* request,
                                                 kiln::v1::ListWorkersResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  for (auto& worker : scheduler_->ListWorkers()) *response->add_workers() = std::move(worker);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  // Users see the fleet (what can run their jobs, why they wait), but not which jobs of
+  // other tenants the workers hold.
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "ListWorkers");
+  if (!caller.ok()) return Answer(context, caller.status());
+  for (auto& worker : scheduler_->ListWorkers()) {
+    if (caller->role != auth::Role::kAdmin) {
+      std::vector<std::string> held(worker.job_ids().begin(), worker.job_ids().end());
+      worker.clear_job_ids();
+      for (const std::string& id : held) {
+        if (VisibleJob(*caller, id).ok()) worker.add_job_ids(id);
+      }
+    }
+    *response->add_workers() = std::move(worker);
+  }
+  return Answer(context, absl::OkStatus());
 }
 
 ServerUnaryReactor* JobServiceImpl::DrainWorker(CallbackServerContext* context,
                                                 const kiln::v1::DrainWorkerRequest* request,
                                                 kiln::v1::DrainWorkerResponse* response) {
+  absl::StatusOr<auth::Caller> caller = authenticator_->Authenticate(*context);
+  if (!caller.ok()) return Answer(context, caller.status());
+  if (absl::Status s = auth::RequireAdmin(*caller, "DrainWorker"); !s.ok()) {
+    return Answer(context, s);
+  }
   ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_->DrainWorker(request->worker_id(), !request->resume(),
                           [reactor, response](auto worker) {
@@ -396,6 +514,11 @@ ServerUnaryReactor* JobServiceImpl::DrainWorker(CallbackServerContext* context,
 ServerUnaryReactor* JobServiceImpl::GetJobLog(CallbackServerContext* context,
                                               const kiln::v1::GetJobLogRequest* request,
                                               kiln::v1::GetJobLogResponse* response) {
+  absl::StatusOr<auth::Caller> caller = ClientCaller(*context, "GetJobLog");
+  if (!caller.ok()) return Answer(context, caller.status());
+  if (absl::StatusOr<kiln::v1::Job> job = VisibleJob(*caller, request->job_id()); !job.ok()) {
+    return Answer(context, job.status());
+  }
   return new GetJobLogReactor(scheduler_, *request, response);
 }
 

@@ -2,6 +2,10 @@
 // the request to core::Scheduler and finish from its completion callback (after
 // the durable write), so no gRPC thread waits on an fsync. WatchJob, PutBlob and
 // GetBlob are reactors; blob bytes go through store::BlobStore.
+// Every call is authenticated first (Authenticator): JobService needs a user or admin
+// token, except PutBlob and GetBlob, which workers use for their jobs' blobs. A user sees
+// only its tenant's jobs and blobs; another tenant's job or blob answers NOT_FOUND, exactly
+// as a missing one does, so ids say nothing about other tenants. DrainWorker is for admins.
 // Thread-safety: gRPC calls these from its own threads; all state is in the
 // Scheduler and the reactors.
 #ifndef KILN_SCHEDULER_RPC_JOB_SERVICE_H_
@@ -11,6 +15,7 @@
 
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "scheduler/core/scheduler.h"
+#include "scheduler/rpc/authenticator.h"
 #include "scheduler/store/blob_store.h"
 
 namespace kiln::rpc {
@@ -24,9 +29,9 @@ struct JobServiceOptions {
 
 class JobServiceImpl final : public kiln::v1::JobService::CallbackService {
  public:
-  // Borrows both; they must outlive the server.
+  // Borrows all three; they must outlive the server.
   JobServiceImpl(const JobServiceOptions& options, core::Scheduler* scheduler,
-                 store::BlobStore* blobs);
+                 store::BlobStore* blobs, const Authenticator* authenticator);
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
                                       const kiln::v1::SubmitJobRequest* request,
@@ -61,9 +66,17 @@ class JobServiceImpl final : public kiln::v1::JobService::CallbackService {
                                       kiln::v1::GetJobLogResponse* response) override;
 
  private:
+  // The caller, when it may make JobService call `rpc` (user or admin).
+  absl::StatusOr<auth::Caller> ClientCaller(const grpc::CallbackServerContext& context,
+                                            absl::string_view rpc) const;
+  // The job, when `caller` may see it; NOT_FOUND (as for a missing job) otherwise.
+  absl::StatusOr<kiln::v1::Job> VisibleJob(const auth::Caller& caller,
+                                           const std::string& job_id) const;
+
   const JobServiceOptions options_;
   core::Scheduler* const scheduler_;
   store::BlobStore* const blobs_;
+  const Authenticator* const authenticator_;
 };
 
 }  // namespace kiln::rpc

@@ -24,7 +24,14 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
   // Before the store opens: a bad certificate file is the first thing to hear about.
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                         ServerCredentialsFor(options.tls));
+  // So is a bad token file.
+  std::shared_ptr<const auth::TokenTable> tokens;
+  if (!options.auth_tokens_file.empty()) {
+    KILN_ASSIGN_OR_RETURN(tokens, auth::TokenTable::Load(options.auth_tokens_file));
+  }
   std::unique_ptr<SchedulerServer> server(new SchedulerServer());
+  server->auth_tokens_file_ = options.auth_tokens_file;
+  server->authenticator_ = std::make_unique<Authenticator>(std::move(tokens));
   KILN_ASSIGN_OR_RETURN(server->store_, store::Store::Open({.path = options.data_dir + "/db"}));
   KILN_ASSIGN_OR_RETURN(server->blobs_, store::BlobStore::Create(options.data_dir + "/blobs"));
   server->committer_ =
@@ -32,9 +39,10 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
   KILN_ASSIGN_OR_RETURN(
       server->scheduler_,
       core::Scheduler::Create(options.scheduler, server->store_.get(), server->committer_.get()));
-  server->job_service_ = std::make_unique<JobServiceImpl>(options.jobs, server->scheduler_.get(),
-                                                          server->blobs_.get());
-  server->worker_service_ = std::make_unique<WorkerServiceImpl>(server->scheduler_.get());
+  server->job_service_ = std::make_unique<JobServiceImpl>(
+      options.jobs, server->scheduler_.get(), server->blobs_.get(), server->authenticator_.get());
+  server->worker_service_ =
+      std::make_unique<WorkerServiceImpl>(server->scheduler_.get(), server->authenticator_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -77,6 +85,14 @@ SchedulerServer::~SchedulerServer() {
 }
 
 void SchedulerServer::Wait() { server_->Wait(); }
+
+absl::Status SchedulerServer::ReloadAuthTokens() {
+  if (auth_tokens_file_.empty()) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const auth::TokenTable> tokens,
+                        auth::TokenTable::Load(auth_tokens_file_));
+  authenticator_->Replace(std::move(tokens));
+  return absl::OkStatus();
+}
 
 void SchedulerServer::Shutdown() {
   // Health first: a probe must not see SERVING while the main port goes away.

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "scheduler/core/scheduler.h"
 #include "scheduler/http/http_server.h"
+#include "scheduler/rpc/authenticator.h"
 #include "scheduler/rpc/job_service.h"
 #include "scheduler/rpc/server_credentials.h"
 #include "scheduler/rpc/worker_service.h"
@@ -33,6 +34,10 @@ struct SchedulerServerOptions {
   // host:port of a second, plaintext port serving only grpc.health.v1 (empty: none).
   // Kubernetes' gRPC probes cannot speak TLS; this lets them probe a TLS scheduler.
   std::string health_listen;
+  // Token file (kiln.v1.TokenFile as JSON, docs/operations.md): every JobService and
+  // WorkerService call must then carry a known bearer token. Empty: authentication off,
+  // every caller is an admin of the tenant "default".
+  std::string auth_tokens_file;
   // Largest request in bytes (blobs travel in 1 MiB chunks). Kept under 4 MiB:
   // a SubmitJobs reply is a little larger than its request and clients accept
   // 4 MiB by default.
@@ -56,6 +61,10 @@ class SchedulerServer {
   int health_port() const { return health_port_; }
   // The dashboard's port; 0 when it is off.
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
+  // Reads options.auth_tokens_file again and swaps the new table in (calls in flight
+  // finish with the old one). On an error the old table stays. No-op without a file.
+  absl::Status ReloadAuthTokens();
+  bool auth_enabled() const { return authenticator_->enabled(); }
   core::Scheduler& scheduler() { return *scheduler_; }
   store::Store& store() { return *store_; }
   void Wait();
@@ -68,6 +77,8 @@ class SchedulerServer {
   std::unique_ptr<store::BlobStore> blobs_;
   std::unique_ptr<store::GroupCommitter> committer_;
   std::unique_ptr<core::Scheduler> scheduler_;
+  std::string auth_tokens_file_;
+  std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<JobServiceImpl> job_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -194,6 +194,55 @@ TEST_F(SchedulerServerTest, BadRequestsGetStatusesNamingTheField) {
   EXPECT_EQ(status.error_message().substr(0, 10), "worker_id:");
 }
 
+// Issue 8's input limits over the wire: each refusal is a status whose message names the
+// limit (parameter size and depth: job_validation_test; blob size: above; queued jobs per
+// tenant: core's scheduler_test).
+TEST_F(SchedulerServerTest, LimitsAreRefusedWithStatusesNamingThem) {
+  // Jobs per batch.
+  kiln::v1::SubmitJobsRequest batch;
+  for (int i = 0; i < 1001; ++i) *batch.add_specs() = SleepSpec();
+  kiln::v1::SubmitJobsResponse batch_response;
+  grpc::Status status = jobs_->SubmitJobs(Context().get(), batch, &batch_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("batch limit of 1000"), std::string::npos)
+      << status.error_message();
+
+  // Labels per job, and inputs per job.
+  kiln::v1::SubmitJobRequest submit;
+  *submit.mutable_spec() = SleepSpec();
+  for (int i = 0; i < 33; ++i)
+    (*submit.mutable_spec()->mutable_labels())[absl::StrCat("k", i)] = "v";
+  kiln::v1::SubmitJobResponse response;
+  status = jobs_->SubmitJob(Context().get(), submit, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("spec.labels: more than the limit of 32"),
+            std::string::npos)
+      << status.error_message();
+  *submit.mutable_spec() = SleepSpec();
+  for (int i = 0; i < 65; ++i) {
+    auto* input = submit.mutable_spec()->add_inputs();
+    input->set_name(absl::StrCat("in", i));
+    input->set_sha256(std::string(64, 'a'));
+  }
+  status = jobs_->SubmitJob(Context().get(), submit, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("spec.inputs: more than the limit of 64"),
+            std::string::npos)
+      << status.error_message();
+
+  // Message size: a request over max_request_bytes (3 MiB) is refused by gRPC itself, with
+  // both sizes in the message.
+  *submit.mutable_spec() = SleepSpec();
+  (*submit.mutable_spec()->mutable_parameters()->mutable_fields())["big"].set_string_value(
+      std::string(4 << 20, 'x'));
+  status = jobs_->SubmitJob(Context().get(), submit, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("larger than max"), std::string::npos)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find(absl::StrCat(3 << 20)), std::string::npos)
+      << status.error_message();
+}
+
 // Calls grpc.health.v1.Health/Check for the whole server; sets `serving` when the
 // answer is SERVING.
 grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel, bool* serving) {

@@ -2,7 +2,9 @@
 
 #include <atomic>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
 #include "scheduler/rpc/grpc_status.h"
 
 namespace kiln::rpc {
@@ -46,11 +48,49 @@ class AcquireReactor final : public ServerUnaryReactor {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Finishes a unary call at once with `status`.
+ServerUnaryReactor* Answer(CallbackServerContext* context, const absl::Status& status) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 }  // namespace
+
+absl::StatusOr<auth::Caller> WorkerServiceImpl::WorkerCaller(const CallbackServerContext& context,
+                                                             absl::string_view rpc,
+                                                             const std::string& worker_id) const {
+  KILN_ASSIGN_OR_RETURN(auth::Caller caller, authenticator_->Authenticate(context));
+  KILN_RETURN_IF_ERROR(auth::RequireWorker(caller, rpc, worker_id));
+  return caller;
+}
+
+absl::Status WorkerServiceImpl::CheckNamedBlobs(const auth::Caller& caller,
+                                                const std::string& job_id,
+                                                const std::vector<const kiln::v1::BlobRef*>& refs,
+                                                const std::vector<std::string>& fields) const {
+  if (caller.anonymous || refs.empty()) return absl::OkStatus();
+  // An unknown or stale job is the scheduler's to answer (fencing).
+  absl::StatusOr<kiln::v1::Job> job = scheduler_->GetJob(job_id);
+  if (!job.ok()) return absl::OkStatus();
+  for (size_t i = 0; i < refs.size(); ++i) {
+    absl::StatusOr<kiln::v1::StoredBlob> blob = scheduler_->GetBlob(refs[i]->sha256());
+    if (!blob.ok()) continue;  // the scheduler names the missing blob
+    if (!auth::WorkerMayNameBlob(caller, *blob, job->tenant())) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          fields[i], ".sha256: worker token \"", caller.name, "\" did not upload blob ",
+          refs[i]->sha256(), " and the job's tenant may not read it"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
     CallbackServerContext* context, const kiln::v1::RegisterWorkerRequest* request,
     kiln::v1::RegisterWorkerResponse* response) {
+  absl::StatusOr<auth::Caller> caller =
+      WorkerCaller(*context, "RegisterWorker", request->worker_id());
+  if (!caller.ok()) return Answer(context, caller.status());
   ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_->RegisterWorker(*request, [reactor, response](auto result) {
     if (result.ok()) *response = *std::move(result);
@@ -62,12 +102,16 @@ ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
 ServerUnaryReactor* WorkerServiceImpl::AcquireJob(CallbackServerContext* context,
                                                   const kiln::v1::AcquireJobRequest* request,
                                                   kiln::v1::AcquireJobResponse* response) {
+  absl::StatusOr<auth::Caller> caller = WorkerCaller(*context, "AcquireJob", request->worker_id());
+  if (!caller.ok()) return Answer(context, caller.status());
   return new AcquireReactor(scheduler_, *request, response);
 }
 
 ServerUnaryReactor* WorkerServiceImpl::Heartbeat(CallbackServerContext* context,
                                                  const kiln::v1::HeartbeatRequest* request,
                                                  kiln::v1::HeartbeatResponse* response) {
+  absl::StatusOr<auth::Caller> caller = WorkerCaller(*context, "Heartbeat", request->worker_id());
+  if (!caller.ok()) return Answer(context, caller.status());
   ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<kiln::v1::HeartbeatResponse> result = scheduler_->Heartbeat(*request);
   if (result.ok()) *response = *std::move(result);
@@ -78,6 +122,9 @@ ServerUnaryReactor* WorkerServiceImpl::Heartbeat(CallbackServerContext* context,
 ServerUnaryReactor* WorkerServiceImpl::ReportProgress(
     CallbackServerContext* context, const kiln::v1::ReportProgressRequest* request,
     kiln::v1::ReportProgressResponse* response) {
+  absl::StatusOr<auth::Caller> caller =
+      WorkerCaller(*context, "ReportProgress", request->worker_id());
+  if (!caller.ok()) return Answer(context, caller.status());
   ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_->ReportProgress(*request,
                              [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
@@ -87,6 +134,21 @@ ServerUnaryReactor* WorkerServiceImpl::ReportProgress(
 ServerUnaryReactor* WorkerServiceImpl::CompleteJob(CallbackServerContext* context,
                                                    const kiln::v1::CompleteJobRequest* request,
                                                    kiln::v1::CompleteJobResponse* response) {
+  absl::StatusOr<auth::Caller> caller = WorkerCaller(*context, "CompleteJob", request->worker_id());
+  if (!caller.ok()) return Answer(context, caller.status());
+  std::vector<const kiln::v1::BlobRef*> refs;
+  std::vector<std::string> fields;
+  for (int i = 0; i < request->outputs_size(); ++i) {
+    refs.push_back(&request->outputs(i));
+    fields.push_back(absl::StrCat("outputs[", i, "]"));
+  }
+  if (!request->log().sha256().empty()) {
+    refs.push_back(&request->log());
+    fields.push_back("log");
+  }
+  if (absl::Status s = CheckNamedBlobs(*caller, request->job_id(), refs, fields); !s.ok()) {
+    return Answer(context, s);
+  }
   ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_->CompleteJob(*request,
                           [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
@@ -96,6 +158,14 @@ ServerUnaryReactor* WorkerServiceImpl::CompleteJob(CallbackServerContext* contex
 ServerUnaryReactor* WorkerServiceImpl::FailJob(CallbackServerContext* context,
                                                const kiln::v1::FailJobRequest* request,
                                                kiln::v1::FailJobResponse* response) {
+  absl::StatusOr<auth::Caller> caller = WorkerCaller(*context, "FailJob", request->worker_id());
+  if (!caller.ok()) return Answer(context, caller.status());
+  if (!request->log().sha256().empty()) {
+    if (absl::Status s = CheckNamedBlobs(*caller, request->job_id(), {&request->log()}, {"log"});
+        !s.ok()) {
+      return Answer(context, s);
+    }
+  }
   ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_->FailJob(*request, [reactor, response](auto result) {
     if (result.ok()) *response = *std::move(result);

@@ -35,8 +35,10 @@ using kiln::v1::Assignment;
 using kiln::v1::BlobRef;
 using kiln::v1::ExitReason;
 
-void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+// Every call to the scheduler: a deadline, and the worker's bearer token when it has one.
+void PrepareCall(grpc::ClientContext& context, const std::string& token, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
 }
 
 void NameThisThread(const std::string& name) {
@@ -211,6 +213,12 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(
   }
   if (options.slots < 0 || options.slots > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("slots must be 0..1024, not ", options.slots));
+  }
+  for (const char c : options.token) {
+    // gRPC refuses such metadata at call time; say so at once, and by name.
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError("token: only printable ASCII characters are allowed");
+    }
   }
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
                         SchedulerChannelCredentials(options.tls));
@@ -424,7 +432,7 @@ absl::Status WorkerAgent::RegisterOnce() {
   *request.mutable_capabilities() = capabilities();
   kiln::v1::RegisterWorkerResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
+  PrepareCall(context, options_.token, options_.rpc_timeout);
   KILN_RETURN_IF_ERROR(FromGrpcStatus(workers_->RegisterWorker(&context, request, &response),
                                       "RegisterWorker", options_.scheduler_address));
   absl::MutexLock lock(&mu_);
@@ -585,7 +593,7 @@ void WorkerAgent::HeartbeatOnce() {
   }
   kiln::v1::HeartbeatResponse response;
   grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
+  PrepareCall(context, options_.token, options_.rpc_timeout);
   const absl::Status status = FromGrpcStatus(workers_->Heartbeat(&context, request, &response),
                                              "Heartbeat", options_.scheduler_address);
   if (!status.ok()) {
@@ -636,7 +644,7 @@ void WorkerAgent::SlotLoop(Slot& slot) {
       }
       kiln::v1::AcquireJobResponse response;
       grpc::ClientContext context;
-      SetDeadline(context, options_.acquire_wait + absl::Seconds(5));
+      PrepareCall(context, options_.token, options_.acquire_wait + absl::Seconds(5));
       slot.SetActiveCall(&context);
       if (StopAcquiring()) context.TryCancel();  // Shutdown()/Drain() may have missed it.
       status = FromGrpcStatus(workers_->AcquireJob(&context, request, &response), "AcquireJob",
@@ -947,7 +955,7 @@ void WorkerAgent::ForwardProgress(Slot& slot, const Lease& lease,
   request.set_message(progress.message());
   kiln::v1::ReportProgressResponse response;
   grpc::ClientContext context;  // Best effort: one try, short deadline.
-  SetDeadline(context, std::min(options_.rpc_timeout, absl::Seconds(5)));
+  PrepareCall(context, options_.token, std::min(options_.rpc_timeout, absl::Seconds(5)));
   const absl::Status status = FromGrpcStatus(workers_->ReportProgress(&context, request, &response),
                                              "ReportProgress", options_.scheduler_address);
   if (IsRejectedAttempt(status)) {
@@ -973,7 +981,7 @@ void WorkerAgent::ForwardLog(Slot& slot, const Lease& lease,
   request.set_log_chunk(chunk.bytes);
   kiln::v1::ReportProgressResponse response;
   grpc::ClientContext context;  // Best effort: one try, short deadline.
-  SetDeadline(context, std::min(options_.rpc_timeout, absl::Seconds(5)));
+  PrepareCall(context, options_.token, std::min(options_.rpc_timeout, absl::Seconds(5)));
   const absl::Status status = FromGrpcStatus(workers_->ReportProgress(&context, request, &response),
                                              "ReportProgress", options_.scheduler_address);
   if (!status.ok()) {
@@ -1015,7 +1023,7 @@ absl::Status WorkerAgent::Report(std::string_view what, const Request& request, 
       backoff = std::min(backoff * 2, absl::Seconds(5));
     }
     grpc::ClientContext context;
-    SetDeadline(context, options_.rpc_timeout);
+    PrepareCall(context, options_.token, options_.rpc_timeout);
     status =
         FromGrpcStatus((workers_.get()->*method)(&context, request, response),
                        absl::string_view(what.data(), what.size()), options_.scheduler_address);
@@ -1026,7 +1034,7 @@ absl::Status WorkerAgent::Report(std::string_view what, const Request& request, 
 
 absl::Status WorkerAgent::DownloadBlob(Slot& slot, const BlobRef& ref, const std::string& path) {
   grpc::ClientContext context;
-  SetDeadline(context, options_.blob_timeout);
+  PrepareCall(context, options_.token, options_.blob_timeout);
   slot.SetActiveCall(&context);
   if (ShuttingDown()) context.TryCancel();
   const absl::Status status =
@@ -1038,7 +1046,7 @@ absl::Status WorkerAgent::DownloadBlob(Slot& slot, const BlobRef& ref, const std
 absl::StatusOr<BlobRef> WorkerAgent::UploadBlob(Slot& slot, const std::string& name,
                                                 const std::string& path) {
   grpc::ClientContext context;
-  SetDeadline(context, options_.blob_timeout);
+  PrepareCall(context, options_.token, options_.blob_timeout);
   slot.SetActiveCall(&context);
   if (ShuttingDown()) context.TryCancel();
   absl::StatusOr<BlobRef> ref =

@@ -69,6 +69,9 @@ struct WorkerAgentOptions {
   // TLS to the scheduler (its CA, a client certificate for mutual TLS); plaintext when
   // empty. Files are read in Create(), before any executor starts.
   ClientTlsOptions tls;
+  // Bearer token (a worker token of the scheduler's --auth-tokens file), sent as
+  // "authorization: Bearer <token>" on every call; empty: none (printable ASCII only).
+  std::string token;
   // Directory for job files and executor logs; created if missing.
   std::string work_dir;
   // Worker id ([A-Za-z0-9._-], at most 128); see DefaultWorkerId().
