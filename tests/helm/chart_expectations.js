@@ -63,6 +63,7 @@ switch (testCase) {
     expect(args(scheduler).includes('--plaintext'), 'TLS off: the scheduler is told --plaintext explicitly');
     expect(workers.length === 1, `one worker pool, got ${workers.length}`);
     const cpu = pool('cpu');
+    expect(flag(scheduler, 'auth-tokens') === undefined && flag(cpu, 'token-file') === undefined, 'tokens off by default');
     expect(cpu && cpu.spec.replicas === 2, 'cpu pool: 2 replicas');
     expect(cpu && flag(cpu, 'slots') === '4' && flag(cpu, 'gpus') === 'none', 'cpu pool: --slots=4 --gpus=none');
     expect(cpu && gpuLimit(cpu) === undefined, 'cpu pool: no GPU limit');
@@ -127,6 +128,10 @@ switch (testCase) {
            'scheduler mounts the TLS Secret');
     expect(container(scheduler).volumeMounts.some((m) => m.name === 'tls' && m.mountPath === '/etc/kiln/tls' && m.readOnly),
            'scheduler: TLS Secret read-only at /etc/kiln/tls');
+    expect(flag(scheduler, 'auth-tokens') === '/etc/kiln/auth/tokens.json', 'scheduler --auth-tokens');
+    const auth = secretVolume(scheduler, 'auth');
+    expect(auth && auth.secretName === 'kiln-tokens' && auth.items[0].key === 'tokens.json',
+           'scheduler mounts the token file Secret');
     expect(workers.length === 2, `two pools, got ${workers.length}`);
     for (const w of workers) {
       expect(JSON.stringify(tlsFlags(w)) === JSON.stringify(
@@ -137,6 +142,10 @@ switch (testCase) {
              `${w.metadata.name}: only ca.crt of the scheduler's Secret (not its key)`);
       expect(secretVolume(w, 'worker-tls') && secretVolume(w, 'worker-tls').secretName === 'kiln-worker-tls',
              `${w.metadata.name}: the workers' client certificate`);
+      expect(flag(w, 'token-file') === '/etc/kiln/worker-token/token', `${w.metadata.name}: --token-file`);
+      const token = secretVolume(w, 'worker-token');
+      expect(token && token.secretName === 'kiln-worker-token' && !secretVolume(w, 'auth'),
+             `${w.metadata.name}: the worker token Secret, not the scheduler's token file`);
     }
     break;
   }

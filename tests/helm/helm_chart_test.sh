@@ -84,6 +84,8 @@ reject "bad log format" "logFormat" 'logFormat: xml'
 reject "TLS without its Secret" "tls.secretName is required" 'tls: {enabled: true}'
 reject "mutual TLS without the workers' Secret" "tls.workerSecretName is required" \
   'tls: {enabled: true, secretName: s, mutual: true}'
+reject "tokens without the workers' token" "auth.workerTokenSecret is required" \
+  'auth: {tokensSecret: t}'
 
 if [ "$failures" -ne 0 ]; then
   echo "helm chart test: $failures failure(s)" >&2
