@@ -584,7 +584,12 @@ absl::StatusOr<HttpResponse> DashboardApi::Retry(const Job& job) {
   spec.clear_client_request_id();
   (*spec.mutable_labels())["kiln.retry-of"] = job.id();
   Waiter<std::vector<kiln::v1::SubmitJobResponse>> waiter;
-  scheduler_->Submit({std::move(spec)}, /*batch=*/false, waiter.Callback());
+  // The retry belongs to the job's tenant (the caller may see it: its own, or an admin),
+  // and its inputs were accepted for that job already.
+  core::SubmitOrigin origin;
+  if (const std::string tenant = options_.job_tenant(job); !tenant.empty()) origin.tenant = tenant;
+  origin.any_input_blob = true;
+  scheduler_->Submit({std::move(spec)}, /*batch=*/false, origin, waiter.Callback());
   KILN_ASSIGN_OR_RETURN(std::vector<kiln::v1::SubmitJobResponse> results,
                         waiter.Wait(options_.call_timeout));
   if (results.size() != 1) return absl::InternalError("submit answered no job");

@@ -35,6 +35,20 @@ absl::StatusOr<auth::Caller> Authenticator::Authenticate(
       absl::StripAsciiWhitespace(absl::string_view(value).substr(kScheme.size())));
 }
 
+absl::StatusOr<auth::Caller> Authenticator::AuthenticateToken(absl::string_view token) const {
+  std::shared_ptr<const auth::TokenTable> table;
+  {
+    absl::MutexLock lock(&mu_);
+    table = table_;
+  }
+  if (table == nullptr) return auth::Caller::Anonymous();
+  if (token.empty()) {
+    return absl::UnauthenticatedError(
+        "this scheduler requires a token: send \"Authorization: Bearer <token>\"");
+  }
+  return table->Authenticate(token);
+}
+
 void Authenticator::Replace(std::shared_ptr<const auth::TokenTable> table) {
   absl::MutexLock lock(&mu_);
   table_ = std::move(table);

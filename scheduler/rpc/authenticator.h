@@ -27,6 +27,9 @@ class Authenticator {
   // UNAUTHENTICATED when authentication is on and the call carries no bearer token, a
   // malformed one, or one the table does not know.
   absl::StatusOr<auth::Caller> Authenticate(const grpc::ServerContextBase& context) const;
+  // The same for a bare token (the dashboard's `Authorization: Bearer <token>`; empty when
+  // the request had none).
+  absl::StatusOr<auth::Caller> AuthenticateToken(absl::string_view token) const;
 
   // Swaps in a new table (null turns authentication off).
   void Replace(std::shared_ptr<const auth::TokenTable> table);

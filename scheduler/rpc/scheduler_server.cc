@@ -66,9 +66,25 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Create(
     }
   }
   if (!options.http.listen.empty()) {
+    // The dashboard answers to the same tokens and tenant rules as the gRPC services;
+    // worker tokens have no business there.
+    http::HttpServerOptions http_options = options.http;
+    Authenticator* authenticator = server->authenticator_.get();
+    http_options.api.authenticate =
+        [authenticator](absl::string_view token) -> absl::StatusOr<http::HttpCaller> {
+      KILN_ASSIGN_OR_RETURN(auth::Caller caller, authenticator->AuthenticateToken(token));
+      if (caller.role == auth::Role::kWorker) {
+        return absl::PermissionDeniedError("worker tokens cannot use the dashboard");
+      }
+      return http::HttpCaller{.tenant = caller.tenant,
+                              .is_admin = caller.role == auth::Role::kAdmin};
+    };
+    http_options.api.job_tenant = [](const kiln::v1::Job& job) {
+      return auth::EffectiveTenant(job.tenant());
+    };
     KILN_ASSIGN_OR_RETURN(
         server->http_,
-        http::HttpServer::Create(options.http, server->scheduler_.get(), server->blobs_.get()));
+        http::HttpServer::Create(http_options, server->scheduler_.get(), server->blobs_.get()));
   }
   return server;
 }

@@ -10,10 +10,12 @@
 // fleet's architectures (sm_120, sm_90 not runnable with its reason, cpu); a job submitted
 // with kilnctl appears on the jobs page, progresses and succeeds without a reload; an
 // image.to3d job's preview image loads and its GLB viewer canvas is not blank; Cancel
-// cancels a running job; with 10,000 jobs in a store, the jobs page loads in under a
+// cancels a running job; on a scheduler with tokens, a user of one tenant signed in through
+// the sign-in box neither lists nor opens another tenant's job; with 10,000 jobs in a store, the jobs page loads in under a
 // second. Screenshots go to --artifacts (the test's build output dir).
 import { chromium } from 'playwright-core';
 import { execFile, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,10 +58,10 @@ function start(name, argv) {
   return child;
 }
 
-async function startScheduler(name) {
+async function startScheduler(name, extraFlags = []) {
   const dir = path.join(tmp, name);
   start(name, [path.join(binDir, 'kiln-scheduler'), '--listen=127.0.0.1:0', `--data-dir=${dir}/data`,
-    `--port-file=${dir}.port`, '--http-listen=127.0.0.1:0', `--http-port-file=${dir}.http-port`]);
+    `--port-file=${dir}.port`, '--http-listen=127.0.0.1:0', `--http-port-file=${dir}.http-port`, ...extraFlags]);
   const read = (f) => { try { return fs.readFileSync(f, 'utf8').trim(); } catch { return ''; } };
   await until(`${name} to serve (see ${dir}.log)`, () => read(`${dir}.port`), 60000);
   return { grpc: `127.0.0.1:${read(`${dir}.port`)}`, http: `http://127.0.0.1:${read(`${dir}.http-port`)}` };
@@ -198,11 +200,42 @@ async function main() {
     await page.waitForSelector('.stats .stat', { timeout: 30000 });
   });
 
-  // TODO(tenants, issue 12): once the lead wires real tokens (HttpServerOptions::api.
-  // authenticate and job_tenant), add the step here: start the farm with two tenants'
-  // tokens, submit a job as tenant A, sign in as a user of tenant B through the sign-in
-  // box, and check that B's jobs page does not list A's job and #/jobs/<A's id> shows
-  // "not found". The API side is covered by http_test (TokensGoToTheHookAnd...).
+  await step('tenants', page, async () => {
+    // A scheduler with tokens: alice (tenant acme) and bob (tenant beta) are users. No
+    // worker: alice's job stays queued, which is enough to be seen or not.
+    const sha = (t) => crypto.createHash('sha256').update(t).digest('hex');
+    const tokensFile = path.join(tmp, 'tokens.json');
+    fs.writeFileSync(tokensFile, JSON.stringify({ tokens: [
+      { name: 'alice', sha256: sha('alice-secret'), tenant: 'acme', role: 'user' },
+      { name: 'bob', sha256: sha('bob-secret'), tenant: 'beta', role: 'user' },
+    ] }));
+    const tenants = await startScheduler('tenants', [`--auth-tokens=${tokensFile}`]);
+    dashboards.push(tenants.http);
+    const id = await run('kilnctl', ['submit', 'debug.sleep', '--params', '{"seconds": 1}'],
+      { KILN_ADDR: tenants.grpc, KILN_TOKEN: 'alice-secret' });
+    log(`acme's job ${id}`);
+    const signIn = async (secret) => {
+      await page.goto(`${tenants.http}/#/jobs`);
+      await page.fill('#token', secret);
+      await page.press('#token', 'Enter');
+    };
+    // Without a token the API refuses, and the page says to sign in.
+    const anonymous = await fetch(`${tenants.http}/api/v1/jobs/${id}`);
+    if (anonymous.status !== 401) throw new Error(`no token: HTTP ${anonymous.status}, expected 401`);
+    await signIn('bob-secret');
+    await page.waitForSelector('#jobs-loaded, main p.muted:text("No jobs match.")', { timeout: 30000 });
+    if (await page.locator(`tr[data-job-id="${id}"]`).count() !== 0) throw new Error(`beta sees acme's job ${id} in the list`);
+    await page.goto(`${tenants.http}/#/jobs/${id}`);
+    await page.waitForSelector('main div.error', { timeout: 30000 });
+    const said = await page.locator('main div.error').first().innerText();
+    if (!/not found/i.test(said)) throw new Error(`beta opening acme's job: "${said}", expected not found`);
+    const asBob = await fetch(`${tenants.http}/api/v1/jobs/${id}`, { headers: { Authorization: 'Bearer bob-secret' } });
+    if (asBob.status !== 404) throw new Error(`bob's API call for acme's job: HTTP ${asBob.status}, expected 404`);
+    // The owner sees it.
+    await signIn('alice-secret');
+    await page.waitForSelector(`tr[data-job-id="${id}"]`, { timeout: 30000 });
+    await page.evaluate(() => localStorage.removeItem('kiln.token'));
+  });
 
   await step('jobs-10000', page, async () => {
     const speed = await startScheduler('speed');
