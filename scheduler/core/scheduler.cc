@@ -228,6 +228,9 @@ absl::Status Scheduler::RecoverLocked() {
   class_placement_.clear();
   pending_requests_.clear();
   workers_.clear();
+  waiting_.clear();
+  dependents_.clear();
+  children_.clear();
 
   KILN_ASSIGN_OR_RETURN(std::optional<std::string> next, store_->GetMeta(kNextSeqKey));
   next_seq_ = 1;
@@ -275,11 +278,28 @@ absl::Status Scheduler::RecoverLocked() {
     return true;
   }));
   KILN_RETURN_IF_ERROR(status);
+  std::vector<std::string> waiting_ids;
+  KILN_RETURN_IF_ERROR(store_->ForEachWaiting([&](const std::string& job_id) {
+    if (jobs_.contains(job_id)) return true;  // queued or leased: the job record decided
+    absl::StatusOr<ActiveJob*> active = load(job_id);
+    if (!active.ok()) {
+      status = active.status();
+      return false;
+    }
+    if (*active == nullptr || (*active)->job.state() != kiln::v1::JOB_STATE_WAITING) {
+      jobs_.erase(job_id);
+      return true;
+    }
+    waiting_ids.push_back(job_id);
+    return true;
+  }));
+  KILN_RETURN_IF_ERROR(status);
   KILN_RETURN_IF_ERROR(store_->ForEachWorker([&](const kiln::v1::WorkerInfo& info) {
     workers_[info.id()] = WorkerState{info, now};
     return true;
   }));
   reload_needed_ = false;
+  KILN_RETURN_IF_ERROR(RecoverPipelinesLocked(waiting_ids));
   return absl::OkStatus();
 }
 
@@ -370,137 +390,170 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
     return;
   }
   // Validation and blob look-ups happen before the lock: they touch no shared state.
+  if (absl::Status s = PrepareSpecs(specs, batch); !s.ok()) {
+    done(s);
+    return;
+  }
+  std::optional<absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>>> answer;
+  {
+    absl::MutexLock lock(&mu_);
+    answer = SubmitLocked(std::move(specs), batch, /*parent_id=*/"", done);
+    if (!answer.has_value()) return;
+  }
+  done(*std::move(answer));
+}
+
+absl::Status Scheduler::PrepareSpecs(std::vector<kiln::v1::JobSpec>& specs, bool batch) const {
   for (size_t i = 0; i < specs.size(); ++i) {
     const std::string field = batch ? absl::StrCat("specs[", i, "]") : "spec";
-    if (absl::Status s = ValidateJobSpec(specs[i], options_.limits, field); !s.ok()) {
-      done(s);
-      return;
-    }
+    KILN_RETURN_IF_ERROR(ValidateJobSpec(specs[i], options_.limits, field));
     for (int j = 0; j < specs[i].inputs_size(); ++j) {
       kiln::v1::BlobRef* input = specs[i].mutable_inputs(j);
-      absl::StatusOr<std::optional<kiln::v1::StoredBlob>> blob = store_->GetBlob(input->sha256());
-      if (!blob.ok()) {
-        done(blob.status());
-        return;
-      }
-      if (!blob->has_value()) {
-        done(absl::FailedPreconditionError(
+      KILN_ASSIGN_OR_RETURN(std::optional<kiln::v1::StoredBlob> blob,
+                            store_->GetBlob(input->sha256()));
+      if (!blob.has_value()) {
+        return absl::FailedPreconditionError(
             absl::StrCat(field, ".inputs[", j, "].sha256: blob ", input->sha256(),
-                         " not found; upload it with PutBlob first")));
-        return;
+                         " not found; upload it with PutBlob first"));
       }
-      input->set_size_bytes((*blob)->size_bytes());
+      input->set_size_bytes(blob->size_bytes());
     }
     if (specs[i].max_attempts() == 0) specs[i].set_max_attempts(options_.default_max_attempts);
   }
+  return absl::OkStatus();
+}
 
+std::optional<absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>>> Scheduler::SubmitLocked(
+    std::vector<kiln::v1::JobSpec> specs, bool batch, const std::string& parent_id,
+    Callback<std::vector<kiln::v1::SubmitJobResponse>>& done) {
   std::vector<kiln::v1::SubmitJobResponse> results(specs.size());
-  absl::Status error;
-  {
-    absl::MutexLock lock(&mu_);
-    error = WritableLocked();
-    const absl::Time now = clock_->Now();
-    store::WriteSet writes;
-    std::vector<std::string> new_ids;
-    std::vector<std::string> request_ids;
-    for (size_t i = 0; i < specs.size() && error.ok(); ++i) {
-      kiln::v1::JobSpec& spec = specs[i];
-      const std::string& request_id = spec.client_request_id();
-      if (!request_id.empty()) {
-        absl::StatusOr<std::optional<std::string>> existing_id = std::nullopt;
-        if (auto it = pending_requests_.find(request_id); it != pending_requests_.end()) {
-          // Only a duplicate within this very batch can be answered now; the
-          // original of an earlier call is not durable yet.
-          if (std::find(request_ids.begin(), request_ids.end(), request_id) == request_ids.end()) {
-            error = absl::UnavailableError(
-                absl::StrCat("client_request_id \"", request_id,
-                             "\": the first submit is still being stored; retry"));
-            break;
-          }
-          existing_id = it->second;
-        } else {
-          existing_id = store_->GetRequestJobId(request_id);
-        }
-        if (!existing_id.ok()) {
-          error = existing_id.status();
+  absl::Status error = WritableLocked();
+  const absl::Time now = clock_->Now();
+  store::WriteSet writes;
+  std::vector<std::string> new_ids;
+  std::vector<std::string> request_ids;
+  for (size_t i = 0; i < specs.size() && error.ok(); ++i) {
+    kiln::v1::JobSpec& spec = specs[i];
+    const std::string& request_id = spec.client_request_id();
+    if (!request_id.empty()) {
+      absl::StatusOr<std::optional<std::string>> existing_id = std::nullopt;
+      if (auto it = pending_requests_.find(request_id); it != pending_requests_.end()) {
+        // Only a duplicate within this very batch can be answered now; the
+        // original of an earlier call is not durable yet.
+        if (std::find(request_ids.begin(), request_ids.end(), request_id) == request_ids.end()) {
+          error = absl::UnavailableError(
+              absl::StrCat("client_request_id \"", request_id,
+                           "\": the first submit is still being stored; retry"));
           break;
         }
-        if (existing_id->has_value()) {
-          results[i].set_deduplicated(true);
-          if (auto it = jobs_.find(**existing_id); it != jobs_.end()) {
-            *results[i].mutable_job() = it->second.job;
-          } else if (absl::StatusOr<std::optional<Job>> job = store_->GetJob(**existing_id);
-                     job.ok() && job->has_value()) {
-            *results[i].mutable_job() = **job;
-          } else {
-            error = job.ok() ? absl::DataLossError(
-                                   absl::StrCat("request id ", request_id, " names a missing job"))
-                             : job.status();
-          }
-          continue;
-        }
-      }
-      const uint64_t seq = next_seq_++;
-      ActiveJob& active = jobs_[JobIdForSeq(seq)];
-      active.seq = seq;
-      Job& job = active.job;
-      job.set_id(JobIdForSeq(seq));
-      *job.mutable_spec() = std::move(spec);
-      job.set_state(kiln::v1::JOB_STATE_QUEUED);
-      *job.mutable_created_at() = ToProtoTime(now);
-      *job.mutable_updated_at() = ToProtoTime(now);
-      job.set_revision(1);
-      job.set_status_message(WaitingFor(job.spec()));
-      writes.PutJob(job);
-      writes.MarkQueued(job.id());
-      if (!job.spec().client_request_id().empty()) {
-        writes.PutRequestId(job.spec().client_request_id(), job.id());
-        // Until the commit is durable the store cannot answer for this id.
-        pending_requests_[job.spec().client_request_id()] = job.id();
-        request_ids.push_back(job.spec().client_request_id());
-      }
-      queue_.Push(job.spec(), seq, job.id());
-      *results[i].mutable_job() = job;
-      new_ids.push_back(job.id());
-    }
-    if (!error.ok()) {
-      // Undo the in-memory jobs of this request; nothing was written.
-      for (const std::string& id : new_ids) {
-        queue_.Remove(id);
-        jobs_.erase(id);
-      }
-      for (const std::string& id : request_ids) pending_requests_.erase(id);
-    } else if (!new_ids.empty()) {
-      stats_.jobs_submitted += new_ids.size();
-      writes.PutMeta(kNextSeqKey, absl::StrCat(next_seq_));
-      CommitLocked(std::move(writes), new_ids,
-                   [this, results = std::move(results), request_ids = std::move(request_ids),
-                    done = std::move(done)](absl::Status status) mutable {
-                     {
-                       absl::MutexLock lock(&mu_);
-                       for (const std::string& id : request_ids) pending_requests_.erase(id);
-                     }
-                     if (!status.ok()) {
-                       done(status);
-                     } else {
-                       done(std::move(results));
-                     }
-                   });
-      // Parked slots have no fitting work (every dispatch leaves them so), so only
-      // the new jobs need a slot, unless something else changed meanwhile.
-      if (dispatch_needed_) {
-        DispatchLocked();
+        existing_id = it->second;
       } else {
-        DispatchNewJobsLocked(new_ids);
+        existing_id = store_->GetRequestJobId(request_id);
       }
-      return;
+      if (!existing_id.ok()) {
+        error = existing_id.status();
+        break;
+      }
+      if (existing_id->has_value()) {
+        results[i].set_deduplicated(true);
+        if (auto it = jobs_.find(**existing_id); it != jobs_.end()) {
+          *results[i].mutable_job() = it->second.job;
+        } else if (absl::StatusOr<std::optional<Job>> job = store_->GetJob(**existing_id);
+                   job.ok() && job->has_value()) {
+          *results[i].mutable_job() = **job;
+        } else {
+          error = job.ok() ? absl::DataLossError(
+                                 absl::StrCat("request id ", request_id, " names a missing job"))
+                           : job.status();
+        }
+        continue;
+      }
     }
+    const std::string field = batch ? absl::StrCat("specs[", i, "]") : "spec";
+    absl::StatusOr<DependencyCheck> deps = CheckDependenciesLocked(spec, i, results, field);
+    if (!deps.ok()) {
+      error = deps.status();
+      break;
+    }
+    const uint64_t seq = next_seq_++;
+    ActiveJob& active = jobs_[JobIdForSeq(seq)];
+    active.seq = seq;
+    Job& job = active.job;
+    job.set_id(JobIdForSeq(seq));
+    *job.mutable_spec() = std::move(spec);
+    if (!parent_id.empty()) job.set_parent_job_id(parent_id);
+    job.set_state(kiln::v1::JOB_STATE_QUEUED);
+    *job.mutable_created_at() = ToProtoTime(now);
+    *job.mutable_updated_at() = ToProtoTime(now);
+    job.set_revision(1);
+    job.set_status_message(WaitingFor(job.spec()));
+    absl::Status outputs_added;
+    if (!deps->blocked.empty()) {
+      // A dependency already failed or was cancelled: resolved at once.
+      job.set_state(kiln::v1::JOB_STATE_CANCELLED);
+      job.set_status_message(deps->blocked);
+      *job.mutable_finished_at() = ToProtoTime(now);
+    } else if (!deps->pending.empty()) {
+      job.set_state(kiln::v1::JOB_STATE_WAITING);
+      job.set_status_message(
+          absl::StrCat("waiting for dependencies: ", absl::StrJoin(deps->pending, ", ")));
+      active.waiting_on = std::move(deps->pending);
+      writes.MarkWaiting(job.id());
+    } else if (job.spec().dependencies_size() > 0 &&
+               !(outputs_added = AddDependencyOutputsLocked(job)).ok()) {
+      job.set_state(kiln::v1::JOB_STATE_FAILED);
+      job.set_status_message(absl::StrCat("failed: ", outputs_added.message()));
+      *job.mutable_finished_at() = ToProtoTime(now);
+    }
+    writes.PutJob(job);
+    if (!job.spec().client_request_id().empty()) {
+      writes.PutRequestId(job.spec().client_request_id(), job.id());
+      // Until the commit is durable the store cannot answer for this id.
+      pending_requests_[job.spec().client_request_id()] = job.id();
+      request_ids.push_back(job.spec().client_request_id());
+    }
+    if (job.state() == kiln::v1::JOB_STATE_QUEUED) {
+      writes.MarkQueued(job.id());
+      queue_.Push(job.spec(), seq, job.id());
+    }
+    *results[i].mutable_job() = job;
+    new_ids.push_back(job.id());
   }
   if (!error.ok()) {
-    done(error);
-  } else {
-    done(std::move(results));  // Every spec was a resubmit of a known request id.
+    // Undo the in-memory jobs of this request; nothing was written.
+    for (const std::string& id : new_ids) {
+      queue_.Remove(id);
+      jobs_.erase(id);
+    }
+    for (const std::string& id : request_ids) pending_requests_.erase(id);
+    return error;
   }
+  if (new_ids.empty()) return results;  // Every spec was a resubmit of a known request id.
+  stats_.jobs_submitted += new_ids.size();
+  writes.PutMeta(kNextSeqKey, absl::StrCat(next_seq_));
+  std::vector<std::string> changed = new_ids;
+  LinkNewJobsLocked(new_ids, parent_id, writes, changed);
+  CommitLocked(std::move(writes), std::move(changed),
+               [this, results = std::move(results), request_ids = std::move(request_ids),
+                done = std::move(done)](absl::Status status) mutable {
+                 {
+                   absl::MutexLock lock(&mu_);
+                   for (const std::string& id : request_ids) pending_requests_.erase(id);
+                 }
+                 if (!status.ok()) {
+                   done(status);
+                 } else {
+                   done(std::move(results));
+                 }
+               });
+  // Parked slots have no fitting work (every dispatch leaves them so), so only
+  // the new jobs need a slot, unless something else changed meanwhile.
+  if (dispatch_needed_) {
+    DispatchLocked();
+  } else {
+    DispatchNewJobsLocked(new_ids);
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<Job> Scheduler::GetJob(const std::string& job_id) const {
@@ -593,42 +646,55 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
       }
       result = std::move(job);
     } else {
-      ActiveJob& active = it->second;
-      const absl::Time now = clock_->Now();
       store::WriteSet writes;
-      const std::string message =
-          reason.empty() ? "cancelled by client" : absl::StrCat("cancelled: ", reason);
-      if (active.job.state() == kiln::v1::JOB_STATE_QUEUED) {
-        queue_.Remove(job_id);
-        if (active.job.has_not_before()) {
-          delayed_.erase({FromProtoTime(active.job.not_before()), job_id});
-        }
-        writes.UnmarkQueued(job_id);
-      } else {
-        kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
-        *attempt->mutable_ended_at() = ToProtoTime(now);
-        attempt->set_exit_reason(kiln::v1::EXIT_REASON_CANCELLED);
-        attempt->set_message(message);
-        ClearLeaseLocked(active);
-        writes.DeleteLease(job_id);
-      }
-      active.job.set_state(kiln::v1::JOB_STATE_CANCELLED);
-      active.job.set_status_message(message);
-      *active.job.mutable_finished_at() = ToProtoTime(now);
-      TouchLocked(active);
-      writes.PutJob(active.job);
-      ++stats_.jobs_cancelled;
-      ObserveEndLocked(active, /*attempt_ended=*/!active.job.attempts().empty() &&
-                                   active.job.attempts().rbegin()->exit_reason() ==
-                                       kiln::v1::EXIT_REASON_CANCELLED);
-      Job snapshot = active.job;
-      CommitLocked(std::move(writes), {job_id},
+      CancelJobLocked(it->second,
+                      reason.empty() ? "cancelled by client" : absl::StrCat("cancelled: ", reason),
+                      writes);
+      Job snapshot = it->second.job;
+      // Its dependents and children follow, in the same write.
+      std::vector<std::string> changed = {job_id};
+      PropagateFinishLocked(job_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed),
                    AnswerWhenDurable(std::move(snapshot), std::move(done)));
       if (dispatch_needed_) DispatchLocked();
       return;
     }
   }
   done(std::move(result));
+}
+
+void Scheduler::CancelJobLocked(ActiveJob& active, const std::string& message,
+                                store::WriteSet& writes) {
+  const absl::Time now = clock_->Now();
+  const std::string& job_id = active.job.id();
+  if (active.job.state() == kiln::v1::JOB_STATE_QUEUED) {
+    queue_.Remove(job_id);
+    if (active.job.has_not_before()) {
+      delayed_.erase({FromProtoTime(active.job.not_before()), job_id});
+    }
+    writes.UnmarkQueued(job_id);
+  } else if (active.job.state() == kiln::v1::JOB_STATE_WAITING) {
+    // Its entries in dependents_ are skipped (no longer WAITING) when those finish.
+    waiting_.erase(job_id);
+    active.waiting_on.clear();
+    writes.UnmarkWaiting(job_id);
+  } else {
+    kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
+    *attempt->mutable_ended_at() = ToProtoTime(now);
+    attempt->set_exit_reason(kiln::v1::EXIT_REASON_CANCELLED);
+    attempt->set_message(message);
+    ClearLeaseLocked(active);
+    writes.DeleteLease(job_id);
+  }
+  active.job.set_state(kiln::v1::JOB_STATE_CANCELLED);
+  active.job.set_status_message(message);
+  *active.job.mutable_finished_at() = ToProtoTime(now);
+  TouchLocked(active);
+  writes.PutJob(active.job);
+  ++stats_.jobs_cancelled;
+  ObserveEndLocked(
+      active, /*attempt_ended=*/!active.job.attempts().empty() &&
+                  active.job.attempts().rbegin()->exit_reason() == kiln::v1::EXIT_REASON_CANCELLED);
 }
 
 void Scheduler::PutBlob(const kiln::v1::StoredBlob& blob, std::function<void(absl::Status)> done) {
@@ -1290,7 +1356,11 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       writes.DeleteLease(active.job.id());
       ++stats_.jobs_succeeded;
       ObserveEndLocked(active, /*attempt_ended=*/true);
-      CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
+      // Jobs waiting on this one are settled in the same write.
+      const std::string job_id = active.job.id();
+      std::vector<std::string> changed = {job_id};
+      PropagateFinishLocked(job_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed), std::move(done));
       DispatchLocked();  // the slot and its memory are free for parked work
       return;
     }
@@ -1384,7 +1454,10 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       kiln::v1::FailJobResponse response;
       response.set_state(active.job.state());
       if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
-      CommitLocked(std::move(writes), {active.job.id()},
+      const std::string job_id = active.job.id();
+      std::vector<std::string> changed = {job_id};
+      if (IsTerminal(active.job.state())) PropagateFinishLocked(job_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed),
                    AnswerWhenDurable(std::move(response), std::move(done)));
       DispatchLocked();  // an uncounted requeue goes elsewhere at once
       return;
@@ -1567,6 +1640,7 @@ void Scheduler::Tick() {
                          started ? "" : " (never started: not counted)"),
             /*permanent=*/false, /*counted=*/started, writes);
         changed.push_back(id);
+        if (IsTerminal(active.job.state())) PropagateFinishLocked(id, writes, changed);
         ++stats_.leases_expired;
       }
       if (!changed.empty())
@@ -1716,6 +1790,7 @@ SchedulerStats Scheduler::Stats() const {
   absl::MutexLock lock(&mu_);
   SchedulerStats stats = stats_;
   stats.queued = queue_.size() + delayed_.size();
+  stats.waiting = waiting_.size();
   stats.leased = leases_.size();
   stats.parked_acquires = waiters_.size();
   stats.workers = workers_.size();

@@ -34,6 +34,9 @@ class WorkerServiceImpl final : public kiln::v1::WorkerService::CallbackService 
   grpc::ServerUnaryReactor* FailJob(grpc::CallbackServerContext* context,
                                     const kiln::v1::FailJobRequest* request,
                                     kiln::v1::FailJobResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitChildJobs(grpc::CallbackServerContext* context,
+                                            const kiln::v1::SubmitChildJobsRequest* request,
+                                            kiln::v1::SubmitChildJobsResponse* response) override;
 
  private:
   core::Scheduler* const scheduler_;
