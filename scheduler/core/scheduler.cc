@@ -379,6 +379,12 @@ void Scheduler::ClearLeaseLocked(ActiveJob& active) {
 
 void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
                        Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
+  SubmitImpl(std::move(specs), batch, /*parent=*/nullptr, std::move(done));
+}
+
+void Scheduler::SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch,
+                           const kiln::v1::SubmitChildJobsRequest* parent,
+                           Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
   if (batch && static_cast<int>(specs.size()) > options_.limits.max_batch_size) {
     done(absl::InvalidArgumentError(absl::StrCat("specs: ", specs.size(),
                                                  " jobs exceed the batch limit of ",
@@ -390,170 +396,150 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch,
     return;
   }
   // Validation and blob look-ups happen before the lock: they touch no shared state.
-  if (absl::Status s = PrepareSpecs(specs, batch); !s.ok()) {
-    done(s);
-    return;
-  }
-  std::optional<absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>>> answer;
-  {
-    absl::MutexLock lock(&mu_);
-    answer = SubmitLocked(std::move(specs), batch, /*parent_id=*/"", done);
-    if (!answer.has_value()) return;
-  }
-  done(*std::move(answer));
-}
-
-absl::Status Scheduler::PrepareSpecs(std::vector<kiln::v1::JobSpec>& specs, bool batch) const {
   for (size_t i = 0; i < specs.size(); ++i) {
     const std::string field = batch ? absl::StrCat("specs[", i, "]") : "spec";
-    KILN_RETURN_IF_ERROR(ValidateJobSpec(specs[i], options_.limits, field));
+    if (absl::Status s = ValidateJobSpec(specs[i], options_.limits, field); !s.ok()) {
+      done(s);
+      return;
+    }
     for (int j = 0; j < specs[i].inputs_size(); ++j) {
       kiln::v1::BlobRef* input = specs[i].mutable_inputs(j);
-      KILN_ASSIGN_OR_RETURN(std::optional<kiln::v1::StoredBlob> blob,
-                            store_->GetBlob(input->sha256()));
-      if (!blob.has_value()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(field, ".inputs[", j, "].sha256: blob ", input->sha256(),
-                         " not found; upload it with PutBlob first"));
+      absl::StatusOr<std::optional<kiln::v1::StoredBlob>> blob = store_->GetBlob(input->sha256());
+      if (!blob.ok()) {
+        done(blob.status());
+        return;
       }
-      input->set_size_bytes(blob->size_bytes());
+      if (!blob->has_value()) {
+        done(absl::FailedPreconditionError(
+            absl::StrCat(field, ".inputs[", j, "].sha256: blob ", input->sha256(),
+                         " not found; upload it with PutBlob first")));
+        return;
+      }
+      input->set_size_bytes((*blob)->size_bytes());
     }
     if (specs[i].max_attempts() == 0) specs[i].set_max_attempts(options_.default_max_attempts);
   }
-  return absl::OkStatus();
-}
 
-std::optional<absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>>> Scheduler::SubmitLocked(
-    std::vector<kiln::v1::JobSpec> specs, bool batch, const std::string& parent_id,
-    Callback<std::vector<kiln::v1::SubmitJobResponse>>& done) {
   std::vector<kiln::v1::SubmitJobResponse> results(specs.size());
-  absl::Status error = WritableLocked();
-  const absl::Time now = clock_->Now();
-  store::WriteSet writes;
-  std::vector<std::string> new_ids;
-  std::vector<std::string> request_ids;
-  for (size_t i = 0; i < specs.size() && error.ok(); ++i) {
-    kiln::v1::JobSpec& spec = specs[i];
-    const std::string& request_id = spec.client_request_id();
-    if (!request_id.empty()) {
-      absl::StatusOr<std::optional<std::string>> existing_id = std::nullopt;
-      if (auto it = pending_requests_.find(request_id); it != pending_requests_.end()) {
-        // Only a duplicate within this very batch can be answered now; the
-        // original of an earlier call is not durable yet.
-        if (std::find(request_ids.begin(), request_ids.end(), request_id) == request_ids.end()) {
-          error = absl::UnavailableError(
-              absl::StrCat("client_request_id \"", request_id,
-                           "\": the first submit is still being stored; retry"));
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    error = WritableLocked();
+    // Children: the parent's attempt must hold the lease (scheduler_dependencies.cc).
+    if (error.ok() && parent != nullptr) error = CheckParentLocked(*parent);
+    const std::string parent_id = parent != nullptr ? parent->job_id() : "";
+    const absl::Time now = clock_->Now();
+    store::WriteSet writes;
+    std::vector<std::string> new_ids;
+    std::vector<std::string> request_ids;
+    for (size_t i = 0; i < specs.size() && error.ok(); ++i) {
+      kiln::v1::JobSpec& spec = specs[i];
+      const std::string& request_id = spec.client_request_id();
+      if (!request_id.empty()) {
+        absl::StatusOr<std::optional<std::string>> existing_id = std::nullopt;
+        if (auto it = pending_requests_.find(request_id); it != pending_requests_.end()) {
+          // Only a duplicate within this very batch can be answered now; the
+          // original of an earlier call is not durable yet.
+          if (std::find(request_ids.begin(), request_ids.end(), request_id) == request_ids.end()) {
+            error = absl::UnavailableError(
+                absl::StrCat("client_request_id \"", request_id,
+                             "\": the first submit is still being stored; retry"));
+            break;
+          }
+          existing_id = it->second;
+        } else {
+          existing_id = store_->GetRequestJobId(request_id);
+        }
+        if (!existing_id.ok()) {
+          error = existing_id.status();
           break;
         }
-        existing_id = it->second;
-      } else {
-        existing_id = store_->GetRequestJobId(request_id);
+        if (existing_id->has_value()) {
+          results[i].set_deduplicated(true);
+          if (auto it = jobs_.find(**existing_id); it != jobs_.end()) {
+            *results[i].mutable_job() = it->second.job;
+          } else if (absl::StatusOr<std::optional<Job>> job = store_->GetJob(**existing_id);
+                     job.ok() && job->has_value()) {
+            *results[i].mutable_job() = **job;
+          } else {
+            error = job.ok() ? absl::DataLossError(
+                                   absl::StrCat("request id ", request_id, " names a missing job"))
+                             : job.status();
+          }
+          continue;
+        }
       }
-      if (!existing_id.ok()) {
-        error = existing_id.status();
+      absl::StatusOr<DependencyCheck> deps = CheckDependenciesLocked(
+          spec, i, results, batch ? absl::StrCat("specs[", i, "]") : "spec");
+      if (!deps.ok()) {
+        error = deps.status();
         break;
       }
-      if (existing_id->has_value()) {
-        results[i].set_deduplicated(true);
-        if (auto it = jobs_.find(**existing_id); it != jobs_.end()) {
-          *results[i].mutable_job() = it->second.job;
-        } else if (absl::StatusOr<std::optional<Job>> job = store_->GetJob(**existing_id);
-                   job.ok() && job->has_value()) {
-          *results[i].mutable_job() = **job;
-        } else {
-          error = job.ok() ? absl::DataLossError(
-                                 absl::StrCat("request id ", request_id, " names a missing job"))
-                           : job.status();
-        }
-        continue;
+      const uint64_t seq = next_seq_++;
+      ActiveJob& active = jobs_[JobIdForSeq(seq)];
+      active.seq = seq;
+      Job& job = active.job;
+      job.set_id(JobIdForSeq(seq));
+      *job.mutable_spec() = std::move(spec);
+      job.set_state(kiln::v1::JOB_STATE_QUEUED);
+      *job.mutable_created_at() = ToProtoTime(now);
+      *job.mutable_updated_at() = ToProtoTime(now);
+      job.set_revision(1);
+      job.set_status_message(WaitingFor(job.spec()));
+      // WAITING, or resolved at once by dependencies that already finished.
+      ApplyDependencyCheckLocked(*std::move(deps), parent_id, active, writes);
+      writes.PutJob(job);
+      if (job.state() == kiln::v1::JOB_STATE_QUEUED) writes.MarkQueued(job.id());
+      if (!job.spec().client_request_id().empty()) {
+        writes.PutRequestId(job.spec().client_request_id(), job.id());
+        // Until the commit is durable the store cannot answer for this id.
+        pending_requests_[job.spec().client_request_id()] = job.id();
+        request_ids.push_back(job.spec().client_request_id());
       }
+      if (job.state() == kiln::v1::JOB_STATE_QUEUED) queue_.Push(job.spec(), seq, job.id());
+      *results[i].mutable_job() = job;
+      new_ids.push_back(job.id());
     }
-    const std::string field = batch ? absl::StrCat("specs[", i, "]") : "spec";
-    absl::StatusOr<DependencyCheck> deps = CheckDependenciesLocked(spec, i, results, field);
-    if (!deps.ok()) {
-      error = deps.status();
-      break;
+    if (!error.ok()) {
+      // Undo the in-memory jobs of this request; nothing was written.
+      for (const std::string& id : new_ids) {
+        queue_.Remove(id);
+        jobs_.erase(id);
+      }
+      for (const std::string& id : request_ids) pending_requests_.erase(id);
+    } else if (!new_ids.empty()) {
+      stats_.jobs_submitted += new_ids.size();
+      writes.PutMeta(kNextSeqKey, absl::StrCat(next_seq_));
+      std::vector<std::string> changed = new_ids;
+      LinkNewJobsLocked(new_ids, parent_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed),
+                   [this, results = std::move(results), request_ids = std::move(request_ids),
+                    done = std::move(done)](absl::Status status) mutable {
+                     {
+                       absl::MutexLock lock(&mu_);
+                       for (const std::string& id : request_ids) pending_requests_.erase(id);
+                     }
+                     if (!status.ok()) {
+                       done(status);
+                     } else {
+                       done(std::move(results));
+                     }
+                   });
+      // Parked slots have no fitting work (every dispatch leaves them so), so only
+      // the new jobs need a slot, unless something else changed meanwhile.
+      if (dispatch_needed_) {
+        DispatchLocked();
+      } else {
+        DispatchNewJobsLocked(new_ids);
+      }
+      return;
     }
-    const uint64_t seq = next_seq_++;
-    ActiveJob& active = jobs_[JobIdForSeq(seq)];
-    active.seq = seq;
-    Job& job = active.job;
-    job.set_id(JobIdForSeq(seq));
-    *job.mutable_spec() = std::move(spec);
-    if (!parent_id.empty()) job.set_parent_job_id(parent_id);
-    job.set_state(kiln::v1::JOB_STATE_QUEUED);
-    *job.mutable_created_at() = ToProtoTime(now);
-    *job.mutable_updated_at() = ToProtoTime(now);
-    job.set_revision(1);
-    job.set_status_message(WaitingFor(job.spec()));
-    absl::Status outputs_added;
-    if (!deps->blocked.empty()) {
-      // A dependency already failed or was cancelled: resolved at once.
-      job.set_state(kiln::v1::JOB_STATE_CANCELLED);
-      job.set_status_message(deps->blocked);
-      *job.mutable_finished_at() = ToProtoTime(now);
-    } else if (!deps->pending.empty()) {
-      job.set_state(kiln::v1::JOB_STATE_WAITING);
-      job.set_status_message(
-          absl::StrCat("waiting for dependencies: ", absl::StrJoin(deps->pending, ", ")));
-      active.waiting_on = std::move(deps->pending);
-      writes.MarkWaiting(job.id());
-    } else if (job.spec().dependencies_size() > 0 &&
-               !(outputs_added = AddDependencyOutputsLocked(job)).ok()) {
-      job.set_state(kiln::v1::JOB_STATE_FAILED);
-      job.set_status_message(absl::StrCat("failed: ", outputs_added.message()));
-      *job.mutable_finished_at() = ToProtoTime(now);
-    }
-    writes.PutJob(job);
-    if (!job.spec().client_request_id().empty()) {
-      writes.PutRequestId(job.spec().client_request_id(), job.id());
-      // Until the commit is durable the store cannot answer for this id.
-      pending_requests_[job.spec().client_request_id()] = job.id();
-      request_ids.push_back(job.spec().client_request_id());
-    }
-    if (job.state() == kiln::v1::JOB_STATE_QUEUED) {
-      writes.MarkQueued(job.id());
-      queue_.Push(job.spec(), seq, job.id());
-    }
-    *results[i].mutable_job() = job;
-    new_ids.push_back(job.id());
   }
   if (!error.ok()) {
-    // Undo the in-memory jobs of this request; nothing was written.
-    for (const std::string& id : new_ids) {
-      queue_.Remove(id);
-      jobs_.erase(id);
-    }
-    for (const std::string& id : request_ids) pending_requests_.erase(id);
-    return error;
-  }
-  if (new_ids.empty()) return results;  // Every spec was a resubmit of a known request id.
-  stats_.jobs_submitted += new_ids.size();
-  writes.PutMeta(kNextSeqKey, absl::StrCat(next_seq_));
-  std::vector<std::string> changed = new_ids;
-  LinkNewJobsLocked(new_ids, parent_id, writes, changed);
-  CommitLocked(std::move(writes), std::move(changed),
-               [this, results = std::move(results), request_ids = std::move(request_ids),
-                done = std::move(done)](absl::Status status) mutable {
-                 {
-                   absl::MutexLock lock(&mu_);
-                   for (const std::string& id : request_ids) pending_requests_.erase(id);
-                 }
-                 if (!status.ok()) {
-                   done(status);
-                 } else {
-                   done(std::move(results));
-                 }
-               });
-  // Parked slots have no fitting work (every dispatch leaves them so), so only
-  // the new jobs need a slot, unless something else changed meanwhile.
-  if (dispatch_needed_) {
-    DispatchLocked();
+    done(error);
   } else {
-    DispatchNewJobsLocked(new_ids);
+    done(std::move(results));  // Every spec was a resubmit of a known request id.
   }
-  return std::nullopt;
 }
 
 absl::StatusOr<Job> Scheduler::GetJob(const std::string& job_id) const {

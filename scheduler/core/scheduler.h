@@ -217,15 +217,11 @@ class Scheduler {
 
   Scheduler(const SchedulerOptions& options, store::Store* store, store::GroupCommitter* committer);
   absl::Status RecoverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Validates `specs` (fields named "<field>[i]", or "spec" when !batch), fills in blob
-  // sizes and default attempts. Touches no shared state: called without the lock.
-  absl::Status PrepareSpecs(std::vector<kiln::v1::JobSpec>& specs, bool batch) const;
-  // Stores the new jobs of prepared `specs` in one commit whose callback answers `done`,
-  // and returns nullopt; or returns the answer to give at once (an error, or every spec
-  // deduplicated). `parent_id` is the parent of children (SubmitChildJobs), else empty.
-  std::optional<absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>>> SubmitLocked(
-      std::vector<kiln::v1::JobSpec> specs, bool batch, const std::string& parent_id,
-      Callback<std::vector<kiln::v1::SubmitJobResponse>>& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submit, and SubmitChildJobs for `parent` (non-null: the fenced request whose
+  // attempt submits `specs` as its children).
+  void SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch,
+                  const kiln::v1::SubmitChildJobsRequest* parent,
+                  Callback<std::vector<kiln::v1::SubmitJobResponse>> done);
 
   // --- Dependencies and fan-out (scheduler_dependencies.cc) ---
   // Resolves the dependencies of spec `index` (batch indexes become job ids in `spec`)
@@ -234,11 +230,21 @@ class Scheduler {
       kiln::v1::JobSpec& spec, size_t index,
       const std::vector<kiln::v1::SubmitJobResponse>& results, const std::string& field)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `parent`'s worker, job and attempt hold the lease, and the job may have
+  // that many more children.
+  absl::Status CheckParentLocked(const kiln::v1::SubmitChildJobsRequest& parent)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Shapes a job being submitted (QUEUED so far) by its dependency check: WAITING
+  // (marked in `writes`), CANCELLED or FAILED at once, or QUEUED with the outputs of
+  // its finished dependencies; records `parent_id` (may be empty) as its parent.
+  void ApplyDependencyCheckLocked(DependencyCheck check, const std::string& parent_id,
+                                  ActiveJob& active, store::WriteSet& writes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds the outputs of every dependency of `job` (all finished) to its inputs.
   // FailedPrecondition when two inputs would share a name or there are too many.
   absl::Status AddDependencyOutputsLocked(kiln::v1::Job& job) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After SubmitLocked stored new jobs: indexes WAITING ones under their dependencies
+  // After SubmitImpl stored new jobs: indexes WAITING ones under their dependencies
   // (recording them on unfinished dependencies) and children under their parent.
   void LinkNewJobsLocked(const std::vector<std::string>& new_ids, const std::string& parent_id,
                          store::WriteSet& writes, std::vector<std::string>& changed)

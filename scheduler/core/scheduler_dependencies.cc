@@ -344,32 +344,20 @@ void Scheduler::SubmitChildJobs(const kiln::v1::SubmitChildJobsRequest& request,
     done(absl::InvalidArgumentError("call_id: must be 1..64 characters of [A-Za-z0-9._-]"));
     return;
   }
-  if (request.specs().empty()) {
-    done(absl::InvalidArgumentError("specs: empty batch"));
-    return;
-  }
-  if (request.specs_size() > options_.limits.max_batch_size) {
-    done(absl::InvalidArgumentError(absl::StrCat("specs: ", request.specs_size(),
-                                                 " jobs exceed the batch limit of ",
-                                                 options_.limits.max_batch_size)));
-    return;
-  }
   std::vector<kiln::v1::JobSpec> specs(request.specs().begin(), request.specs().end());
-  if (absl::Status s = PrepareSpecs(specs, /*batch=*/true); !s.ok()) {
-    done(s);
-    return;
-  }
   // Request ids scoped by the parent make a retried call (or a retried attempt, for
   // children that carry their own id) find the children it already made.
   for (size_t i = 0; i < specs.size(); ++i) {
     const std::string own = specs[i].client_request_id();
+    if (own.size() > options_.limits.max_request_id_length) continue;  // refused by validation
     specs[i].set_client_request_id(
         own.empty()
             ? absl::StrCat(request.job_id(), "/", request.attempt(), "/", request.call_id(), "/", i)
             : absl::StrCat(request.job_id(), "/", own));
   }
-  Callback<std::vector<kiln::v1::SubmitJobResponse>> answer =
-      [done](absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>> results) {
+  SubmitImpl(
+      std::move(specs), /*batch=*/true, &request,
+      [done = std::move(done)](absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>> results) {
         if (!results.ok()) {
           done(results.status());
           return;
@@ -377,26 +365,43 @@ void Scheduler::SubmitChildJobs(const kiln::v1::SubmitChildJobsRequest& request,
         kiln::v1::SubmitChildJobsResponse response;
         for (auto& result : *results) *response.add_results() = std::move(result);
         done(std::move(response));
-      };
-  std::optional<absl::StatusOr<std::vector<kiln::v1::SubmitJobResponse>>> now;
-  {
-    absl::MutexLock lock(&mu_);
-    absl::StatusOr<ActiveJob*> parent =
-        FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
-    if (!parent.ok()) {
-      now = parent.status();
-    } else if ((*parent)->job.child_job_ids_size() + request.specs_size() >
-               options_.limits.max_children_per_job) {
-      now = absl::InvalidArgumentError(
-          absl::StrCat("specs: job ", request.job_id(), " has ",
-                       (*parent)->job.child_job_ids_size(), " children; ", request.specs_size(),
-                       " more exceed the limit of ", options_.limits.max_children_per_job));
-    } else {
-      now = SubmitLocked(std::move(specs), /*batch=*/true, request.job_id(), answer);
-      if (!now.has_value()) return;
+      });
+}
+
+absl::Status Scheduler::CheckParentLocked(const kiln::v1::SubmitChildJobsRequest& parent) {
+  KILN_ASSIGN_OR_RETURN(ActiveJob * active,
+                        FindLeasedLocked(parent.worker_id(), parent.job_id(), parent.attempt()));
+  if (active->job.child_job_ids_size() + parent.specs_size() >
+      options_.limits.max_children_per_job) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "specs: job ", parent.job_id(), " has ", active->job.child_job_ids_size(), " children; ",
+        parent.specs_size(), " more exceed the limit of ", options_.limits.max_children_per_job));
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::ApplyDependencyCheckLocked(DependencyCheck check, const std::string& parent_id,
+                                           ActiveJob& active, store::WriteSet& writes) {
+  Job& job = active.job;
+  if (!parent_id.empty()) job.set_parent_job_id(parent_id);
+  if (!check.blocked.empty()) {
+    // A dependency already failed or was cancelled: resolved at once.
+    job.set_state(kiln::v1::JOB_STATE_CANCELLED);
+    job.set_status_message(check.blocked);
+    *job.mutable_finished_at() = job.created_at();
+  } else if (!check.pending.empty()) {
+    job.set_state(kiln::v1::JOB_STATE_WAITING);
+    job.set_status_message(
+        absl::StrCat("waiting for dependencies: ", absl::StrJoin(check.pending, ", ")));
+    active.waiting_on = std::move(check.pending);
+    writes.MarkWaiting(job.id());
+  } else if (job.spec().dependencies_size() > 0) {
+    if (absl::Status added = AddDependencyOutputsLocked(job); !added.ok()) {
+      job.set_state(kiln::v1::JOB_STATE_FAILED);
+      job.set_status_message(absl::StrCat("failed: ", added.message()));
+      *job.mutable_finished_at() = job.created_at();
     }
   }
-  answer(*std::move(now));
 }
 
 }  // namespace kiln::core
