@@ -76,7 +76,7 @@ TEST(PipelineEndToEnd, KilnctlPipelineRunsInOrderAcrossARestartAndPassesOutputsO
   ASSERT_EQ(describe.exit_code, 0) << describe.err;
   EXPECT_NE(describe.out.find("Dependencies:"), std::string::npos) << describe.out;
   EXPECT_NE(describe.out.find(ids["mesh"]), std::string::npos) << describe.out;
-  EXPECT_NE(describe.out.find("WAITING"), std::string::npos) << describe.out;
+  EXPECT_NE(describe.out.find("State:        waiting"), std::string::npos) << describe.out;
 
   ASSERT_TRUE(farm.StartWorker(0, 1).ok());
   const auto terminal = [&](const std::string& name) {
