@@ -17,6 +17,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "kiln/v1/job.pb.h"
 
 namespace kiln::kilnctl {
 namespace {
@@ -160,8 +162,9 @@ class Converter {
       : source_(source), limits_(limits) {}
 
   // A mapping of `type`'s fields -> a JSON object.
+  // Keys in `skip` are left to the caller (a pipeline job's name and depends_on).
   absl::Status Message(const YAML::Node& node, const Descriptor& type, const std::string& path,
-                       int depth, Value* out) {
+                       int depth, Value* out, const std::set<std::string>* skip = nullptr) {
     KILN_RETURN_IF_ERROR(Count(node, path, depth));
     if (node.IsNull()) {
       out->set_null_value(google::protobuf::NULL_VALUE);
@@ -178,6 +181,7 @@ class Converter {
       const YAML::Node& key = it->first;
       if (!key.IsScalar()) return Error(key, path, "a key must be a plain name");
       const std::string& name = key.Scalar();
+      if (skip != nullptr && skip->contains(name)) continue;
       const FieldDescriptor* field = type.FindFieldByName(name);
       for (int i = 0; field == nullptr && i < type.field_count(); ++i) {
         if (type.field(i)->json_name() == name) field = type.field(i);  // e.g. minComputeCapability
@@ -500,11 +504,14 @@ class Converter {
     return absl::OkStatus();
   }
 
+  // Public for the pipeline reader, which reports in the same form.
+ public:
   absl::Status Error(const YAML::Node& node, const std::string& path, absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat(Where(source_, node.Mark()), ": ", path.empty() ? "" : path + ": ", why));
   }
 
+ private:
   const std::string source_;
   const YamlLimits limits_;
   int values_ = 0;
@@ -583,6 +590,117 @@ absl::StatusOr<std::string> YamlToProtoJson(absl::string_view yaml, const Descri
         absl::StrCat(source, ": cannot express as JSON: ", printed.message().ToString()));
   }
   return json;
+}
+
+bool IsPipelineText(absl::string_view text) {
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    return root.IsMap() && root["jobs"].IsDefined() && !root["task"].IsDefined();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+absl::StatusOr<std::vector<PipelineJobJson>> YamlPipelineToJson(absl::string_view yaml,
+                                                                absl::string_view source,
+                                                                const YamlLimits& limits) {
+  if (static_cast<int64_t>(yaml.size()) > limits.max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": larger than ", limits.max_bytes, " bytes"));
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(ParseErrorMessage(yaml, source, e.mark, e.msg));
+  }
+  Converter converter(source, limits);
+  const std::set<std::string> pipeline_keys = {"name", "depends_on", "files"};
+  std::vector<PipelineJobJson> jobs;
+  try {
+    if (!root.IsMap() || !root["jobs"].IsSequence()) {
+      return converter.Error(root, "jobs", "a pipeline file is a mapping with a sequence `jobs`");
+    }
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      if (it->first.Scalar() != "jobs") {
+        return converter.Error(it->first, it->first.Scalar(),
+                               "unknown key of a pipeline file (known: jobs)");
+      }
+    }
+    const YAML::Node list = root["jobs"];
+    for (size_t i = 0; i < list.size(); ++i) {
+      const YAML::Node job = list[i];
+      const std::string path = absl::StrCat("jobs[", i, "]");
+      if (!job.IsMap()) return converter.Error(job, path, "expected a mapping of JobSpec fields");
+      PipelineJobJson out;
+      out.line = job.Mark().line + 1;
+      const YAML::Node name = job["name"];
+      if (!name.IsDefined() || !name.IsScalar() || name.Scalar().empty()) {
+        return converter.Error(job, path + ".name", "required: a name other jobs can depend on");
+      }
+      out.name = name.Scalar();
+      if (const YAML::Node deps = job["depends_on"]; deps.IsDefined() && !deps.IsNull()) {
+        if (!deps.IsSequence()) {
+          return converter.Error(deps, path + ".depends_on", "expected a sequence of job names");
+        }
+        for (size_t j = 0; j < deps.size(); ++j) {
+          const YAML::Node dep = deps[j];
+          const std::string at = absl::StrCat(path, ".depends_on[", j, "]");
+          PipelineDependencyText parsed;
+          if (dep.IsScalar()) {
+            parsed.name = dep.Scalar();
+          } else if (dep.IsMap()) {
+            for (auto kv = dep.begin(); kv != dep.end(); ++kv) {
+              const std::string key = kv->first.Scalar();
+              if (key == "name" && kv->second.IsScalar()) {
+                parsed.name = kv->second.Scalar();
+              } else if (key == "run_on_failure" && kv->second.IsScalar()) {
+                std::optional<bool> value = CoreBool(kv->second.Scalar());
+                if (!value.has_value()) {
+                  return converter.Error(kv->second, at + ".run_on_failure",
+                                         "expected true or false");
+                }
+                parsed.run_on_failure = *value;
+              } else if (key == "input_prefix" && kv->second.IsScalar()) {
+                parsed.input_prefix = kv->second.Scalar();
+              } else {
+                return converter.Error(kv->first, at + "." + key,
+                                       "unknown key (known: name, run_on_failure, input_prefix)");
+              }
+            }
+          } else {
+            return converter.Error(dep, at, "expected a job name or {name: ..., ...}");
+          }
+          if (parsed.name.empty()) return converter.Error(dep, at + ".name", "required");
+          out.depends_on.push_back(std::move(parsed));
+        }
+      }
+      if (const YAML::Node files = job["files"]; files.IsDefined() && !files.IsNull()) {
+        if (!files.IsMap()) {
+          return converter.Error(files, path + ".files", "expected a mapping NAME: PATH");
+        }
+        for (auto kv = files.begin(); kv != files.end(); ++kv) {
+          if (!kv->first.IsScalar() || !kv->second.IsScalar()) {
+            return converter.Error(kv->first, path + ".files", "expected NAME: PATH");
+          }
+          out.files.emplace_back(kv->first.Scalar(), kv->second.Scalar());
+        }
+      }
+      Value tree;
+      KILN_RETURN_IF_ERROR(
+          converter.Message(job, *kiln::v1::JobSpec::descriptor(), path, 2, &tree, &pipeline_keys));
+      google::protobuf::util::JsonPrintOptions options;
+      auto printed = google::protobuf::util::MessageToJsonString(tree, &out.spec_json, options);
+      if (!printed.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": ", path, ": cannot express as JSON: ", printed.message().ToString()));
+      }
+      jobs.push_back(std::move(out));
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(ParseErrorMessage(yaml, source, e.mark, e.msg));
+  }
+  return jobs;
 }
 
 }  // namespace kiln::kilnctl

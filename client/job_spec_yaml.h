@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -41,6 +43,31 @@ absl::StatusOr<std::string> YamlToProtoJson(absl::string_view yaml,
                                             const google::protobuf::Descriptor& type,
                                             absl::string_view source,
                                             const YamlLimits& limits = {});
+
+// Pipeline files (docs/pipelines.md): a mapping with `jobs`, a sequence of JobSpec
+// mappings that also carry `name`, `depends_on` (names, or {name, run_on_failure,
+// input_prefix}) and `files` (NAME: local PATH to upload as an input). JSON is read the
+// same way (JSON is YAML). Names are resolved by pipeline_file.h.
+struct PipelineDependencyText {
+  std::string name;
+  bool run_on_failure = false;
+  std::string input_prefix;
+};
+struct PipelineJobJson {
+  std::string name;
+  int line = 0;  // where the job starts, for messages
+  std::vector<PipelineDependencyText> depends_on;
+  std::vector<std::pair<std::string, std::string>> files;  // input name, local path
+  std::string spec_json;                                   // the JobSpec fields, as protobuf JSON
+};
+
+// Whether `text` is a pipeline file (a top-level `jobs` and no `task`).
+bool IsPipelineText(absl::string_view text);
+
+// Reads a pipeline file; errors name source:line:column and the path ("jobs[2].task").
+absl::StatusOr<std::vector<PipelineJobJson>> YamlPipelineToJson(absl::string_view yaml,
+                                                                absl::string_view source,
+                                                                const YamlLimits& limits = {});
 
 }  // namespace kiln::kilnctl
 

@@ -42,12 +42,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/job_spec_flags.h"
+#include "client/job_spec_yaml.h"
 #include "client/kiln_client.h"
 #include "client/kilnctl_args.h"
 #include "client/kilnctl_config.h"
 #include "client/kilnctl_format.h"
 #include "client/kilnctl_logs.h"
 #include "client/kilnctl_progress.h"
+#include "client/pipeline_file.h"
 #include "common/status_macros.h"
 
 namespace kiln::kilnctl {
@@ -190,7 +192,51 @@ absl::StatusOr<v1::Job> WaitWithProgress(Client& client, const std::string& job_
 
 // --- verbs -----------------------------------------------------------------------------
 
+// `submit -f PIPELINE`: uploads each job's files, submits every job in one SubmitJobs
+// batch (all or none) and prints "NAME ID" per job (with -o json/yaml: the jobs).
+int RunSubmitPipeline(Globals& g, const ParsedArgs& args, const std::string& file,
+                      const std::string& text) {
+  for (const char* flag : {"wait", "wait-timeout", "input", "param", "params", "params-file",
+                           "model", "priority", "label"}) {
+    if (args.Has(flag)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--", flag, " does not apply to a pipeline file; set it on the jobs in the file")));
+    }
+  }
+  if (!args.positional().empty()) {
+    return Fail(absl::InvalidArgumentError("a pipeline file names its tasks; drop the TASK"));
+  }
+  const std::string base_dir =
+      file == "-" ? "" : std::filesystem::path(file).parent_path().string();
+  absl::StatusOr<PipelinePlan> plan = ReadPipeline(text, file == "-" ? "<stdin>" : file, base_dir);
+  if (!plan.ok()) return Fail(plan.status());
+  for (size_t i = 0; i < plan->specs.size(); ++i) {
+    for (const InputFile& input : plan->uploads[i]) {
+      absl::StatusOr<v1::BlobRef> ref = g.client->UploadFile(input.path, input.name);
+      if (!ref.ok()) return Fail(ref.status());
+      *plan->specs[i].add_inputs() = *std::move(ref);
+    }
+  }
+  absl::StatusOr<std::vector<v1::Job>> jobs = g.client->SubmitMany(plan->specs);
+  if (!jobs.ok()) return Fail(jobs.status());
+  if (g.structured()) {
+    v1::ListJobsResponse all;
+    for (const v1::Job& job : *jobs) *all.add_jobs() = job;
+    std::cout << Structured(g, all);
+    return kExitOk;
+  }
+  for (size_t i = 0; i < jobs->size(); ++i) {
+    std::cout << plan->names[i] << " " << (*jobs)[i].id() << "\n";
+  }
+  return kExitOk;
+}
+
 int RunSubmit(Globals& g, const ParsedArgs& args) {
+  if (std::optional<std::string> file = args.Get("file")) {
+    absl::StatusOr<std::string> text = ReadFileOrStdin(*file, YamlLimits().max_bytes);
+    if (!text.ok()) return Fail(text.status());
+    if (IsPipelineText(*text)) return RunSubmitPipeline(g, args, *file, *text);
+  }
   absl::StatusOr<SubmitPlan> plan = BuildSubmitPlan(args);
   if (!plan.ok()) return Fail(plan.status());
   absl::StatusOr<absl::Duration> wait_timeout =
@@ -628,6 +674,17 @@ A spec file holds a JobSpec's fields (docs/api.md), e.g. spec.yaml:
   labels: {project: chairs}
 It is read as YAML when named .yaml/.yml, or when it does not start with '{'; errors
 name the file, line:column and field.
+
+A pipeline file (a top-level `jobs` list) submits several named jobs in one batch,
+each after the jobs it depends_on, with their outputs as inputs (docs/pipelines.md);
+kilnctl prints "NAME ID" per job:
+  jobs:
+    - name: mesh
+      task: mesh.extract
+      files: {volume.npy: data/volume.npy}   # uploaded, relative to the file
+    - name: glb
+      task: mesh.convert
+      depends_on: [mesh]                      # or {name: mesh, run_on_failure: true}
 )",
        submit_flags, RunSubmit},
       {"get",

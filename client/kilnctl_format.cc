@@ -404,6 +404,26 @@ std::string DescribeJob(const v1::Job& job, absl::Time now, absl::TimeZone zone)
   std::sort(labels.begin(), labels.end());  // Proto maps have no stable order.
   Field(out, "Labels", labels.empty() ? "-" : absl::StrJoin(labels, ", "));
   if (!spec.client_request_id().empty()) Field(out, "Request ID", spec.client_request_id());
+  if (!job.parent_job_id().empty()) Field(out, "Parent", job.parent_job_id());
+  if (!spec.dependencies().empty()) {
+    absl::StrAppend(&out, "Dependencies:\n");
+    for (const v1::Dependency& dep : spec.dependencies()) {
+      absl::StrAppend(
+          &out, "  ",
+          dep.has_batch_index() ? absl::StrCat("batch #", dep.batch_index()) : dep.job_id(),
+          dep.run_on_failure() ? "  (runs even if it fails)" : "",
+          dep.input_prefix().empty()
+              ? ""
+              : absl::StrCat("  inputs prefixed \"", dep.input_prefix(), "\""),
+          "\n");
+    }
+  }
+  if (!job.dependent_ids().empty()) {
+    Field(out, "Dependents", absl::StrJoin(job.dependent_ids(), ", "));
+  }
+  if (!job.child_job_ids().empty()) {
+    Field(out, "Children", absl::StrJoin(job.child_job_ids(), ", "));
+  }
 
   if (spec.tiers().empty()) {
     absl::StrAppend(&out, "Requirements:\n", FormatRequirements(spec.requirements(), "  "));

@@ -207,6 +207,29 @@ TEST(DescribeJobTest, ShowsSpecAttemptsOutputsAndResult) {
   EXPECT_THAT(text, Not(HasSubstr("Finished")));
 }
 
+TEST(DescribeJobTest, ShowsDependenciesDependentsParentAndChildren) {
+  v1::Job job = RunningJob();
+  job.set_state(v1::JOB_STATE_WAITING);
+  job.set_parent_job_id("j-00000000000000a0");
+  v1::Dependency* dep = job.mutable_spec()->add_dependencies();
+  dep->set_job_id("j-00000000000000b1");
+  v1::Dependency* anyway = job.mutable_spec()->add_dependencies();
+  anyway->set_job_id("j-00000000000000b2");
+  anyway->set_run_on_failure(true);
+  anyway->set_input_prefix("b2.");
+  job.add_dependent_ids("j-00000000000000c1");
+  job.add_child_job_ids("j-00000000000000d1");
+  job.add_child_job_ids("j-00000000000000d2");
+
+  const std::string text = DescribeJob(job, kNow, absl::UTCTimeZone());
+  EXPECT_THAT(text, HasSubstr("State:        waiting\n"));
+  EXPECT_THAT(text, HasSubstr("Parent:       j-00000000000000a0\n"));
+  EXPECT_THAT(text, HasSubstr("Dependencies:\n  j-00000000000000b1\n  j-00000000000000b2  (runs "
+                              "even if it fails)  inputs prefixed \"b2.\"\n"));
+  EXPECT_THAT(text, HasSubstr("Dependents:   j-00000000000000c1\n"));
+  EXPECT_THAT(text, HasSubstr("Children:     j-00000000000000d1, j-00000000000000d2\n"));
+}
+
 TEST(WatchFormatTest, LinesBarAndOutcome) {
   v1::Job job = RunningJob();
   EXPECT_EQ(FormatWatchLine(job, absl::UTCTimeZone()), "22:13:15  running  42%  meshing");

@@ -96,6 +96,49 @@ bool IsModelRef(absl::string_view ref) {
   return IsSafeName(ref.substr(0, at), 128) && IsSafeName(ref.substr(at + 1), 64);
 }
 
+namespace {
+
+// The shape of each dependency; whether the named jobs exist (and that a batch index
+// names an earlier spec) is the scheduler's to check.
+absl::Status ValidateDependencies(const kiln::v1::JobSpec& spec, const JobLimits& limits,
+                                  const std::string& f) {
+  if (spec.dependencies_size() > limits.max_dependencies) {
+    return Invalid(f + ".dependencies",
+                   absl::StrCat("more than the limit of ", limits.max_dependencies));
+  }
+  for (int j = 0; j < spec.dependencies_size(); ++j) {
+    const kiln::v1::Dependency& dep = spec.dependencies(j);
+    const std::string at = absl::StrCat(f, ".dependencies[", j, "]");
+    switch (dep.target_case()) {
+      case kiln::v1::Dependency::kJobId:
+        if (!IsJobIdShape(dep.job_id())) {
+          return Invalid(at + ".job_id", absl::StrCat("\"", dep.job_id().substr(0, 40),
+                                                      "\" is not a job id (j-<16 hex>)"));
+        }
+        break;
+      case kiln::v1::Dependency::kBatchIndex:
+        if (dep.batch_index() < 0) return Invalid(at + ".batch_index", "must be >= 0");
+        break;
+      default:
+        return Invalid(at, "set job_id or batch_index");
+    }
+    if (!dep.input_prefix().empty() && !IsSafeName(dep.input_prefix(), 64)) {
+      return Invalid(at + ".input_prefix", "must be 0..64 characters of [A-Za-z0-9._-]");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsJobIdShape(absl::string_view id) {
+  if (id.size() != 18 || id.substr(0, 2) != "j-") return false;
+  for (char c : id.substr(2)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& limits,
                              absl::string_view field) {
   const std::string f(field);
@@ -195,7 +238,7 @@ absl::Status ValidateJobSpec(const kiln::v1::JobSpec& spec, const JobLimits& lim
     return Invalid(f + ".client_request_id",
                    absl::StrCat("longer than ", limits.max_request_id_length));
   }
-  return absl::OkStatus();
+  return ValidateDependencies(spec, limits, f);
 }
 
 }  // namespace kiln::core

@@ -25,11 +25,16 @@ struct JobLimits {
   int max_attempts = 100;
   int max_priority = 1000;  // |priority|
   absl::Duration max_timeout = absl::Hours(24 * 7);
+  int max_dependencies = 64;        // JobSpec.dependencies per job
+  int max_children_per_job = 1000;  // SubmitChildJobs children of one parent, all calls
   TaskLimits tasks;
 };
 
 // True for names made of [A-Za-z0-9._-], 1..max_length long (ids, blob names).
 bool IsSafeName(absl::string_view name, size_t max_length);
+
+// True for "j-" followed by 16 lower-case hex digits.
+bool IsJobIdShape(absl::string_view id);
 
 // True for a model reference: "name", or "name@version", both safe names.
 bool IsModelRef(absl::string_view ref);

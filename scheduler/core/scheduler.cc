@@ -241,6 +241,9 @@ absl::Status Scheduler::RecoverLocked() {
   pending_requests_.clear();
   workers_.clear();
   active_per_tenant_.clear();
+  waiting_.clear();
+  dependents_.clear();
+  children_.clear();
 
   KILN_ASSIGN_OR_RETURN(std::optional<std::string> next, store_->GetMeta(kNextSeqKey));
   next_seq_ = 1;
@@ -288,6 +291,22 @@ absl::Status Scheduler::RecoverLocked() {
     return true;
   }));
   KILN_RETURN_IF_ERROR(status);
+  std::vector<std::string> waiting_ids;
+  KILN_RETURN_IF_ERROR(store_->ForEachWaiting([&](const std::string& job_id) {
+    if (jobs_.contains(job_id)) return true;  // queued or leased: the job record decided
+    absl::StatusOr<ActiveJob*> active = load(job_id);
+    if (!active.ok()) {
+      status = active.status();
+      return false;
+    }
+    if (*active == nullptr || (*active)->job.state() != kiln::v1::JOB_STATE_WAITING) {
+      jobs_.erase(job_id);
+      return true;
+    }
+    waiting_ids.push_back(job_id);
+    return true;
+  }));
+  KILN_RETURN_IF_ERROR(status);
   KILN_RETURN_IF_ERROR(store_->ForEachWorker([&](const kiln::v1::WorkerInfo& info) {
     workers_[info.id()] = WorkerState{info, now};
     return true;
@@ -296,6 +315,7 @@ absl::Status Scheduler::RecoverLocked() {
     ++active_per_tenant_[auth::EffectiveTenant(active.job.tenant())];
   }
   reload_needed_ = false;
+  KILN_RETURN_IF_ERROR(RecoverPipelinesLocked(waiting_ids));
   return absl::OkStatus();
 }
 
@@ -391,6 +411,13 @@ void Scheduler::ClearLeaseLocked(ActiveJob& active) {
 
 void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch, const SubmitOrigin& origin,
                        Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
+  SubmitImpl(std::move(specs), batch, origin, /*parent=*/nullptr, std::move(done));
+}
+
+void Scheduler::SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch,
+                           const SubmitOrigin& origin,
+                           const kiln::v1::SubmitChildJobsRequest* parent,
+                           Callback<std::vector<kiln::v1::SubmitJobResponse>> done) {
   const std::string tenant = auth::EffectiveTenant(origin.tenant);
   auto field_of = [batch](size_t i) {
     return batch ? absl::StrCat("specs[", i, "]") : std::string("spec");
@@ -437,6 +464,9 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch, const S
   {
     absl::MutexLock lock(&mu_);
     error = WritableLocked();
+    // Children: the parent's attempt must hold the lease (scheduler_dependencies.cc).
+    if (error.ok() && parent != nullptr) error = CheckParentLocked(*parent);
+    const std::string parent_id = parent != nullptr ? parent->job_id() : "";
     const absl::Time now = clock_->Now();
     store::WriteSet writes;
     std::vector<std::string> new_ids;
@@ -494,6 +524,11 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch, const S
                          "); wait for some to finish"));
         break;
       }
+      absl::StatusOr<DependencyCheck> deps = CheckDependenciesLocked(spec, i, results, field_of(i));
+      if (!deps.ok()) {
+        error = deps.status();
+        break;
+      }
       const uint64_t seq = next_seq_++;
       ActiveJob& active = jobs_[JobIdForSeq(seq)];
       active.seq = seq;
@@ -506,15 +541,17 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch, const S
       *job.mutable_updated_at() = ToProtoTime(now);
       job.set_revision(1);
       job.set_status_message(WaitingFor(job.spec()));
+      // WAITING, or resolved at once by dependencies that already finished.
+      ApplyDependencyCheckLocked(*std::move(deps), parent_id, active, writes);
       writes.PutJob(job);
-      writes.MarkQueued(job.id());
+      if (job.state() == kiln::v1::JOB_STATE_QUEUED) writes.MarkQueued(job.id());
       if (!request_id.empty()) {
         writes.PutRequestId(request_id, job.id());
         // Until the commit is durable the store cannot answer for this id.
         pending_requests_[request_id] = job.id();
         request_ids.push_back(request_id);
       }
-      queue_.Push(job.spec(), seq, job.id());
+      if (job.state() == kiln::v1::JOB_STATE_QUEUED) queue_.Push(job.spec(), seq, job.id());
       *results[i].mutable_job() = job;
       new_ids.push_back(job.id());
     }
@@ -527,9 +564,13 @@ void Scheduler::Submit(std::vector<kiln::v1::JobSpec> specs, bool batch, const S
       for (const std::string& id : request_ids) pending_requests_.erase(id);
     } else if (!new_ids.empty()) {
       stats_.jobs_submitted += new_ids.size();
+      // Jobs finished at birth (a dependency failed) are counted off again by
+      // LinkNewJobsLocked's ObserveEndLocked.
       active_per_tenant_[tenant] += new_ids.size();
       writes.PutMeta(kNextSeqKey, absl::StrCat(next_seq_));
-      CommitLocked(std::move(writes), new_ids,
+      std::vector<std::string> changed = new_ids;
+      LinkNewJobsLocked(new_ids, parent_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed),
                    [this, results = std::move(results), request_ids = std::move(request_ids),
                     done = std::move(done)](absl::Status status) mutable {
                      {
@@ -659,42 +700,55 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
       }
       result = std::move(job);
     } else {
-      ActiveJob& active = it->second;
-      const absl::Time now = clock_->Now();
       store::WriteSet writes;
-      const std::string message =
-          reason.empty() ? "cancelled by client" : absl::StrCat("cancelled: ", reason);
-      if (active.job.state() == kiln::v1::JOB_STATE_QUEUED) {
-        queue_.Remove(job_id);
-        if (active.job.has_not_before()) {
-          delayed_.erase({FromProtoTime(active.job.not_before()), job_id});
-        }
-        writes.UnmarkQueued(job_id);
-      } else {
-        kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
-        *attempt->mutable_ended_at() = ToProtoTime(now);
-        attempt->set_exit_reason(kiln::v1::EXIT_REASON_CANCELLED);
-        attempt->set_message(message);
-        ClearLeaseLocked(active);
-        writes.DeleteLease(job_id);
-      }
-      active.job.set_state(kiln::v1::JOB_STATE_CANCELLED);
-      active.job.set_status_message(message);
-      *active.job.mutable_finished_at() = ToProtoTime(now);
-      TouchLocked(active);
-      writes.PutJob(active.job);
-      ++stats_.jobs_cancelled;
-      ObserveEndLocked(active, /*attempt_ended=*/!active.job.attempts().empty() &&
-                                   active.job.attempts().rbegin()->exit_reason() ==
-                                       kiln::v1::EXIT_REASON_CANCELLED);
-      Job snapshot = active.job;
-      CommitLocked(std::move(writes), {job_id},
+      CancelJobLocked(it->second,
+                      reason.empty() ? "cancelled by client" : absl::StrCat("cancelled: ", reason),
+                      writes);
+      Job snapshot = it->second.job;
+      // Its dependents and children follow, in the same write.
+      std::vector<std::string> changed = {job_id};
+      PropagateFinishLocked(job_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed),
                    AnswerWhenDurable(std::move(snapshot), std::move(done)));
       if (dispatch_needed_) DispatchLocked();
       return;
     }
   }
   done(std::move(result));
+}
+
+void Scheduler::CancelJobLocked(ActiveJob& active, const std::string& message,
+                                store::WriteSet& writes) {
+  const absl::Time now = clock_->Now();
+  const std::string& job_id = active.job.id();
+  if (active.job.state() == kiln::v1::JOB_STATE_QUEUED) {
+    queue_.Remove(job_id);
+    if (active.job.has_not_before()) {
+      delayed_.erase({FromProtoTime(active.job.not_before()), job_id});
+    }
+    writes.UnmarkQueued(job_id);
+  } else if (active.job.state() == kiln::v1::JOB_STATE_WAITING) {
+    // Its entries in dependents_ are skipped (no longer WAITING) when those finish.
+    waiting_.erase(job_id);
+    active.waiting_on.clear();
+    writes.UnmarkWaiting(job_id);
+  } else {
+    kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
+    *attempt->mutable_ended_at() = ToProtoTime(now);
+    attempt->set_exit_reason(kiln::v1::EXIT_REASON_CANCELLED);
+    attempt->set_message(message);
+    ClearLeaseLocked(active);
+    writes.DeleteLease(job_id);
+  }
+  active.job.set_state(kiln::v1::JOB_STATE_CANCELLED);
+  active.job.set_status_message(message);
+  *active.job.mutable_finished_at() = ToProtoTime(now);
+  TouchLocked(active);
+  writes.PutJob(active.job);
+  ++stats_.jobs_cancelled;
+  ObserveEndLocked(
+      active, /*attempt_ended=*/!active.job.attempts().empty() &&
+                  active.job.attempts().rbegin()->exit_reason() == kiln::v1::EXIT_REASON_CANCELLED);
 }
 
 absl::StatusOr<std::optional<kiln::v1::StoredBlob>> Scheduler::GrantedBlobLocked(
@@ -1450,7 +1504,12 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       }
       ++stats_.jobs_succeeded;
       ObserveEndLocked(active, /*attempt_ended=*/true);
-      CommitLocked(std::move(writes), {active.job.id()}, std::move(done), std::move(pending_blobs));
+      // Jobs waiting on this one are settled in the same write.
+      const std::string job_id = active.job.id();
+      std::vector<std::string> changed = {job_id};
+      PropagateFinishLocked(job_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed), std::move(done),
+                   std::move(pending_blobs));
       DispatchLocked();  // the slot and its memory are free for parked work
       return;
     }
@@ -1550,7 +1609,10 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       kiln::v1::FailJobResponse response;
       response.set_state(active.job.state());
       if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
-      CommitLocked(std::move(writes), {active.job.id()},
+      const std::string job_id = active.job.id();
+      std::vector<std::string> changed = {job_id};
+      if (IsTerminal(active.job.state())) PropagateFinishLocked(job_id, writes, changed);
+      CommitLocked(std::move(writes), std::move(changed),
                    AnswerWhenDurable(std::move(response), std::move(done)),
                    std::move(pending_blobs));
       DispatchLocked();  // an uncounted requeue goes elsewhere at once
@@ -1734,6 +1796,7 @@ void Scheduler::Tick() {
                          started ? "" : " (never started: not counted)"),
             /*permanent=*/false, /*counted=*/started, writes);
         changed.push_back(id);
+        if (IsTerminal(active.job.state())) PropagateFinishLocked(id, writes, changed);
         ++stats_.leases_expired;
       }
       if (!changed.empty())
@@ -1888,6 +1951,7 @@ SchedulerStats Scheduler::Stats() const {
   absl::MutexLock lock(&mu_);
   SchedulerStats stats = stats_;
   stats.queued = queue_.size() + delayed_.size();
+  stats.waiting = waiting_.size();
   stats.leased = leases_.size();
   stats.parked_acquires = waiters_.size();
   stats.workers = workers_.size();

@@ -4,11 +4,12 @@
 // handed to the GroupCommitter in decision order; callers are answered from the
 // commit callback, i.e. only once the change is durable (sync WAL).
 //
-// Job life: QUEUED -> ASSIGNED (AcquireJob) -> RUNNING (first progress report) ->
-// SUCCEEDED | FAILED | CANCELLED. A failed attempt, a lapsed lease (no heartbeat)
-// or a lost executor requeues the job with backoff until max_attempts. Every
-// assignment carries an attempt number; reports quoting another attempt or worker
-// are rejected (fencing), so a job completes exactly once.
+// Job life: [WAITING ->] QUEUED -> ASSIGNED (AcquireJob) -> RUNNING (first progress
+// report) -> SUCCEEDED | FAILED | CANCELLED. A job with dependencies WAITs until they
+// finish (scheduler_dependencies.cc, docs/pipelines.md). A failed attempt, a lapsed lease (no
+// heartbeat) or a lost executor requeues the job with backoff until max_attempts. Every assignment
+// carries an attempt number; reports quoting another attempt or worker are rejected (fencing), so a
+// job completes exactly once.
 //
 // Ownership: borrows the Store and the GroupCommitter (both must outlive it).
 // Threads: every public method may be called from any thread; completion
@@ -32,6 +33,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -91,8 +93,9 @@ struct SchedulerStats {
   uint64_t jobs_cancelled = 0;
   uint64_t attempts_retried = 0;
   uint64_t leases_expired = 0;
-  size_t queued = 0;  // ready and waiting for backoff
-  size_t leased = 0;  // ASSIGNED or RUNNING
+  size_t queued = 0;   // ready and waiting for backoff
+  size_t waiting = 0;  // WAITING for dependencies
+  size_t leased = 0;   // ASSIGNED or RUNNING
   size_t parked_acquires = 0;
   size_t workers = 0;
   // Times a requirement class of ready jobs started waiting for this reason, by
@@ -215,6 +218,10 @@ class Scheduler {
   void CompleteJob(const kiln::v1::CompleteJobRequest& request,
                    std::function<void(absl::Status)> done);
   void FailJob(const kiln::v1::FailJobRequest& request, Callback<kiln::v1::FailJobResponse> done);
+  // Fan-out: the attempt holding the lease submits children (one durable write, like
+  // SubmitJobs); children record their parent, and cancelling the parent cancels them.
+  void SubmitChildJobs(const kiln::v1::SubmitChildJobsRequest& request,
+                       Callback<kiln::v1::SubmitChildJobsResponse> done);
 
   // Expires leases and long-polls, releases retries whose backoff ended.
   void Tick();
@@ -228,6 +235,13 @@ class Scheduler {
     uint64_t seq = 0;
     absl::Time lease_deadline = absl::InfinitePast();
     int commits_in_flight = 0;  // a terminal job stays visible here until 0
+    // WAITING jobs: the dependencies that have not finished yet.
+    std::vector<std::string> waiting_on;
+  };
+  // What the dependencies of a spec being submitted say about it.
+  struct DependencyCheck {
+    std::vector<std::string> pending;  // ids not finished yet: the job WAITs
+    std::string blocked;               // non-empty: the job is CANCELLED with this message
   };
   struct WorkerState {
     kiln::v1::WorkerInfo info;
@@ -246,6 +260,63 @@ class Scheduler {
 
   Scheduler(const SchedulerOptions& options, store::Store* store, store::GroupCommitter* committer);
   absl::Status RecoverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submit, and SubmitChildJobs for `parent` (non-null: the fenced request whose
+  // attempt submits `specs` as its children).
+  void SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch, const SubmitOrigin& origin,
+                  const kiln::v1::SubmitChildJobsRequest* parent,
+                  Callback<std::vector<kiln::v1::SubmitJobResponse>> done);
+
+  // --- Dependencies and fan-out (scheduler_dependencies.cc) ---
+  // Resolves the dependencies of spec `index` (batch indexes become job ids in `spec`)
+  // and checks that they exist; InvalidArgument naming `field`.dependencies[j].
+  absl::StatusOr<DependencyCheck> CheckDependenciesLocked(
+      kiln::v1::JobSpec& spec, size_t index,
+      const std::vector<kiln::v1::SubmitJobResponse>& results, const std::string& field)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `parent`'s worker, job and attempt hold the lease, and the job may have
+  // that many more children.
+  absl::Status CheckParentLocked(const kiln::v1::SubmitChildJobsRequest& parent)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Shapes a job being submitted (QUEUED so far) by its dependency check: WAITING
+  // (marked in `writes`), CANCELLED or FAILED at once, or QUEUED with the outputs of
+  // its finished dependencies; records `parent_id` (may be empty) as its parent.
+  void ApplyDependencyCheckLocked(DependencyCheck check, const std::string& parent_id,
+                                  ActiveJob& active, store::WriteSet& writes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the outputs of every dependency of `job` (all finished) to its inputs.
+  // FailedPrecondition when two inputs would share a name or there are too many.
+  absl::Status AddDependencyOutputsLocked(kiln::v1::Job& job) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After SubmitImpl stored new jobs: indexes WAITING ones under their dependencies
+  // (recording them on unfinished dependencies) and children under their parent.
+  void LinkNewJobsLocked(const std::vector<std::string>& new_ids, const std::string& parent_id,
+                         store::WriteSet& writes, std::vector<std::string>& changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancels a job that has not finished (any state) with `message`; stats and observer
+  // included. Does not propagate: see PropagateFinishLocked.
+  void CancelJobLocked(ActiveJob& active, const std::string& message, store::WriteSet& writes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `job_id` just became terminal (still in jobs_): settles the jobs waiting on it and,
+  // when it was cancelled, cancels its unfinished children; transitively. Every job
+  // changed is written to `writes` and named in `changed`.
+  void PropagateFinishLocked(const std::string& job_id, store::WriteSet& writes,
+                             std::vector<std::string>& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Dependency `dep_id` of WAITING `waiting` finished as `state`: cancels it (pushing it
+  // onto `finished`), or queues it (or fails it) when that was the last one.
+  void SettleDependentLocked(ActiveJob& waiting, const std::string& dep_id,
+                             kiln::v1::JobState state, const std::string& dep_message,
+                             store::WriteSet& writes, std::vector<std::string>& changed,
+                             std::vector<std::string>& finished) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The last dependency of `waiting` finished: QUEUED with their outputs as inputs, or
+  // FAILED (pushed onto `finished`) when those clash.
+  void ReleaseWaitingLocked(ActiveJob& waiting, store::WriteSet& writes,
+                            std::vector<std::string>& changed, std::vector<std::string>& finished)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RecoverLocked's part: the reverse dependency index and the children index from the
+  // loaded jobs; settles (and commits) waiting jobs whose dependencies already finished.
+  absl::Status RecoverPipelinesLocked(const std::vector<std::string>& waiting_ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Unavailable while memory waits to be rebuilt after a failed commit.
   absl::Status WritableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Persists `writes`; once durable, publishes the snapshots of `job_ids` as
@@ -344,6 +415,13 @@ class Scheduler {
   mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<std::string, ActiveJob> jobs_ ABSL_GUARDED_BY(mu_);
+  // Ids of the WAITING jobs.
+  absl::flat_hash_set<std::string> waiting_ ABSL_GUARDED_BY(mu_);
+  // Dependency id -> the jobs that waited on it (reverse index: a finish settles only
+  // its own dependents; entries of jobs no longer WAITING are skipped then).
+  absl::flat_hash_map<std::string, std::vector<std::string>> dependents_ ABSL_GUARDED_BY(mu_);
+  // Parent id -> its unfinished children (SubmitChildJobs).
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> children_ ABSL_GUARDED_BY(mu_);
   JobQueue queue_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, std::string>> delayed_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, std::string>> leases_ ABSL_GUARDED_BY(mu_);

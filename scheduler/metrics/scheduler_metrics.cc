@@ -330,6 +330,8 @@ class SchedulerMetrics::Collector : public prometheus::Collectable {
     out.push_back(std::move(placement));
     out.push_back(Single("kiln_queue_depth", "Jobs queued (ready or in retry backoff).",
                          MetricType::Gauge, static_cast<double>(stats.queued)));
+    out.push_back(Single("kiln_jobs_waiting", "Jobs WAITING for their dependencies to finish.",
+                         MetricType::Gauge, static_cast<double>(stats.waiting)));
     out.push_back(Single("kiln_jobs_leased", "Jobs assigned to or running on workers.",
                          MetricType::Gauge, static_cast<double>(stats.leased)));
     out.push_back(Single("kiln_acquires_parked", "Worker long-polls waiting for a job.",

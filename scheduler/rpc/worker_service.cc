@@ -174,4 +174,18 @@ ServerUnaryReactor* WorkerServiceImpl::FailJob(CallbackServerContext* context,
   return reactor;
 }
 
+ServerUnaryReactor* WorkerServiceImpl::SubmitChildJobs(
+    CallbackServerContext* context, const kiln::v1::SubmitChildJobsRequest* request,
+    kiln::v1::SubmitChildJobsResponse* response) {
+  absl::StatusOr<auth::Caller> caller =
+      WorkerCaller(*context, "SubmitChildJobs", request->worker_id());
+  if (!caller.ok()) return Answer(context, caller.status());
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_->SubmitChildJobs(*request, [reactor, response](auto result) {
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
 }  // namespace kiln::rpc

@@ -42,6 +42,9 @@ class WorkerServiceImpl final : public kiln::v1::WorkerService::CallbackService 
   grpc::ServerUnaryReactor* FailJob(grpc::CallbackServerContext* context,
                                     const kiln::v1::FailJobRequest* request,
                                     kiln::v1::FailJobResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitChildJobs(grpc::CallbackServerContext* context,
+                                            const kiln::v1::SubmitChildJobsRequest* request,
+                                            kiln::v1::SubmitChildJobsResponse* response) override;
 
  private:
   // The caller, when it is a worker token allowed to act as `worker_id`.

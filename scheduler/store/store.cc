@@ -17,8 +17,8 @@
 namespace kiln::store {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"default", "jobs",  "queue",   "leases",
-                                        "workers", "blobs", "requests"};
+constexpr const char* kFamilyNames[] = {"default", "jobs",  "queue",    "leases",
+                                        "workers", "blobs", "requests", "waiting"};
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 
@@ -197,6 +197,13 @@ absl::Status Scan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, Fn&& fn) {
 
 absl::Status Store::ForEachQueued(const std::function<bool(const std::string&)>& fn) const {
   return Scan(impl_->db.get(), impl_->cf(Family::kQueue),
+              [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> absl::StatusOr<bool> {
+                return fn(key.ToString());
+              });
+}
+
+absl::Status Store::ForEachWaiting(const std::function<bool(const std::string&)>& fn) const {
+  return Scan(impl_->db.get(), impl_->cf(Family::kWaiting),
               [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> absl::StatusOr<bool> {
                 return fn(key.ToString());
               });

@@ -49,6 +49,8 @@ class Store {
 
   // Full scans, for start-up recovery. The callback returns false to stop.
   absl::Status ForEachQueued(const std::function<bool(const std::string& job_id)>& fn) const;
+  // Jobs WAITING for their dependencies.
+  absl::Status ForEachWaiting(const std::function<bool(const std::string& job_id)>& fn) const;
   absl::Status ForEachLease(const std::function<bool(const kiln::v1::StoredLease&)>& fn) const;
   absl::Status ForEachWorker(const std::function<bool(const kiln::v1::WorkerInfo&)>& fn) const;
 

@@ -15,6 +15,10 @@ void WriteSet::MarkQueued(absl::string_view job_id) { Add(Family::kQueue, job_id
 
 void WriteSet::UnmarkQueued(absl::string_view job_id) { Add(Family::kQueue, job_id, "", true); }
 
+void WriteSet::MarkWaiting(absl::string_view job_id) { Add(Family::kWaiting, job_id, "", false); }
+
+void WriteSet::UnmarkWaiting(absl::string_view job_id) { Add(Family::kWaiting, job_id, "", true); }
+
 void WriteSet::PutLease(const kiln::v1::StoredLease& lease) {
   Add(Family::kLeases, lease.job_id(), lease.SerializeAsString(), false);
 }

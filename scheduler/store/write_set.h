@@ -24,6 +24,7 @@ enum class Family {
   kWorkers,      // worker id -> kiln.v1.WorkerInfo
   kBlobs,        // sha256 -> kiln.v1.StoredBlob
   kRequests,     // client request id -> job id (idempotent submits)
+  kWaiting,      // job id -> "" for every WAITING job (dependencies not finished)
   kCount,
 };
 
@@ -39,6 +40,8 @@ class WriteSet {
   void PutJob(const kiln::v1::Job& job);
   void MarkQueued(absl::string_view job_id);
   void UnmarkQueued(absl::string_view job_id);
+  void MarkWaiting(absl::string_view job_id);
+  void UnmarkWaiting(absl::string_view job_id);
   void PutLease(const kiln::v1::StoredLease& lease);
   void DeleteLease(absl::string_view job_id);
   void PutWorker(const kiln::v1::WorkerInfo& worker);

@@ -464,7 +464,29 @@ TEST_F(AuthMatrixTest, EveryWorkerServiceRpc) {
           return workers_->FailJob(Context(c).get(), request, &response);
         },
         {{kAlice, DENIED}, {kBob, DENIED}, {kRoot, DENIED}, {kPool, OK}, {kPool2, DENIED}});
-  EXPECT_EQ(checked_, 6 * 8);
+
+  // Fan-out: only the worker holding the parent's lease; children are the parent's tenant's.
+  const v1::Assignment parent = LeasedToW1();
+  std::string child_id;
+  Check("SubmitChildJobs as w-1",
+        [&](const std::string& c) {
+          v1::SubmitChildJobsRequest request;
+          request.set_worker_id("w-1");
+          request.set_job_id(parent.job().id());
+          request.set_attempt(parent.attempt());
+          request.set_call_id("children");
+          *request.add_specs() = SleepSpec();
+          v1::SubmitChildJobsResponse response;
+          grpc::Status status = workers_->SubmitChildJobs(Context(c).get(), request, &response);
+          if (status.ok() && response.results_size() == 1)
+            child_id = response.results(0).job().id();
+          return status;
+        },
+        {{kAlice, DENIED}, {kBob, DENIED}, {kRoot, DENIED}, {kPool, OK}, {kPool2, DENIED}});
+  EXPECT_EQ(checked_, 7 * 8);
+  ASSERT_FALSE(child_id.empty());
+  EXPECT_EQ(GetAsRoot(child_id).tenant(), GetAsRoot(parent.job().id()).tenant());
+  EXPECT_EQ(GetAsRoot(child_id).parent_job_id(), parent.job().id());
 
   // The completed job's output is now its tenant's (acme): alice reads it, bob does not.
   ASSERT_TRUE(complete(kPool, "w-1", leased, output).ok());
