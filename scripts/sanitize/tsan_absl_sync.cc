@@ -9,7 +9,9 @@
 // it, waits (Await, LockWhen, CondVar::Wait) release before and acquire after, and
 // Notify releases what WaitForNotification acquires. Reader locks are treated like
 // writer locks, which can only hide a race between two readers, never invent one.
-// Not covered: HasBeenNotified() (inline, an atomic load whose store TSan cannot see).
+// Conditions (Await, LockWhen) are wrapped so that their evaluation inside absl's slow
+// path is ordered too. Not covered: HasBeenNotified() (inline, an atomic load whose store
+// TSan cannot see).
 //
 // In processes without TSan (tools the tests start) __tsan_* are absent and the calls
 // only forward.
@@ -47,6 +49,22 @@ Fn Real(const char* name) {
   }
   return reinterpret_cast<Fn>(real);
 }
+
+// A condition evaluated inside absl's lock slow path (by the waiter or by the thread that
+// unlocks) runs with the mutex held but unannotated: wrap it so that its evaluation
+// acquires from the mutex first and releases to it after.
+struct AnnotatedCondition {
+  const absl::Condition* inner;
+  absl::Mutex* mu;
+  static bool Eval(void* arg) {
+    auto* self = static_cast<AnnotatedCondition*>(arg);
+    Acquire(self->mu);
+    const bool met = self->inner->Eval();
+    Release(self->mu);
+    return met;
+  }
+  absl::Condition Wrapped() { return absl::Condition(&AnnotatedCondition::Eval, this); }
+};
 
 #define KILN_ABSL(name) "_ZN4absl7debian3" name
 #define KILN_ABSL_CONST(name) "_ZNK4absl7debian3" name
@@ -98,40 +116,46 @@ void Mutex::ReaderUnlock() {
 void Mutex::LockWhen(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>(KILN_ABSL("5Mutex8LockWhenERKNS0_9ConditionE"));
-  real(this, cond);
+  AnnotatedCondition annotated{&cond, this};
+  real(this, annotated.Wrapped());
   Acquire(this);
 }
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>(
       KILN_ABSL("5Mutex14ReaderLockWhenERKNS0_9ConditionE"));
-  real(this, cond);
+  AnnotatedCondition annotated{&cond, this};
+  real(this, annotated.Wrapped());
   Acquire(this);
 }
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       KILN_ABSL("5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE"));
-  const bool met = real(this, cond, timeout);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met = real(this, annotated.Wrapped(), timeout);
   Acquire(this);  // Held either way.
   return met;
 }
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       KILN_ABSL("5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE"));
-  const bool met = real(this, cond, timeout);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met = real(this, annotated.Wrapped(), timeout);
   Acquire(this);
   return met;
 }
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       KILN_ABSL("5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE"));
-  const bool met = real(this, cond, deadline);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met = real(this, annotated.Wrapped(), deadline);
   Acquire(this);
   return met;
 }
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       KILN_ABSL("5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE"));
-  const bool met = real(this, cond, deadline);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met = real(this, annotated.Wrapped(), deadline);
   Acquire(this);
   return met;
 }
@@ -141,14 +165,16 @@ void Mutex::Await(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>(KILN_ABSL("5Mutex5AwaitERKNS0_9ConditionE"));
   Release(this);
-  real(this, cond);
+  AnnotatedCondition annotated{&cond, this};
+  real(this, annotated.Wrapped());
   Acquire(this);
 }
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       KILN_ABSL("5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE"));
   Release(this);
-  const bool met = real(this, cond, timeout);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met = real(this, annotated.Wrapped(), timeout);
   Acquire(this);
   return met;
 }
@@ -156,7 +182,8 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       KILN_ABSL("5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE"));
   Release(this);
-  const bool met = real(this, cond, deadline);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met = real(this, annotated.Wrapped(), deadline);
   Acquire(this);
   return met;
 }
