@@ -39,7 +39,7 @@ TEST(BlobStoreTest, ValidateBlobHeaderNamesTheField) {
   EXPECT_TRUE(absl::StartsWith(s.message(), "header.size_bytes:")) << s;
 
   header.set_size_bytes(1);
-  for (const std::string bad : {std::string(64, 'A'), std::string(63, 'a'), std::string("../x")}) {
+  for (const std::string& bad : {std::string(64, 'A'), std::string(63, 'a'), std::string("../x")}) {
     header.set_sha256(bad);
     s = ValidateBlobHeader(header, 10);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
