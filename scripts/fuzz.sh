@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds Kiln's libFuzzer targets (tests/fuzz: the OBJ, PLY, STL, GLB, .npy, PNG and STEP readers)
-# with clang + AddressSanitizer in their own build directory, then runs each for a
-# bounded time from its seed corpus. Exits non-zero when a target crashes, leaks, times
+# Builds Kiln's libFuzzer targets (tests/fuzz: the OBJ, PLY, STL, GLB, .npy, PNG and STEP readers;
+# job spec validation, the scheduler's store records and blob uploads) with clang +
+# AddressSanitizer + UndefinedBehaviorSanitizer in their own build directory, then runs
+# each for a bounded time from its seed corpus. Exits non-zero when a target crashes, leaks, times
 # out on one input or runs out of memory; the input that did it is kept under
 # <build dir>/findings/<target>/ (replay: <build dir>/bin/fuzz_<target> <file>).
 #

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -253,6 +254,13 @@ absl::Status Scheduler::RecoverLocked() {
   auto load = [&](const std::string& job_id) -> absl::StatusOr<ActiveJob*> {
     KILN_ASSIGN_OR_RETURN(std::optional<Job> job, store_->GetJob(job_id));
     if (!job.has_value()) return nullptr;
+    // Memory indexes jobs by the record's id; a record stored under another key would
+    // be queued or leased under an id that is not in jobs_ (found by fuzz_store_record).
+    if (job->id() != job_id) {
+      return absl::DataLossError(
+          absl::StrCat("corrupt record in jobs: key \"", absl::CHexEscape(job_id.substr(0, 40)),
+                       "\" holds job id \"", absl::CHexEscape(job->id().substr(0, 40)), "\""));
+    }
     ActiveJob& active = jobs_[job_id];
     active.job = *std::move(job);
     SeqFromJobId(job_id, &active.seq);

@@ -470,6 +470,31 @@ TEST_F(SchedulerTest, ListFiltersByStateAndLabelAndPages) {
   EXPECT_EQ(scheduler_->ListJobs(request)->jobs_size(), 0);
 }
 
+// A job record under a key other than its id (a corrupt or hand-edited store) used to be
+// queued under an id memory did not hold, and the next acquire aborted the scheduler
+// (found by tests/fuzz/store_record_fuzzer.cc). Recovery refuses the store instead.
+TEST_F(SchedulerTest, RecoveryRefusesAJobRecordStoredUnderAnotherKey) {
+  const kiln::v1::Job job = Submit(MeshSpec());
+  scheduler_.reset();
+  store::WriteSet writes;
+  writes.PutRawForTest(store::Family::kJobs, "j-00000000000000ff", job.SerializeAsString());
+  writes.MarkQueued("j-00000000000000ff");
+  ASSERT_TRUE(store_->Write(writes).ok());
+
+  SchedulerOptions options;
+  options.clock = &clock_;
+  options.run_ticker = false;
+  auto recovered = Scheduler::Create(options, store_.get(), committer_.get());
+  ASSERT_FALSE(recovered.ok());
+  EXPECT_EQ(recovered.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(recovered.status().message(),
+              ::testing::HasSubstr("key \"j-00000000000000ff\" holds job id \"" + job.id()));
+  // The record the scheduler acknowledged is still there, untouched.
+  auto stored = store_->GetJob(job.id());
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->revision(), job.revision());
+}
+
 TEST_F(SchedulerTest, FailedWriteRefusesWorkThenRecoversExactlyWhatWasAcknowledged) {
   Register("w1");
   kiln::v1::Job kept = Submit(MeshSpec());

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "scheduler/rpc/grpc_status.h"
 
@@ -189,17 +188,7 @@ class PutBlobReactor final : public grpc::ServerReadReactor<kiln::v1::PutBlobReq
       return absl::InvalidArgumentError("header: required in the first message");
     }
     header_ = request_.header();
-    if (header_.size_bytes() < 0) {
-      return absl::InvalidArgumentError("header.size_bytes: must not be negative");
-    }
-    if (header_.size_bytes() > options_.max_blob_bytes) {
-      return absl::ResourceExhaustedError(absl::StrCat("header.size_bytes: ", header_.size_bytes(),
-                                                       " exceeds the blob size limit of ",
-                                                       options_.max_blob_bytes, " bytes"));
-    }
-    if (!header_.sha256().empty() && !IsSha256Hex(header_.sha256())) {
-      return absl::InvalidArgumentError("header.sha256: must be 64 lower-case hex digits");
-    }
+    KILN_RETURN_IF_ERROR(store::ValidateBlobHeader(header_, options_.max_blob_bytes));
     absl::StatusOr<std::unique_ptr<store::BlobStore::Writer>> writer =
         blobs_->NewWriter(header_.size_bytes());
     if (!writer.ok()) return writer.status();

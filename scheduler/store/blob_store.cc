@@ -38,6 +38,21 @@ absl::Status SyncDir(const std::string& dir) {
 
 }  // namespace
 
+absl::Status ValidateBlobHeader(const kiln::v1::BlobHeader& header, int64_t max_blob_bytes) {
+  if (header.size_bytes() < 0) {
+    return absl::InvalidArgumentError("header.size_bytes: must not be negative");
+  }
+  if (header.size_bytes() > max_blob_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("header.size_bytes: ", header.size_bytes(),
+                                                     " exceeds the blob size limit of ",
+                                                     max_blob_bytes, " bytes"));
+  }
+  if (!header.sha256().empty() && !IsSha256Hex(header.sha256())) {
+    return absl::InvalidArgumentError("header.sha256: must be 64 lower-case hex digits");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<BlobStore>> BlobStore::Create(const std::string& dir) {
   std::error_code ec;
   fs::remove_all(fs::path(dir) / "tmp", ec);  // Uploads a crash interrupted.

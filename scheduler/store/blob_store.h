@@ -13,12 +13,19 @@
 #include <string>
 #include <string_view>
 
-#include "absl//status/statusor.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/sha256.h"
+#include "kiln/v1/job_service.pb.h"
 #include "kiln/v1/store.pb.h"
 
 namespace kiln::store {
+
+// The checks of an upload's header before any byte is stored (JobService.PutBlob runs
+// them on the first message): InvalidArgument, or ResourceExhausted past
+// `max_blob_bytes`, with a message that starts with the field.
+absl::Status ValidateBlobHeader(const kiln::v1::BlobHeader& header, int64_t max_blob_bytes);
 
 class BlobStore {
  public:

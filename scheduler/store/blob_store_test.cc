@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "common/sha256.h"
 #include "common/testing/scoped_temp_dir.h"
 
@@ -18,6 +19,32 @@ size_t CountTempFiles(const std::string& dir) {
   size_t n = 0;
   for ([[maybe_unused]] auto& entry : fs::directory_iterator(dir + "/tmp")) ++n;
   return n;
+}
+
+TEST(BlobStoreTest, ValidateBlobHeaderNamesTheField) {
+  kiln::v1::BlobHeader header;
+  header.set_size_bytes(10);
+  EXPECT_TRUE(ValidateBlobHeader(header, 10).ok());
+  header.set_sha256(Sha256Hex("0123456789"));
+  EXPECT_TRUE(ValidateBlobHeader(header, 10).ok());
+
+  header.set_size_bytes(11);
+  absl::Status s = ValidateBlobHeader(header, 10);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(absl::StartsWith(s.message(), "header.size_bytes: 11 exceeds")) << s;
+
+  header.set_size_bytes(-1);
+  s = ValidateBlobHeader(header, 10);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(s.message(), "header.size_bytes:")) << s;
+
+  header.set_size_bytes(1);
+  for (const std::string& bad : {std::string(64, 'A'), std::string(63, 'a'), std::string("../x")}) {
+    header.set_sha256(bad);
+    s = ValidateBlobHeader(header, 10);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StartsWith(s.message(), "header.sha256:")) << s;
+  }
 }
 
 TEST(BlobStoreTest, StoresContentUnderItsHash) {

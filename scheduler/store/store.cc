@@ -150,6 +150,19 @@ absl::Status Store::Write(const WriteSet& writes) {
   return FromRocks(impl_->db->Write(write_options, &batch), "write");
 }
 
+absl::Status Store::ClearForTest() {
+  rocksdb::WriteBatch batch;
+  for (rocksdb::ColumnFamilyHandle* family : impl_->families) {
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), family));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (rocksdb::Status s = batch.Delete(family, it->key()); !s.ok())
+        return FromRocks(s, "batch");
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scan");
+  }
+  return FromRocks(impl_->db->Write(rocksdb::WriteOptions(), &batch), "clear");
+}
+
 absl::Status Store::Resume() { return FromRocks(impl_->db->Resume(), "resume"); }
 
 absl::StatusOr<std::optional<kiln::v1::Job>> Store::GetJob(const std::string& job_id) const {

@@ -41,6 +41,10 @@ void WriteSet::PutMeta(absl::string_view key, absl::string_view value) {
   Add(Family::kDefault, key, std::string(value), false);
 }
 
+void WriteSet::PutRawForTest(Family family, absl::string_view key, absl::string_view value) {
+  Add(family, key, std::string(value), false);
+}
+
 void WriteSet::Append(WriteSet&& other) {
   bytes_ += other.bytes_;
   ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),

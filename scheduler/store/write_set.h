@@ -49,6 +49,10 @@ class WriteSet {
   void PutRequestId(absl::string_view request_id, absl::string_view job_id);
   void PutMeta(absl::string_view key, absl::string_view value);
 
+  // Any bytes under any key of any family, which the typed writes above never produce
+  // (corrupt records, keys that are not ids): for tests and fuzzers of the readers.
+  void PutRawForTest(Family family, absl::string_view key, absl::string_view value);
+
   // Appends all of `other`'s operations after this set's.
   void Append(WriteSet&& other);
 
