@@ -16,29 +16,8 @@ absl::StatusOr<ImageSegmentParams> ParseImageSegmentParams(const Struct& paramet
                                          {"background", "cleanup", "input", "mask", "max_objects",
                                           "min_area", "padding", "tolerance"}));
   ImageSegmentParams params;
-  const Value* input = Find(parameters, "input");
-  if (input == nullptr) {
-    return Invalid("input", "required (the name of the job input holding the PNG)");
-  }
-  KILN_ASSIGN_OR_RETURN(params.input,
-                        fields::String(*input, "input", fields::kMaxOutputNameLength));
-  if (const Value* v = Find(parameters, "mask")) {
-    KILN_ASSIGN_OR_RETURN(const std::string mask, fields::OneOf(*v, "mask", {"alpha", "key"}));
-    params.mask = mask == "alpha" ? ImageMaskMode::kAlpha : ImageMaskMode::kKey;
-  }
-  const Value* background = Find(parameters, "background");
-  const Value* tolerance = Find(parameters, "tolerance");
-  if (params.mask == ImageMaskMode::kAlpha) {
-    if (background != nullptr) return Invalid("background", "applies only to mask \"key\"");
-    if (tolerance != nullptr) return Invalid("tolerance", "applies only to mask \"key\"");
-  }
-  if (background != nullptr) {
-    KILN_ASSIGN_OR_RETURN(params.background, fields::RgbColor(*background, "background"));
-    params.mask = ImageMaskMode::kKey;
-  }
-  if (tolerance != nullptr) {
-    KILN_ASSIGN_OR_RETURN(params.tolerance, fields::NumberIn(*tolerance, "tolerance", 0, 1));
-  }
+  KILN_RETURN_IF_ERROR(ParseImageForeground(parameters, params.input, params.mask,
+                                            params.background, params.tolerance));
   if (const Value* v = Find(parameters, "cleanup")) {
     KILN_ASSIGN_OR_RETURN(params.cleanup, fields::IntegerIn(*v, "cleanup", 0, kMaxSegmentCleanup));
   }

@@ -52,6 +52,13 @@ inline constexpr int64_t kMaxImageTo3dPixels = int64_t{64} << 20;
 
 enum class ImageMaskMode { kAuto, kAlpha, kKey };
 
+// The foreground selection image.to3d and image.segment share: `input` (required), `mask`,
+// `background` and `tolerance`, as documented above, into the given fields.
+absl::Status ParseImageForeground(const google::protobuf::Struct& parameters,
+                                  std::string& input_name, ImageMaskMode& mask_mode,
+                                  std::optional<std::array<uint8_t, 3>>& background_color,
+                                  double& key_tolerance);
+
 struct ImageTo3dParams {
   std::string input;
   ImageMaskMode mask = ImageMaskMode::kAuto;

@@ -12,50 +12,15 @@
 #include "common/sha256.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "google/protobuf/util/json_util.h"
+#include "scheduler/core/scheduler_test_util.h"
 
 namespace kiln::core {
 namespace {
 
 using kiln::v1::JobState;
 
-// Waits for a callback-style result (callbacks run on the committer thread).
-template <typename T>
-class Result {
- public:
-  Scheduler::Callback<T> callback() {
-    return [this](absl::StatusOr<T> v) {
-      value_ = std::move(v);
-      done_.Notify();
-    };
-  }
-  absl::StatusOr<T>& Get() {
-    EXPECT_TRUE(done_.WaitForNotificationWithTimeout(absl::Seconds(10)));
-    return *value_;
-  }
-  bool ready() const { return done_.HasBeenNotified(); }
-
- private:
-  absl::Notification done_;
-  std::optional<absl::StatusOr<T>> value_;
-};
-
-class StatusResult {
- public:
-  std::function<void(absl::Status)> callback() {
-    return [this](absl::Status s) {
-      status_ = s;
-      done_.Notify();
-    };
-  }
-  absl::Status Get() {
-    EXPECT_TRUE(done_.WaitForNotificationWithTimeout(absl::Seconds(10)));
-    return status_;
-  }
-
- private:
-  absl::Notification done_;
-  absl::Status status_;
-};
+using testing::Result;
+using testing::StatusResult;
 
 kiln::v1::JobSpec MeshSpec(int max_attempts = 3) {
   kiln::v1::JobSpec spec;

@@ -1,6 +1,6 @@
 // Test helpers for Scheduler tests: waiting on the callback-style answers of the
 // Scheduler (which run on the committer thread) with a bounded wait. Used by
-// scheduler_dependencies_test.cc; scheduler_test.cc has its own copies for now.
+// scheduler_test.cc and scheduler_dependencies_test.cc.
 // Each object is used by one test thread plus the thread that answers it.
 #ifndef KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
 #define KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
@@ -35,6 +35,8 @@ class Result {
     }
     return *value_;
   }
+  // Whether the answer came already (a parked call has none).
+  bool ready() const { return done_.HasBeenNotified(); }
 
  private:
   absl::Notification done_;

@@ -11,6 +11,7 @@
 #include "worker/image/png.h"
 #include "worker/tasks/image_segment/segment_layout.h"
 #include "worker/tasks/image_segment/segmentation.h"
+#include "worker/tasks/input_png.h"
 #include "worker/tasks/job_inputs.h"
 #include "worker/tasks/mesh_summary.h"
 #include "worker/tasks/meshio/mesh_file.h"
@@ -43,19 +44,9 @@ absl::StatusOr<TaskOutput> ImageSegmentTask::Run(const TaskContext& context) con
   TaskOutput output;
   SegmentLayout layout;
   try {
-    image::PngLimits limits;
-    limits.max_side = kMaxImageTo3dSide;
-    limits.max_pixels = kMaxImageTo3dPixels;
-    absl::StatusOr<image::Image> image = image::ReadPng(input_path, limits);
-    if (!image.ok()) {
-      // The staged path means nothing to the user; the input's name does.
-      absl::string_view message = image.status().message();
-      absl::ConsumePrefix(&message, absl::StrCat(input_path, ": "));
-      return absl::Status(image.status().code(),
-                          absl::StrCat("input \"", params.input, "\": ", message));
-    }
+    KILN_ASSIGN_OR_RETURN(const image::Image source, ReadInputPng(input_path, params.input));
     report(0.2, "segmenting");
-    absl::StatusOr<Segmentation> segmentation = SegmentImage(*image, params);
+    absl::StatusOr<Segmentation> segmentation = SegmentImage(source, params);
     if (!segmentation.ok()) {
       return absl::Status(
           segmentation.status().code(),
@@ -76,7 +67,7 @@ absl::StatusOr<TaskOutput> ImageSegmentTask::Run(const TaskContext& context) con
       entry.crop_box = CropBox(*segmentation, i, params.padding);
       entry.mask = absl::StrCat("mask-", i, ".png");
       for (const auto& [name, picture] :
-           {std::pair{entry.crop, CropObject(*image, *segmentation, i, params.padding)},
+           {std::pair{entry.crop, CropObject(source, *segmentation, i, params.padding)},
             std::pair{entry.mask, ObjectMask(*segmentation, i)}}) {
         const std::string path = (dir / name).string();
         KILN_RETURN_IF_ERROR(image::WritePng(picture, path));

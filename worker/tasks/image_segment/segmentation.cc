@@ -7,17 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "worker/image/border_median.h"
+#include "common/status_macros.h"
+#include "worker/image/connected_components.h"
+#include "worker/image/foreground_key.h"
 
 namespace kiln::tasks {
 namespace {
-
-bool HasTransparency(const image::Image& image) {
-  for (size_t i = 3; i < image.rgba.size(); i += 4) {
-    if (image.rgba[i] != 255) return true;
-  }
-  return false;
-}
 
 // One pass of a (2 radius + 1) window along rows (`horizontal`) or columns: a pixel is
 // set when every in-image pixel of its window is (`all`) or when any is (!`all`).
@@ -54,41 +49,6 @@ void Dilate(int width, int height, int radius, std::vector<uint8_t>& mask) {
   WindowPass(width, height, radius, false, false, mask);
 }
 
-// 8-connected labelling: labels[i] = component number from 1 (scan order of first pixel),
-// 0 for background. Returns each component's pixel count, index 0 unused.
-std::vector<int64_t> Label8(int width, int height, const std::vector<uint8_t>& mask,
-                            std::vector<int32_t>& labels) {
-  labels.assign(mask.size(), 0);
-  std::vector<int64_t> sizes = {0};
-  std::vector<int32_t> stack;
-  for (size_t start = 0; start < mask.size(); ++start) {
-    if (!mask[start] || labels[start] != 0) continue;
-    const int32_t label = static_cast<int32_t>(sizes.size());
-    int64_t size = 0;
-    labels[start] = label;
-    stack.push_back(static_cast<int32_t>(start));
-    while (!stack.empty()) {
-      const int32_t p = stack.back();
-      stack.pop_back();
-      ++size;
-      const int x = p % width, y = p / width;
-      for (int dy = -1; dy <= 1; ++dy) {
-        for (int dx = -1; dx <= 1; ++dx) {
-          const int nx = x + dx, ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-          const int32_t q = ny * width + nx;
-          if (mask[q] && labels[q] == 0) {
-            labels[q] = label;
-            stack.push_back(q);
-          }
-        }
-      }
-    }
-    sizes.push_back(size);
-  }
-  return sizes;
-}
-
 }  // namespace
 
 void CleanUpMask(int width, int height, int radius, std::vector<uint8_t>& mask) {
@@ -116,21 +76,11 @@ absl::StatusOr<Segmentation> SegmentImage(const image::Image& image,
   Segmentation out;
   out.width = image.width;
   out.height = image.height;
-  const bool transparent = HasTransparency(image);
-  out.mask_mode = params.mask;
-  if (out.mask_mode == ImageMaskMode::kAuto) {
-    out.mask_mode = transparent ? ImageMaskMode::kAlpha : ImageMaskMode::kKey;
-  }
-  const bool alpha_mode = out.mask_mode == ImageMaskMode::kAlpha;
-  if (alpha_mode && !transparent) {
-    return absl::InvalidArgumentError(
-        "parameters.mask: \"alpha\", but the image is fully opaque (every alpha is 255); "
-        "use mask \"key\" to key out a background colour");
-  }
-  if (!alpha_mode) {
-    out.background =
-        params.background.has_value() ? *params.background : image::BorderMedian(image);
-  }
+  KILN_ASSIGN_OR_RETURN(const image::ForegroundKey key,
+                        image::ResolveForegroundKey(image, params.mask, params.background));
+  out.mask_mode = key.mode;
+  const bool alpha_mode = key.mode == ImageMaskMode::kAlpha;
+  if (!alpha_mode) out.background = key.background;
 
   const size_t n = static_cast<size_t>(image.width) * image.height;
   std::vector<uint8_t> mask(n);
@@ -152,7 +102,8 @@ absl::StatusOr<Segmentation> SegmentImage(const image::Image& image,
   for (uint8_t m : mask) out.foreground_pixels += m;
 
   std::vector<int32_t> labels;
-  const std::vector<int64_t> sizes = Label8(image.width, image.height, mask, labels);
+  const std::vector<int64_t> sizes =
+      image::LabelComponents(image.width, image.height, mask, image::Connectivity::kEight, labels);
   out.components = static_cast<int>(sizes.size()) - 1;
 
   // Per component: bounding box and centroid sums.

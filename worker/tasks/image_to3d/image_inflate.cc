@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "worker/image/border_median.h"
+#include "common/status_macros.h"
+#include "worker/image/connected_components.h"
+#include "worker/image/foreground_key.h"
 
 namespace kiln::tasks {
 namespace {
@@ -30,14 +32,6 @@ struct Working {
   std::vector<float> coverage;
   std::vector<std::array<float, 3>> color;
 };
-
-bool HasTransparency(const image::Image& image) {
-  const size_t n = image.rgba.size();
-  for (size_t i = 3; i < n; i += 4) {
-    if (image.rgba[i] != 255) return true;
-  }
-  return false;
-}
 
 // Area-averages the image down so its longest side is at most `resolution`; coverage is
 // alpha (alpha mode) or 0/1 by key distance (key mode), colours are coverage-weighted so
@@ -92,39 +86,6 @@ Working Downsample(const image::Image& image, bool alpha_mode,
     for (int c = 0; c < 3; ++c) w.color[t][c] = static_cast<float>(color_sum[t][c] / weight);
   }
   return w;
-}
-
-// Labels 4-connected foreground pieces 1..n (0 = background); returns the pixel count of
-// each label (index 0 unused).
-std::vector<int64_t> LabelComponents(int width, int height, const std::vector<uint8_t>& mask,
-                                     std::vector<int>& labels) {
-  labels.assign(mask.size(), 0);
-  std::vector<int64_t> sizes = {0};
-  std::vector<int> stack;
-  for (size_t start = 0; start < mask.size(); ++start) {
-    if (!mask[start] || labels[start] != 0) continue;
-    const int label = static_cast<int>(sizes.size());
-    int64_t size = 0;
-    labels[start] = label;
-    stack.push_back(static_cast<int>(start));
-    while (!stack.empty()) {
-      const int i = stack.back();
-      stack.pop_back();
-      ++size;
-      const int x = i % width, y = i / width;
-      const int neighbours[4][2] = {{x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}};
-      for (const auto& [nx, ny] : neighbours) {
-        if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-        const int j = ny * width + nx;
-        if (mask[j] && labels[j] == 0) {
-          labels[j] = label;
-          stack.push_back(j);
-        }
-      }
-    }
-    sizes.push_back(size);
-  }
-  return sizes;
 }
 
 // The 1-D lower envelope of parabolas (Felzenszwalb & Huttenlocher 2012, Algorithm 1):
@@ -270,21 +231,11 @@ absl::StatusOr<InflatedImage> InflateImage(const image::Image& image,
         "parameters: resolution, components, size and depth must be positive");
   }
   InflatedImage out;
-  const bool transparent = HasTransparency(image);
-  out.mask_mode = params.mask;
-  if (out.mask_mode == ImageMaskMode::kAuto) {
-    out.mask_mode = transparent ? ImageMaskMode::kAlpha : ImageMaskMode::kKey;
-  }
-  const bool alpha_mode = out.mask_mode == ImageMaskMode::kAlpha;
-  if (alpha_mode && !transparent) {
-    return absl::InvalidArgumentError(
-        "parameters.mask: \"alpha\", but the image is fully opaque (every alpha is 255); "
-        "use mask \"key\" to key out a background colour");
-  }
-  if (!alpha_mode) {
-    out.background =
-        params.background.has_value() ? *params.background : image::BorderMedian(image);
-  }
+  KILN_ASSIGN_OR_RETURN(const image::ForegroundKey key,
+                        image::ResolveForegroundKey(image, params.mask, params.background));
+  out.mask_mode = key.mode;
+  const bool alpha_mode = key.mode == ImageMaskMode::kAlpha;
+  if (!alpha_mode) out.background = key.background;
 
   const Working w =
       Downsample(image, alpha_mode, out.background, params.tolerance, params.resolution);
@@ -315,7 +266,8 @@ absl::StatusOr<InflatedImage> InflateImage(const image::Image& image,
 
   FillDiagonalContacts(width, height, mask);
   std::vector<int> labels;
-  const std::vector<int64_t> sizes = LabelComponents(width, height, mask, labels);
+  const std::vector<int64_t> sizes =
+      image::LabelComponents(width, height, mask, image::Connectivity::kFour, labels);
   out.components_found = static_cast<int>(sizes.size()) - 1;
   // Keep the largest pieces (ties: the first found).
   std::vector<int> order(sizes.size() - 1);

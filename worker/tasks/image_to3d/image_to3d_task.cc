@@ -10,6 +10,7 @@
 #include "worker/image/png.h"
 #include "worker/render/preview_output.h"
 #include "worker/tasks/image_to3d/image_inflate.h"
+#include "worker/tasks/input_png.h"
 #include "worker/tasks/job_inputs.h"
 #include "worker/tasks/mesh_stats.h"
 #include "worker/tasks/mesh_summary.h"
@@ -35,20 +36,9 @@ absl::StatusOr<TaskOutput> ImageTo3dTask::Run(const TaskContext& context) const 
   report(0, absl::StrCat("reading ", params.input));
   absl::StatusOr<InflatedImage> inflated;
   try {
-    // The header is checked against these before any pixel memory is allocated.
-    image::PngLimits limits;
-    limits.max_side = kMaxImageTo3dSide;
-    limits.max_pixels = kMaxImageTo3dPixels;
-    absl::StatusOr<image::Image> image = image::ReadPng(input_path, limits);
-    if (!image.ok()) {
-      // The staged path means nothing to the user; the input's name does.
-      absl::string_view message = image.status().message();
-      absl::ConsumePrefix(&message, absl::StrCat(input_path, ": "));
-      return absl::Status(image.status().code(),
-                          absl::StrCat("input \"", params.input, "\": ", message));
-    }
+    KILN_ASSIGN_OR_RETURN(const image::Image source, ReadInputPng(input_path, params.input));
     report(0.2, "inflating the silhouette");
-    inflated = InflateImage(*image, params);
+    inflated = InflateImage(source, params);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("out of memory while inflating the image");
   }
