@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/log.h"
 
 namespace kiln::store {
 namespace {
@@ -33,20 +34,24 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::UnavailableError(message);
 }
 
-// RocksDB's own log, sent to stderr (warnings and worse) instead of the LOG file in
-// the data dir. On a full disk that file's writer fails once, and the next line
-// logged (the error handler reporting the failed write) aborts the process in
-// RocksDB 7.8 as Debian builds it (assert in WritableFileWriter): the scheduler died
+// RocksDB's own log, sent to the process's log (warnings and worse; text or JSON lines
+// like every other line) instead of the LOG file in the data dir. On a full disk that file's writer
+// fails once, and the next line logged (the error handler reporting the failed write) aborts the
+// process in RocksDB 7.8 as Debian builds it (assert in WritableFileWriter): the scheduler died
 // instead of answering UNAVAILABLE. Found by tests/chaos/disk_full_test.cc.
-class StderrLogger : public rocksdb::Logger {
+class ProcessLogger : public rocksdb::Logger {
  public:
-  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  ProcessLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
   using rocksdb::Logger::Logv;
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     if (level < GetInfoLogLevel()) return;
     char line[1024];
     std::vsnprintf(line, sizeof(line), format, ap);
-    std::fprintf(stderr, "rocksdb: %s\n", line);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      KILN_LOG(ERROR) << "rocksdb: " << line;
+    } else {
+      KILN_LOG(WARNING) << "rocksdb: " << line;
+    }
   }
 };
 
@@ -110,7 +115,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // A few background threads: the scheduler shares two cores with its workers.
   db_options.IncreaseParallelism(2);
   db_options.max_total_wal_size = 64 << 20;
-  db_options.info_log = std::make_shared<StderrLogger>();
+  db_options.info_log = std::make_shared<ProcessLogger>();
   db_options.listeners.push_back(std::make_shared<ManualRecovery>());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyNames) {
