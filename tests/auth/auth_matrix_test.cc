@@ -487,6 +487,8 @@ TEST_F(AuthMatrixTest, EveryWorkerServiceRpc) {
   ASSERT_FALSE(child_id.empty());
   EXPECT_EQ(GetAsRoot(child_id).tenant(), GetAsRoot(parent.job().id()).tenant());
   EXPECT_EQ(GetAsRoot(child_id).parent_job_id(), parent.job().id());
+  // Done with the parent: its lease must not let the worker read alice's input below.
+  ASSERT_TRUE(complete(kPool, "w-1", parent, output).ok());
 
   // The completed job's output is now its tenant's (acme): alice reads it, bob does not.
   ASSERT_TRUE(complete(kPool, "w-1", leased, output).ok());
