@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "worker/image/connected_components.h"
 #include "worker/image/foreground_key.h"
+#include "worker/image/task_image_check.h"
 
 namespace kiln::tasks {
 namespace {
@@ -61,18 +62,7 @@ void CleanUpMask(int width, int height, int radius, std::vector<uint8_t>& mask) 
 
 absl::StatusOr<Segmentation> SegmentImage(const image::Image& image,
                                           const ImageSegmentParams& params) {
-  if (image.width <= 0 || image.height <= 0 ||
-      image.rgba.size() != static_cast<size_t>(image.width) * image.height * 4) {
-    return absl::InvalidArgumentError(absl::StrCat("image: malformed (", image.width, "x",
-                                                   image.height, " with ", image.rgba.size(),
-                                                   " bytes of RGBA)"));
-  }
-  if (image.width > kMaxImageTo3dSide || image.height > kMaxImageTo3dSide ||
-      static_cast<int64_t>(image.width) * image.height > kMaxImageTo3dPixels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("image: ", image.width, "x", image.height, " is too large (at most ",
-                     kMaxImageTo3dSide, " pixels a side and ", kMaxImageTo3dPixels, " pixels)"));
-  }
+  KILN_RETURN_IF_ERROR(image::CheckTaskImage(image));
   Segmentation out;
   out.width = image.width;
   out.height = image.height;

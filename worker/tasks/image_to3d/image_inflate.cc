@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "worker/image/connected_components.h"
 #include "worker/image/foreground_key.h"
+#include "worker/image/task_image_check.h"
 
 namespace kiln::tasks {
 namespace {
@@ -214,18 +215,7 @@ int64_t FillDiagonalContacts(int width, int height, std::vector<uint8_t>& mask) 
 
 absl::StatusOr<InflatedImage> InflateImage(const image::Image& image,
                                            const ImageTo3dParams& params) {
-  if (image.width <= 0 || image.height <= 0 ||
-      image.rgba.size() != static_cast<size_t>(image.width) * image.height * 4) {
-    return absl::InvalidArgumentError(absl::StrCat("image: malformed (", image.width, "x",
-                                                   image.height, " with ", image.rgba.size(),
-                                                   " bytes of RGBA)"));
-  }
-  if (image.width > kMaxImageTo3dSide || image.height > kMaxImageTo3dSide ||
-      static_cast<int64_t>(image.width) * image.height > kMaxImageTo3dPixels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("image: ", image.width, "x", image.height, " is too large (at most ",
-                     kMaxImageTo3dSide, " pixels a side and ", kMaxImageTo3dPixels, " pixels)"));
-  }
+  KILN_RETURN_IF_ERROR(image::CheckTaskImage(image));
   if (params.resolution < 1 || params.components < 1 || !(params.size > 0) || !(params.depth > 0)) {
     return absl::InvalidArgumentError(
         "parameters: resolution, components, size and depth must be positive");
