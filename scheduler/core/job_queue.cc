@@ -1,16 +1,33 @@
 #include "scheduler/core/job_queue.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "common/capability_match.h"
 
 namespace kiln::core {
 
-void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id) {
+std::string JobQueue::ClassKey(const kiln::v1::JobSpec& spec, const Share& share) {
+  std::string key = RequirementClassKey(spec);
+  if (share.tenant.empty() && share.limited_labels.empty()) return key;
+  // NUL cannot occur in the requirement key's text form, tenants or label keys; values
+  // (any UTF-8) go length-prefixed so that no value can pose as another label.
+  const std::string separator("\0", 1);
+  key += separator + "t=" + share.tenant;
+  for (const auto& [label, value] : share.limited_labels) {
+    key += separator + "l=" + label + "=" + std::to_string(value.size()) + ":" + value;
+  }
+  return key;
+}
+
+void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id,
+                    Share share) {
   if (index_.contains(job_id)) return;
-  std::string class_key = RequirementClassKey(spec);
+  std::string class_key = ClassKey(spec, share);
   Class& cls = classes_[class_key];
   if (cls.jobs.empty()) {
+    cls.share = std::move(share);
+    cls.representative.Clear();
     cls.representative.set_task(spec.task());
     cls.representative.set_model(spec.model());
     *cls.representative.mutable_requirements() = spec.requirements();
@@ -36,42 +53,70 @@ bool JobQueue::Remove(const std::string& job_id) {
   return true;
 }
 
-std::optional<std::string> JobQueue::PopBest(const Rank& rank, std::optional<int> only_priority) {
-  const Key* best = nullptr;
-  int64_t best_rank = 0;
+JobQueue::Choice JobQueue::Choose(const Rank& rank, const std::optional<Pick>& only,
+                                  const Fairness* fairness) const {
+  // The best (priority, rank, seq) per tenant (one group when there is no fairness).
+  struct Best {
+    Choice choice;
+    int64_t rank = 0;
+  };
+  std::map<std::string_view, Best> best;
+  const std::string no_tenant;
   for (const auto& [class_key, cls] : classes_) {
     const Key& head = *cls.jobs.begin();
-    if (only_priority.has_value() && -std::get<0>(head) != *only_priority) continue;
+    if (only.has_value()) {
+      if (-std::get<0>(head) != only->priority) continue;
+      if (fairness != nullptr && cls.share.tenant != only->tenant) continue;
+    }
+    if (fairness != nullptr && fairness->Blocked(cls.share)) continue;
+    Best& group = best[fairness != nullptr ? std::string_view(cls.share.tenant) : no_tenant];
     // Ask about the class only when its head could still win on priority.
-    if (best != nullptr && std::get<0>(head) > std::get<0>(*best)) continue;
+    if (group.choice.head != nullptr && std::get<0>(head) > std::get<0>(*group.choice.head)) {
+      continue;
+    }
     const std::optional<int64_t> r = rank(cls.representative);
     if (!r.has_value()) continue;
-    if (best == nullptr || std::tie(std::get<0>(head), *r, std::get<1>(head)) <
-                               std::tie(std::get<0>(*best), best_rank, std::get<1>(*best))) {
-      best = &head;
-      best_rank = *r;
+    if (group.choice.head == nullptr || std::tie(std::get<0>(head), *r, std::get<1>(head)) <
+                                            std::tie(std::get<0>(*group.choice.head), group.rank,
+                                                     std::get<1>(*group.choice.head))) {
+      group.choice = Choice{&cls, &head};
+      group.rank = *r;
     }
   }
-  if (best == nullptr) return std::nullopt;
-  std::string job_id = std::get<2>(*best);
+  // The tenant furthest below its share; ties: the one whose best job is oldest.
+  Choice chosen;
+  double chosen_usage = 0;
+  for (const auto& [tenant, group] : best) {
+    if (group.choice.head == nullptr) continue;
+    const double usage = fairness != nullptr ? fairness->Usage(std::string(tenant)) : 0;
+    if (chosen.head == nullptr || usage < chosen_usage ||
+        (usage == chosen_usage && std::get<1>(*group.choice.head) < std::get<1>(*chosen.head))) {
+      chosen = group.choice;
+      chosen_usage = usage;
+    }
+  }
+  return chosen;
+}
+
+std::optional<std::string> JobQueue::PopBest(const Rank& rank, std::optional<Pick> only,
+                                             const Fairness* fairness) {
+  const Choice chosen = Choose(rank, only, fairness);
+  if (chosen.head == nullptr) return std::nullopt;
+  std::string job_id = std::get<2>(*chosen.head);
   Remove(job_id);
   return job_id;
+}
+
+std::optional<JobQueue::Pick> JobQueue::BestPick(const Rank& rank, const Fairness* fairness) const {
+  const Choice chosen = Choose(rank, std::nullopt, fairness);
+  if (chosen.head == nullptr) return std::nullopt;
+  return Pick{chosen.cls->share.tenant, -std::get<0>(*chosen.head)};
 }
 
 std::map<std::string, size_t> JobQueue::DepthByClass() const {
   std::map<std::string, size_t> depth;
   for (const auto& [class_key, cls] : classes_) depth[class_key] = cls.jobs.size();
   return depth;
-}
-
-std::optional<int> JobQueue::BestPriority(const Rank& rank) const {
-  std::optional<int> best;
-  for (const auto& [class_key, cls] : classes_) {
-    const int priority = -std::get<0>(*cls.jobs.begin());
-    if (best.has_value() && priority <= *best) continue;
-    if (rank(cls.representative).has_value()) best = priority;
-  }
-  return best;
 }
 
 int JobQueue::MaxTierCount() const {

@@ -1,8 +1,11 @@
-// JobQueue: the ready QUEUED jobs in memory, indexed by requirement class (task,
-// model and requirements; see common/capability_match.h). Placement asks one
-// question per class ("can this slot run it?") instead of one per job, and takes
-// the best head: highest priority first, then the best rank the caller gives the
-// class, then oldest (lowest sequence number).
+// JobQueue: the ready QUEUED jobs in memory, indexed by class: requirement class (task,
+// model and requirements; see common/capability_match.h) plus the job's Share (tenant and
+// the values of labels that have limits), so every class is homogeneous for the sharing
+// policy. Placement asks one question per class ("can this slot run it?") instead of one
+// per job. Without a Fairness it takes the best head: highest priority first, then the
+// best rank the caller gives the class, then oldest (lowest sequence number). With one,
+// it first picks the tenant (lowest running/weight among tenants with a fitting class
+// not at a limit; ties: the one whose best job is oldest), then that order within it.
 // Not thread-safe: the Scheduler guards it with its lock.
 #ifndef KILN_SCHEDULER_CORE_JOB_QUEUE_H_
 #define KILN_SCHEDULER_CORE_JOB_QUEUE_H_
@@ -14,6 +17,8 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "kiln/v1/job.pb.h"
@@ -22,21 +27,45 @@ namespace kiln::core {
 
 class JobQueue {
  public:
+  // What the sharing policy needs to know of a class (all its jobs have the same).
+  struct Share {
+    std::string tenant;
+    // (key, value) of the job's labels whose key has a limit, sorted by key.
+    std::vector<std::pair<std::string, std::string>> limited_labels;
+  };
+  // The fair share between tenants, asked during PopBest/BestPick (under the caller's lock).
+  class Fairness {
+   public:
+    virtual ~Fairness() = default;
+    // The tenant's running jobs divided by its weight: the lowest is served first.
+    virtual double Usage(const std::string& tenant) const = 0;
+    // Whether the class's jobs must not start now (its tenant or a label at its limit).
+    virtual bool Blocked(const Share& share) const = 0;
+  };
+  // What PopBest would take, as BestPick tells it.
+  struct Pick {
+    std::string tenant;
+    int priority = 0;
+  };
+
+  // The class key of a job: RequirementClassKey, plus the share when it is not empty.
+  static std::string ClassKey(const kiln::v1::JobSpec& spec, const Share& share);
   // Adds a job; `seq` orders jobs of equal priority (smaller first).
-  void Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id);
+  void Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id,
+            Share share = {});
   // Removes a job if present; returns whether it was.
   bool Remove(const std::string& job_id);
   // `rank` says whether a class fits a slot (nullopt: it does not) and how well
   // (lower is better), judged on the class's representative spec (task, model,
   // tiers and requirements, no parameters).
   using Rank = std::function<std::optional<int64_t>(const kiln::v1::JobSpec& representative)>;
-  // Removes and returns the best job among the fitting classes: highest
-  // priority, then lowest rank, then oldest; nullopt when no class fits. With
-  // `only_priority`, classes whose best job has another priority are skipped.
-  std::optional<std::string> PopBest(const Rank& rank,
-                                     std::optional<int> only_priority = std::nullopt);
-  // The highest priority among the jobs of the fitting classes.
-  std::optional<int> BestPriority(const Rank& rank) const;
+  // Removes and returns the best job among the fitting classes (see the top comment;
+  // `fairness` may be null); nullopt when no class fits. With `only`, classes of another
+  // tenant (with a fairness) or whose best job has another priority are skipped.
+  std::optional<std::string> PopBest(const Rank& rank, std::optional<Pick> only = std::nullopt,
+                                     const Fairness* fairness = nullptr);
+  // The tenant and priority of the job PopBest(rank, nullopt, fairness) would take.
+  std::optional<Pick> BestPick(const Rank& rank, const Fairness* fairness = nullptr) const;
   // The most tiers any queued job has (at least 1 when the queue is not empty).
   int MaxTierCount() const;
 
@@ -57,8 +86,14 @@ class JobQueue {
   using Key = std::tuple<int, uint64_t, std::string>;  // (-priority, seq, id)
   struct Class {
     kiln::v1::JobSpec representative;
+    Share share;
     std::set<Key> jobs;
   };
+  struct Choice {
+    const Class* cls = nullptr;
+    const Key* head = nullptr;
+  };
+  Choice Choose(const Rank& rank, const std::optional<Pick>& only, const Fairness* fairness) const;
   std::map<std::string, Class> classes_;
   absl::flat_hash_map<std::string, std::pair<std::string, Key>> index_;  // id -> (class, key)
 };

@@ -194,7 +194,10 @@ Scheduler::Scheduler(const SchedulerOptions& options, store::Store* store,
       clock_(options.clock),
       store_(store),
       committer_(committer),
-      log_tails_(options.log_tails) {}
+      log_tails_(options.log_tails) {
+  absl::MutexLock lock(&mu_);
+  fair_share_.SetPolicy(options.sharing);
+}
 
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& options,
                                                              store::Store* store,
@@ -237,6 +240,7 @@ absl::Status Scheduler::RecoverLocked() {
   delayed_.clear();
   leases_.clear();
   reserved_.clear();
+  fair_share_.Clear();
   class_reasons_.clear();
   class_placement_.clear();
   pending_requests_.clear();
@@ -396,7 +400,7 @@ void Scheduler::EnqueueLocked(ActiveJob& active) {
   if (not_before > clock_->Now()) {
     delayed_.emplace(not_before, active.job.id());
   } else {
-    queue_.Push(active.job.spec(), active.seq, active.job.id());
+    queue_.Push(active.job.spec(), active.seq, active.job.id(), fair_share_.ShareOf(active.job));
     dispatch_needed_ = true;
   }
 }
@@ -559,7 +563,9 @@ void Scheduler::SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch,
         pending_requests_[request_id] = job.id();
         request_ids.push_back(request_id);
       }
-      if (job.state() == kiln::v1::JOB_STATE_QUEUED) queue_.Push(job.spec(), seq, job.id());
+      if (job.state() == kiln::v1::JOB_STATE_QUEUED) {
+        queue_.Push(job.spec(), seq, job.id(), fair_share_.ShareOf(job));
+      }
       *results[i].mutable_job() = job;
       new_ids.push_back(job.id());
     }
@@ -1005,6 +1011,7 @@ int64_t Scheduler::ReservedLocked(const std::string& worker_id,
 }
 
 void Scheduler::ReserveLocked(const ActiveJob& active, int sign) {
+  fair_share_.CountRunning(active.job, sign);
   const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
   const int64_t bytes =
       TierRequirements(active.job.spec(), attempt.tier_index()).min_device_memory_bytes();
@@ -1055,7 +1062,7 @@ std::optional<int> Scheduler::FittingTierLocked(const std::string& worker_id,
 
 bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
                                 Callback<kiln::v1::AcquireJobResponse>& done, int only_tier,
-                                std::optional<int> only_priority, bool only_warm) {
+                                std::optional<JobQueue::Pick> only, bool only_warm) {
   // A drained worker keeps what it holds and gets nothing new (DrainWorker).
   if (auto worker = workers_.find(worker_id);
       worker != workers_.end() && worker->second.info.draining()) {
@@ -1079,7 +1086,7 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
         return (int64_t{*tier} * 1000 - Specificity(TierRequirements(spec, *tier))) * 2 -
                (warm ? 1 : 0);
       },
-      only_priority);
+      std::move(only), &fair_share_);
   if (!job_id.has_value()) return false;
 
   ActiveJob& active = jobs_.at(*job_id);
@@ -1236,8 +1243,9 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
         }
       }
       if (chosen == waiters_.end()) continue;
-      if (TryAssignLocked(chosen->second.worker_id, chosen->second.slot, chosen->second.done, tier,
-                          spec.priority())) {
+      if (TryAssignLocked(
+              chosen->second.worker_id, chosen->second.slot, chosen->second.done, tier,
+              JobQueue::Pick{auth::EffectiveTenant(job->second.job.tenant()), spec.priority()})) {
         EraseWaiterLocked(chosen);
         assigned = true;
       }
@@ -1286,16 +1294,18 @@ void Scheduler::DispatchLocked() {
               SlotDeviceLocked(it->second.worker_id, it->second.slot, &slot);
           if (device == nullptr) continue;
           const int64_t reserved = ReservedLocked(it->second.worker_id, device->id());
-          const std::optional<int> best_priority =
-              queue_.BestPriority([&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
+          // The tenant (fair share) and priority this slot would take at all.
+          std::optional<JobQueue::Pick> best = queue_.BestPick(
+              [&](const kiln::v1::JobSpec& spec) -> std::optional<int64_t> {
                 if (!FittingTierLocked(it->second.worker_id, *device, *slot, spec, reserved, now)) {
                   return std::nullopt;
                 }
                 return 0;
-              });
-          if (!best_priority.has_value()) continue;
+              },
+              &fair_share_);
+          if (!best.has_value()) continue;
           if (TryAssignLocked(it->second.worker_id, it->second.slot, it->second.done, tier,
-                              best_priority, warm_pass)) {
+                              std::move(best), warm_pass)) {
             EraseWaiterLocked(it);
             if (queue_.size() == 0) return;
           }
@@ -1738,10 +1748,15 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
 kiln::v1::Job Scheduler::WithPendingReasonLocked(const kiln::v1::Job& job) const {
   if (job.state() != kiln::v1::JOB_STATE_QUEUED) return job;
   if (job.has_not_before() && FromProtoTime(job.not_before()) > clock_->Now()) return job;
-  auto it = class_reasons_.find(RequirementClassKey(job.spec()));
-  if (it == class_reasons_.end()) return job;
+  // A limit of the sharing policy holds it back whatever the slots say.
+  std::string reason = fair_share_.LimitReason(job);
+  if (reason.empty()) {
+    auto it = class_reasons_.find(JobQueue::ClassKey(job.spec(), fair_share_.ShareOf(job)));
+    if (it == class_reasons_.end()) return job;
+    reason = it->second;
+  }
   kiln::v1::Job copy = job;
-  copy.set_status_message(it->second);
+  copy.set_status_message(std::move(reason));
   return copy;
 }
 
@@ -1778,7 +1793,8 @@ void Scheduler::Tick() {
         delayed_.erase(delayed_.begin());
         auto it = jobs_.find(id);
         if (it != jobs_.end() && it->second.job.state() == kiln::v1::JOB_STATE_QUEUED) {
-          queue_.Push(it->second.job.spec(), it->second.seq, id);
+          queue_.Push(it->second.job.spec(), it->second.seq, id,
+                      fair_share_.ShareOf(it->second.job));
           dispatch_needed_ = true;
         }
       }

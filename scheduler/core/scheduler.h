@@ -42,10 +42,12 @@
 #include "kiln/v1/job_service.pb.h"
 #include "kiln/v1/worker_service.pb.h"
 #include "scheduler/auth/caller.h"
+#include "scheduler/core/fair_share.h"
 #include "scheduler/core/job_queue.h"
 #include "scheduler/core/job_validation.h"
 #include "scheduler/core/log_tails.h"
 #include "scheduler/core/scheduler_observer.h"
+#include "scheduler/core/sharing_policy.h"
 #include "scheduler/core/watch_hub.h"
 #include "scheduler/store/group_committer.h"
 #include "scheduler/store/store.h"
@@ -74,6 +76,9 @@ struct SchedulerOptions {
   // Jobs of one tenant that may be queued or running at once; a submit past it is
   // RESOURCE_EXHAUSTED (--max-queued-per-tenant).
   int64_t max_queued_per_tenant = 100000;
+  // Tenant weights for the fair share and concurrency limits (--sharing-policy);
+  // SetSharingPolicy replaces it at run time.
+  SharingPolicy sharing;
   Clock* clock = Clock::Real();
   // Told of assignments, attempt ends and terminal states (metrics); borrowed, may be null.
   SchedulerObserver* observer = nullptr;
@@ -226,6 +231,12 @@ class Scheduler {
   // Expires leases and long-polls, releases retries whose backoff ended.
   void Tick();
   SchedulerStats Stats() const;
+
+  // --- Sharing (scheduler_sharing.cc) ---
+  // Replaces the sharing policy (SIGHUP); ready jobs are re-queued under the new limits.
+  void SetSharingPolicy(SharingPolicy policy);
+  // Jobs assigned or running per tenant (tenants with none are absent), for metrics.
+  std::map<std::string, int64_t> RunningByTenant() const;
   // The ready queue by requirement class (scrape time; O(classes) under the lock).
   std::vector<QueueClassInfo> QueueClasses() const;
 
@@ -356,11 +367,11 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tries to give `waiter` a job; true when one was assigned (done will run).
   // `only_tier` >= 0 restricts it to jobs whose first tier this slot runs is that one.
-  // `only_priority` restricts it to jobs of that priority, `only_warm` to jobs
+  // `only` restricts it to jobs of that tenant and priority, `only_warm` to jobs
   // whose model the slot has loaded.
   bool TryAssignLocked(const std::string& worker_id, int slot,
                        Callback<kiln::v1::AcquireJobResponse>& done, int only_tier = -1,
-                       std::optional<int> only_priority = std::nullopt, bool only_warm = false)
+                       std::optional<JobQueue::Pick> only = std::nullopt, bool only_warm = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the observer that the current attempt of `active` ended (when
   // `attempt_ended`) and, if the job is terminal now, that it finished.
@@ -378,7 +389,8 @@ class Scheduler {
   // Device memory held by the leased jobs on a worker's device.
   int64_t ReservedLocked(const std::string& worker_id, const std::string& device_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds (+1) or releases (-1) the memory of the job's current attempt.
+  // Adds (+1) or releases (-1) the memory of the job's current attempt, and counts the job
+  // as running (or not) for the fair share and limits.
   void ReserveLocked(const ActiveJob& active, int sign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A device-cannot-run failure keeps (worker, device, model) apart for a while.
   bool IncapableLocked(const std::string& worker_id, const std::string& device_id,
@@ -423,6 +435,8 @@ class Scheduler {
   // Parent id -> its unfinished children (SubmitChildJobs).
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> children_ ABSL_GUARDED_BY(mu_);
   JobQueue queue_ ABSL_GUARDED_BY(mu_);
+  // The sharing policy and the leased jobs per tenant and label (counted in ReserveLocked).
+  FairShare fair_share_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, std::string>> delayed_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, std::string>> leases_ ABSL_GUARDED_BY(mu_);
   // Request ids whose submit is not durable yet (the store knows the others).
