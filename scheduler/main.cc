@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/stop_signals.h"
 #include "common/task_catalog.h"
+#include "scheduler/core/sharing_policy.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/rpc/scheduler_server.h"
 
@@ -65,6 +66,12 @@ ABSL_FLAG(std::string, auth_tokens, "",
 ABSL_FLAG(int64_t, max_queued_per_tenant, 100000,
           "Jobs of one tenant that may be queued or running at once; more submits are refused "
           "with RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, sharing_policy, "",
+          "Sharing policy file (JSON of kiln.v1.SharingPolicy: {\"tenants\": [{\"tenant\", "
+          "\"weight\", \"max_running\"}], \"label_limits\": [{\"key\", \"value\", "
+          "\"max_running\"}]}): weighted fair share between tenants and concurrency limits. "
+          "Reloaded on SIGHUP. Empty: every tenant weight 1, no limits; see docs/pipelines.md, "
+          "Sharing");
 ABSL_FLAG(uint64_t, store_size_limit, 0,
           "Bytes the store should stay under, exported as kiln_store_size_limit_bytes for alerts "
           "(0: none)");
@@ -78,7 +85,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::BlockStopSignals();
   {
-    // SIGHUP reloads the token file; a thread below waits for it.
+    // SIGHUP reloads the token file and the sharing policy; a thread below waits for it.
     sigset_t hup;
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);
@@ -115,6 +122,17 @@ int main(int argc, char** argv) {
   if (options.scheduler.max_queued_per_tenant < 1) {
     std::fprintf(stderr, "kiln-scheduler: --max-queued-per-tenant must be at least 1\n");
     return 2;
+  }
+  const std::string sharing_file = absl::GetFlag(FLAGS_sharing_policy);
+  if (!sharing_file.empty()) {
+    absl::StatusOr<kiln::core::SharingPolicy> sharing =
+        kiln::core::SharingPolicy::Load(sharing_file);
+    if (!sharing.ok()) {
+      std::fprintf(stderr, "kiln-scheduler: --sharing-policy: %s\n",
+                   std::string(sharing.status().message()).c_str());
+      return 2;
+    }
+    options.scheduler.sharing = *std::move(sharing);
   }
   options.scheduler.limits.tasks.max_mesh_resolution = absl::GetFlag(FLAGS_max_mesh_resolution);
   options.jobs.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
@@ -204,8 +222,8 @@ int main(int argc, char** argv) {
   kiln::rpc::SchedulerServer* raw = server->get();
   std::atomic<bool> stopping{false};
   std::thread reloader;
-  if (!options.auth_tokens_file.empty()) {
-    reloader = std::thread([raw, &stopping, file = options.auth_tokens_file] {
+  if (!options.auth_tokens_file.empty() || !sharing_file.empty()) {
+    reloader = std::thread([raw, &stopping, file = options.auth_tokens_file, sharing_file] {
       pthread_setname_np(pthread_self(), "sighup");
       sigset_t hup;
       sigemptyset(&hup);
@@ -213,10 +231,22 @@ int main(int argc, char** argv) {
       while (true) {
         int signal = 0;
         if (sigwait(&hup, &signal) != 0 || stopping.load()) return;
-        if (absl::Status reloaded = raw->ReloadAuthTokens(); reloaded.ok()) {
+        if (file.empty()) {
+        } else if (absl::Status reloaded = raw->ReloadAuthTokens(); reloaded.ok()) {
           KILN_LOG(INFO) << "kiln-scheduler: SIGHUP: reloaded tokens from " << file;
         } else {
           KILN_LOG(ERROR) << "kiln-scheduler: SIGHUP: kept the old tokens: " << reloaded;
+        }
+        if (sharing_file.empty()) continue;
+        if (absl::StatusOr<kiln::core::SharingPolicy> sharing =
+                kiln::core::SharingPolicy::Load(sharing_file);
+            sharing.ok()) {
+          raw->scheduler().SetSharingPolicy(*std::move(sharing));
+          KILN_LOG(INFO) << "kiln-scheduler: SIGHUP: reloaded the sharing policy from "
+                         << sharing_file;
+        } else {
+          KILN_LOG(ERROR) << "kiln-scheduler: SIGHUP: kept the old sharing policy: "
+                          << sharing.status();
         }
       }
     });

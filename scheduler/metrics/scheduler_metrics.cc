@@ -336,6 +336,15 @@ class SchedulerMetrics::Collector : public prometheus::Collectable {
                          MetricType::Gauge, static_cast<double>(stats.leased)));
     out.push_back(Single("kiln_acquires_parked", "Worker long-polls waiting for a job.",
                          MetricType::Gauge, static_cast<double>(stats.parked_acquires)));
+    MetricFamily tenant_running =
+        NewFamily("kiln_tenant_running_jobs",
+                  "Jobs assigned to or running on workers, by tenant (the fair share and "
+                  "max_running of the sharing policy act on this count).",
+                  MetricType::Gauge);
+    for (const auto& [tenant, running] : scheduler_->RunningByTenant()) {
+      AddSample(tenant_running, static_cast<double>(running), {{"tenant", tenant}});
+    }
+    out.push_back(std::move(tenant_running));
   }
 
   void CollectQueue(std::vector<MetricFamily>& out) const {

@@ -171,6 +171,17 @@ TEST_F(SchedulerMetricsTest, ExposesCountersOfTheScheduler) {
   EXPECT_NE(page.find("kiln_store_size_bytes "), std::string::npos);
 }
 
+TEST_F(SchedulerMetricsTest, RunningJobsPerTenant) {
+  Start(/*observe=*/false);
+  RegisterGpuWorker("w1", 90);
+  Submit(2);  // the default tenant's
+  EXPECT_EQ(Scrape().find("kiln_tenant_running_jobs{"), std::string::npos);
+  Acquire("w1");
+  const std::string page = Scrape();
+  EXPECT_NE(page.find("kiln_tenant_running_jobs{tenant=\"default\"} 1"), std::string::npos)
+      << page;
+}
+
 TEST_F(SchedulerMetricsTest, QueueWaitsAndPlacementFailuresByClass) {
   Start(/*observe=*/true);
   Submit(3);
