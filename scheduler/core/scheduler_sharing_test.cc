@@ -326,6 +326,9 @@ TEST_F(FleetSimulation, RunningSharesFollowWeights121) {
   std::printf("fair share over %d samples: t1 %.2f%%  t2 %.2f%%  t3 %.2f%%\n", run.samples,
               100 * run.mean_share.at("t1"), 100 * run.mean_share.at("t2"),
               100 * run.mean_share.at("t3"));
+  std::printf("longest stretch at 0 running with work queued (samples): t1 %d  t2 %d  t3 %d\n",
+              run.longest_starvation.at("t1"), run.longest_starvation.at("t2"),
+              run.longest_starvation.at("t3"));
   ASSERT_GE(run.samples, 100);  // many samples across the contended phase
   const std::map<std::string, double> expected = {{"t1", 0.25}, {"t2", 0.50}, {"t3", 0.25}};
   for (const auto& [tenant, want] : expected) {

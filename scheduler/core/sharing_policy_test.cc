@@ -76,5 +76,13 @@ TEST(SharingPolicyTest, LoadsAFileAndNamesAMissingOne) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("nope.json"));
 }
 
+TEST(SharingPolicyTest, TheExampleFileIsValid) {
+  absl::StatusOr<SharingPolicy> policy =
+      SharingPolicy::Load(std::string(KILN_SOURCE_DIR) + "/deploy/sharing/sharing-policy.json");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->Weight("team-b"), 2);
+  EXPECT_EQ(policy->LabelLimit("license", "houdini"), 4);
+}
+
 }  // namespace
 }  // namespace kiln::core
