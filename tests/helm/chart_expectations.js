@@ -64,6 +64,7 @@ switch (testCase) {
     expect(workers.length === 1, `one worker pool, got ${workers.length}`);
     const cpu = pool('cpu');
     expect(flag(scheduler, 'auth-tokens') === undefined && flag(cpu, 'token-file') === undefined, 'tokens off by default');
+    expect(flag(scheduler, 'sharing-policy') === undefined, 'no sharing policy by default');
     expect(cpu && cpu.spec.replicas === 2, 'cpu pool: 2 replicas');
     expect(cpu && flag(cpu, 'slots') === '4' && flag(cpu, 'gpus') === 'none', 'cpu pool: --slots=4 --gpus=none');
     expect(cpu && gpuLimit(cpu) === undefined, 'cpu pool: no GPU limit');
@@ -129,6 +130,18 @@ switch (testCase) {
     expect(container(scheduler).volumeMounts.some((m) => m.name === 'tls' && m.mountPath === '/etc/kiln/tls' && m.readOnly),
            'scheduler: TLS Secret read-only at /etc/kiln/tls');
     expect(flag(scheduler, 'auth-tokens') === '/etc/kiln/auth/tokens.json', 'scheduler --auth-tokens');
+    expect(flag(scheduler, 'sharing-policy') === '/etc/kiln/sharing/sharing-policy.json', 'scheduler --sharing-policy');
+    const sharing = named('ConfigMap', '-sharing');
+    let policy;
+    try { policy = sharing && JSON.parse(sharing.data['sharing-policy.json']); } catch (e) { policy = undefined; }
+    expect(policy && policy.tenants[0].tenant === 'team-a' && policy.tenants[0].weight === 2 &&
+           policy.tenants[0].max_running === 16 && policy.label_limits[0].max_running === 4,
+           `sharing policy ConfigMap holds the policy as JSON; got ${sharing && sharing.data['sharing-policy.json']}`);
+    const sharingVolume = scheduler.spec.template.spec.volumes.find((v) => v.name === 'sharing');
+    expect(sharing && sharingVolume && sharingVolume.configMap.name === sharing.metadata.name,
+           'scheduler mounts the sharing policy ConfigMap');
+    expect(container(scheduler).volumeMounts.some((m) => m.name === 'sharing' && m.mountPath === '/etc/kiln/sharing' && m.readOnly),
+           'scheduler: sharing policy read-only at /etc/kiln/sharing');
     const auth = secretVolume(scheduler, 'auth');
     expect(auth && auth.secretName === 'kiln-tokens' && auth.items[0].key === 'tokens.json',
            'scheduler mounts the token file Secret');
