@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+#include <string>
+
+#include "common/capability_match.h"
+
 namespace kiln::core {
 namespace {
 
@@ -76,6 +82,7 @@ TEST(JobQueueTest, RemoveAndDuplicatePush) {
   EXPECT_EQ(queue.class_count(), 0u);
 }
 
+// A Fairness with usage and blocked tenants set by the test.
 }  // namespace
 }  // namespace kiln::core
 
@@ -98,6 +105,71 @@ TEST(JobQueueTest, OldestJobOfLooksAcrossPriorities) {
   EXPECT_EQ(*queue.OldestJobOf(key), "newer-plain");
   EXPECT_TRUE(queue.Remove("newer-plain"));
   EXPECT_EQ(*queue.OldestJobOf(key), "mid");
+}
+
+// A Fairness with usage and blocked tenants set by the test.
+class TestFairness : public JobQueue::Fairness {
+ public:
+  double Usage(const std::string& tenant) const override {
+    auto it = usage.find(tenant);
+    return it == usage.end() ? 0 : it->second;
+  }
+  bool Blocked(const JobQueue::Share& share) const override {
+    if (blocked_tenants.contains(share.tenant)) return true;
+    for (const auto& label : share.limited_labels) {
+      if (blocked_labels.contains(label.first + "=" + label.second)) return true;
+    }
+    return false;
+  }
+  std::map<std::string, double> usage;
+  std::set<std::string> blocked_tenants;
+  std::set<std::string> blocked_labels;
+};
+
+TEST(JobQueueTest, FairnessPicksTheTenantFurthestBelowItsShareThenPriorityWithin) {
+  JobQueue queue;
+  queue.Push(Spec("mesh.extract", 9), 1, "a-urgent", {"a", {}});
+  queue.Push(Spec("mesh.extract", 0), 2, "b-old", {"b", {}});
+  queue.Push(Spec("mesh.extract", 5), 3, "b-mid", {"b", {}});
+  TestFairness fairness;
+  fairness.usage = {{"a", 2.0}, {"b", 1.0}};
+  // b is below a: its best job (priority first within b) goes, whatever a's priority.
+  EXPECT_EQ(queue.BestPick(Any(), &fairness)->tenant, "b");
+  EXPECT_EQ(queue.BestPick(Any(), &fairness)->priority, 5);
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), "b-mid");
+  // Equal usage: the tenant whose best job is oldest.
+  fairness.usage = {{"a", 1.0}, {"b", 1.0}};
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), "a-urgent");
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), "b-old");
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), std::nullopt);
+}
+
+TEST(JobQueueTest, BlockedClassesAreSkippedAndOnlyNarrowsToATenant) {
+  JobQueue queue;
+  queue.Push(Spec("mesh.extract", 0), 1, "a-1", {"a", {}});
+  queue.Push(Spec("mesh.extract", 0), 2, "a-licensed", {"a", {{"license", "houdini"}}});
+  queue.Push(Spec("mesh.extract", 0), 3, "b-1", {"b", {}});
+  EXPECT_EQ(queue.class_count(), 3u);  // tenant and limited label values split classes
+  TestFairness fairness;
+  fairness.blocked_tenants = {"a"};
+  EXPECT_EQ(queue.PopBest(Any(), JobQueue::Pick{"a", 0}, &fairness), std::nullopt);
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), "b-1");
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), std::nullopt);
+  fairness.blocked_tenants.clear();
+  fairness.blocked_labels = {"license=houdini"};
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), "a-1");
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), std::nullopt);
+  fairness.blocked_labels.clear();
+  EXPECT_EQ(queue.PopBest(Any(), std::nullopt, &fairness), "a-licensed");
+}
+
+TEST(JobQueueTest, ClassKeysKeepTenantsAndLabelValuesApart) {
+  const kiln::v1::JobSpec spec = Spec("mesh.extract", 0);
+  EXPECT_EQ(JobQueue::ClassKey(spec, {}), RequirementClassKey(spec));
+  EXPECT_NE(JobQueue::ClassKey(spec, {"a", {}}), JobQueue::ClassKey(spec, {"b", {}}));
+  // A value cannot pose as a second label.
+  EXPECT_NE(JobQueue::ClassKey(spec, {"a", {{"k", std::string("v\0l=x=1:y", 10)}}}),
+            JobQueue::ClassKey(spec, {"a", {{"k", "v"}, {"x", "y"}}}));
 }
 
 }  // namespace

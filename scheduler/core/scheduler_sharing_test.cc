@@ -160,6 +160,27 @@ TEST_F(SchedulerSharingTest, TenantLimitHoldsJobsBackUntilOneEnds) {
   EXPECT_FALSE(Acquire("w1", 5).has_value());
 }
 
+TEST_F(SchedulerSharingTest, ReleasedLimitReachesAParkedLongPoll) {
+  Open(Policy(R"({"tenants": [{"tenant": "team-a", "max_running": 1}]})"));
+  Register("w1", 2);
+  const std::vector<std::string> a = SubmitMany("team-a", 2);
+  std::optional<kiln::v1::Assignment> first = Acquire("w1", 0);
+  ASSERT_TRUE(first.has_value());
+  // Slot 1 long-polls: team-a is at its limit, so it parks.
+  kiln::v1::AcquireJobRequest request;
+  request.set_worker_id("w1");
+  request.set_slot(1);
+  request.mutable_wait()->set_seconds(30);
+  Result<kiln::v1::AcquireJobResponse> parked;
+  scheduler_->AcquireJob(request, parked.callback());
+  EXPECT_FALSE(parked.ready());
+  ASSERT_TRUE(Complete(*first).ok());
+  scheduler_->Tick();  // dispatches to parked slots once a lease ended
+  ASSERT_TRUE(parked.Get().ok()) << parked.Get().status();
+  ASSERT_TRUE(parked.Get()->has_assignment()) << "the parked slot got nothing";
+  EXPECT_EQ(parked.Get()->assignment().job().id(), a[1]);
+}
+
 TEST_F(SchedulerSharingTest, LabelLimitSpansTenantsAndOthersStillRun) {
   Open(Policy(R"({"label_limits": [{"key": "license", "value": "houdini", "max_running": 1}]})"));
   Register("w1", 4);
