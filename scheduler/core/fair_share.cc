@@ -54,7 +54,10 @@ bool FairShare::Blocked(const JobQueue::Share& share) const {
 }
 
 std::string FairShare::LimitReason(const kiln::v1::Job& job) const {
-  const JobQueue::Share share = ShareOf(job);
+  return LimitReason(ShareOf(job));
+}
+
+std::string FairShare::LimitReason(const JobQueue::Share& share) const {
   const int64_t tenant_limit = policy_.TenantLimit(share.tenant);
   if (tenant_limit > 0 && RunningOf(share.tenant) >= tenant_limit) {
     return absl::StrCat("waiting: tenant ", share.tenant, " at its limit of ", tenant_limit,

@@ -36,6 +36,8 @@ class FairShare : public JobQueue::Fairness {
   // Why the QUEUED `job` may not start now because of a limit ("tenant team-a at its limit
   // of 4 running jobs"); empty when no limit holds it back.
   std::string LimitReason(const kiln::v1::Job& job) const;
+  // The same for the jobs of a queue class.
+  std::string LimitReason(const JobQueue::Share& share) const;
   // Leased jobs per tenant (tenants with none are absent).
   const absl::flat_hash_map<std::string, int64_t>& running_by_tenant() const {
     return running_by_tenant_;

@@ -140,6 +140,11 @@ const std::string* JobQueue::OldestJobOf(const std::string& key) const {
   return &std::get<2>(*oldest);
 }
 
+const JobQueue::Share* JobQueue::ShareOf(const std::string& key) const {
+  auto it = classes_.find(key);
+  return it == classes_.end() ? nullptr : &it->second.share;
+}
+
 void JobQueue::ForEachClass(
     const std::function<void(const std::string&, const kiln::v1::JobSpec&, size_t)>& fn) const {
   for (const auto& [class_key, cls] : classes_) fn(class_key, cls.representative, cls.jobs.size());

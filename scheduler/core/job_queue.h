@@ -77,6 +77,8 @@ class JobQueue {
   // whatever its priority); nullptr for an unknown class. Costs one look-up per
   // distinct priority in the class.
   const std::string* OldestJobOf(const std::string& key) const;
+  // The share of class `key`; nullptr for an unknown class.
+  const Share* ShareOf(const std::string& key) const;
   // Visits every class: its key, representative spec and number of jobs.
   void ForEachClass(
       const std::function<void(const std::string& key, const kiln::v1::JobSpec& representative,

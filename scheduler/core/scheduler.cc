@@ -1966,6 +1966,12 @@ std::vector<QueueClassInfo> Scheduler::QueueClasses() const {
       info.placement = it->second;
     }
     if (auto it = class_reasons_.find(key); it != class_reasons_.end()) info.reason = it->second;
+    if (const JobQueue::Share* share = queue_.ShareOf(key); share != nullptr) {
+      info.tenant = share->tenant;
+      if (std::string limit = fair_share_.LimitReason(*share); !limit.empty()) {
+        info.reason = std::move(limit);
+      }
+    }
     classes.push_back(std::move(info));
   });
   return classes;

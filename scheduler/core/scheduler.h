@@ -123,8 +123,11 @@ struct QueueClassInfo {
   size_t jobs = 0;
   absl::Time oldest_ready = absl::InfiniteFuture();  // when its longest waiter became ready
   ClassPlacement placement = ClassPlacement::kUnknown;
-  // Why its jobs wait, in words (as on their status_message); empty until judged.
+  // Why its jobs wait, in words (as on their status_message); empty until judged. A
+  // sharing-policy limit holding the class back is named at once.
   std::string reason;
+  // The tenant whose jobs these are (classes are per tenant).
+  std::string tenant;
 };
 
 // Who submits: the tenant the jobs belong to, and whether their inputs may be any stored

@@ -152,6 +152,12 @@ TEST_F(SchedulerSharingTest, TenantLimitHoldsJobsBackUntilOneEnds) {
   EXPECT_EQ(scheduler_->RunningByTenant(),
             (std::map<std::string, int64_t>{{"team-a", 2}, {"team-b", 2}}));
   EXPECT_THAT(StatusOf(a[3]), HasSubstr("tenant team-a at its limit of 2 running jobs"));
+  // The queue's classes (dashboard, metrics) say so too, per tenant.
+  const std::vector<QueueClassInfo> classes = scheduler_->QueueClasses();
+  ASSERT_EQ(classes.size(), 1u);
+  EXPECT_EQ(classes[0].tenant, "team-a");
+  EXPECT_EQ(classes[0].jobs, 2u);
+  EXPECT_THAT(classes[0].reason, HasSubstr("tenant team-a at its limit"));
 
   ASSERT_TRUE(Complete(team_a[0]).ok());
   std::optional<kiln::v1::Assignment> next = Acquire("w1", 4);
