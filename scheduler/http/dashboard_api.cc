@@ -427,7 +427,8 @@ absl::StatusOr<HttpResponse> DashboardApi::Queue() {
                             : std::max(0.0, absl::ToDoubleSeconds(now - info.oldest_ready));
     absl::StrAppend(&classes_json, classes_json.empty() ? "" : ",",
                     "{\"task\":", JsonQuote(info.representative.task()),
-                    ",\"model\":", JsonQuote(info.representative.model()), ",\"jobs\":", info.jobs,
+                    ",\"model\":", JsonQuote(info.representative.model()),
+                    ",\"tenant\":", JsonQuote(info.tenant), ",\"jobs\":", info.jobs,
                     ",\"oldest_wait_seconds\":", wait, ",\"placement\":\"",
                     PlacementName(info.placement), "\"", ",\"reason\":", JsonQuote(info.reason),
                     ",\"representative\":", ToJson(info.representative), "}");

@@ -280,6 +280,7 @@ TEST_F(DashboardApiTest, QueueShowsClassesDepthAndWhyTheyWait) {
   const Struct& c = classes.values(0).struct_value();
   EXPECT_EQ(Field(c, "task").string_value(), "debug.sleep");
   EXPECT_EQ(Field(c, "jobs").number_value(), 2);
+  EXPECT_EQ(Field(c, "tenant").string_value(), "default");  // classes are per tenant
   EXPECT_EQ(Field(c, "placement").string_value(), "NO_WORKER_ALIVE") << queue.body;
   EXPECT_FALSE(Field(c, "reason").string_value().empty()) << queue.body;
 }
