@@ -284,7 +284,42 @@ TEST_F(PreemptionTest, FreedSlotIsKeptForTheJobThatWaited) {
   EXPECT_EQ(next->job().id(), third.id());
 }
 
-TEST_F(PreemptionTest, EqualOrTooCloseProrityPreemptsNothing) {
+// A slot whose worker does not ask again is kept one lease duration; then the job that
+// waited preempts elsewhere.
+TEST_F(PreemptionTest, AReservedSlotThatNeverAsksAgainIsReleased) {
+  Open();
+  Register("w1");
+  Register("w2");
+  const kiln::v1::Job older = Submit(Spec(0));
+  const int older_attempt = Start("w1", older.id());
+  TickFor(absl::Seconds(5));
+  const kiln::v1::Job younger = Submit(Spec(0));
+  Start("w2", younger.id());
+  const kiln::v1::Job waiting = Submit(Spec(10));
+  TickFor(kGrace + absl::Seconds(1));
+  ASSERT_EQ(Get(younger.id()).state(), kiln::v1::JOB_STATE_QUEUED);
+  ASSERT_EQ(scheduler_->Stats().preemptions, 1u);
+
+  // w2 never asks again; w1 keeps its lease alive.
+  kiln::v1::HeartbeatRequest heartbeat;
+  heartbeat.set_worker_id("w1");
+  kiln::v1::HeldLease* held = heartbeat.add_leases();
+  held->set_job_id(older.id());
+  held->set_attempt(older_attempt);
+  for (absl::Duration passed; passed < absl::Minutes(10) + absl::Seconds(2);
+       passed += absl::Seconds(10)) {
+    if (passed < absl::Minutes(9)) {
+      EXPECT_EQ(Get(older.id()).state(), kiln::v1::JOB_STATE_RUNNING) << passed;
+    }
+    ASSERT_TRUE(scheduler_->Heartbeat(heartbeat).ok());
+    TickFor(absl::Seconds(10));
+  }
+  EXPECT_EQ(Get(older.id()).state(), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(scheduler_->Stats().preemptions, 2u);
+  EXPECT_EQ(Acquire("w1")->job().id(), waiting.id());
+}
+
+TEST_F(PreemptionTest, EqualOrTooClosePriorityPreemptsNothing) {
   options_.preemption_min_priority_gap = 5;
   Open();
   Register("w1");
