@@ -98,7 +98,8 @@ void Scheduler::PreemptLocked(absl::Time now) {
   });
 
   // Preemptors: ready jobs that waited past the grace period, with a priority above the
-  // lowest running one by the gap; highest priority first, then the longest waiter.
+  // lowest running one by the gap; highest priority first, then the longest waiter. One
+  // pass over the active jobs per interval, and only while some job runs.
   const int gap = std::max(1, options_.preemption_min_priority_gap);
   const int lowest = victims.front().priority;
   struct Waiting {
