@@ -72,6 +72,15 @@ ABSL_FLAG(std::string, sharing_policy, "",
           "\"max_running\"}]}): weighted fair share between tenants and concurrency limits. "
           "Reloaded on SIGHUP. Empty: every tenant weight 1, no limits; see docs/pipelines.md, "
           "Sharing");
+ABSL_FLAG(absl::Duration, preempt_after, absl::ZeroDuration(),
+          "Preemption: a ready job that has waited this long, with no free slot that can run "
+          "it, ends the attempt of lower-priority work on a slot that can (the victim is "
+          "requeued, its attempt not counted) and gets that slot. 0: never preempt");
+ABSL_FLAG(int, preempt_min_priority_gap, 1,
+          "How much higher than its victim's a job's priority must be to preempt it (>= 1)");
+ABSL_FLAG(bool, preempt_across_tenants, false,
+          "Let a job preempt other tenants' lower-priority work (default: its own tenant's "
+          "only, as priorities are set per tenant)");
 ABSL_FLAG(uint64_t, store_size_limit, 0,
           "Bytes the store should stay under, exported as kiln_store_size_limit_bytes for alerts "
           "(0: none)");
@@ -133,6 +142,17 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.scheduler.sharing = *std::move(sharing);
+  }
+  options.scheduler.preemption_grace = absl::GetFlag(FLAGS_preempt_after);
+  options.scheduler.preemption_min_priority_gap = absl::GetFlag(FLAGS_preempt_min_priority_gap);
+  options.scheduler.preemption_across_tenants = absl::GetFlag(FLAGS_preempt_across_tenants);
+  if (options.scheduler.preemption_grace < absl::ZeroDuration()) {
+    std::fprintf(stderr, "kiln-scheduler: --preempt-after must not be negative\n");
+    return 2;
+  }
+  if (options.scheduler.preemption_min_priority_gap < 1) {
+    std::fprintf(stderr, "kiln-scheduler: --preempt-min-priority-gap must be at least 1\n");
+    return 2;
   }
   options.scheduler.limits.tasks.max_mesh_resolution = absl::GetFlag(FLAGS_max_mesh_resolution);
   options.jobs.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);

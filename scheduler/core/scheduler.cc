@@ -249,6 +249,7 @@ absl::Status Scheduler::RecoverLocked() {
   waiting_.clear();
   dependents_.clear();
   children_.clear();
+  slot_reservations_.clear();
 
   KILN_ASSIGN_OR_RETURN(std::optional<std::string> next, store_->GetMeta(kNextSeqKey));
   next_seq_ = 1;
@@ -1090,13 +1091,22 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
   if (!job_id.has_value()) return false;
 
   ActiveJob& active = jobs_.at(*job_id);
+  const int tier =
+      FittingTierLocked(worker_id, *device, *slot, active.job.spec(), reserved, now).value_or(0);
+  AssignLocked(active, worker_id, slot_index, *device, tier, done);
+  return true;
+}
+
+void Scheduler::AssignLocked(ActiveJob& active, const std::string& worker_id, int slot_index,
+                             const kiln::v1::Device& device, int tier,
+                             Callback<kiln::v1::AcquireJobResponse>& done) {
+  const absl::Time now = clock_->Now();
   const kiln::v1::JobSpec& spec = active.job.spec();
-  const int tier = FittingTierLocked(worker_id, *device, *slot, spec, reserved, now).value_or(0);
   kiln::v1::Attempt* attempt = active.job.add_attempts();
   attempt->set_number(active.job.attempts_size());
   attempt->set_worker_id(worker_id);
   attempt->set_slot(slot_index);
-  attempt->set_device(device->id());
+  attempt->set_device(device.id());
   attempt->set_tier_index(tier);
   attempt->set_tier(TierName(spec, tier));
   *attempt->mutable_assigned_at() = ToProtoTime(now);
@@ -1104,14 +1114,15 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
     // Ready since its submit, or since its retry backoff ended.
     const absl::Time ready = active.job.has_not_before() ? FromProtoTime(active.job.not_before())
                                                          : FromProtoTime(active.job.created_at());
-    options_.observer->JobAssigned(active.job, device, std::max(now - ready, absl::ZeroDuration()));
+    options_.observer->JobAssigned(active.job, &device,
+                                   std::max(now - ready, absl::ZeroDuration()));
   }
   active.job.set_state(kiln::v1::JOB_STATE_ASSIGNED);
   active.job.set_progress(0);
   active.job.clear_progress_message();
   active.job.clear_not_before();
   active.job.set_status_message(absl::StrCat("assigned to ", worker_id, " slot ", slot_index, " (",
-                                             device->id(), ", tier ", attempt->tier(), ")"));
+                                             device.id(), ", tier ", attempt->tier(), ")"));
   TouchLocked(active);
   SetLeaseLocked(active, now + options_.lease_duration);
   ReserveLocked(active, +1);
@@ -1136,7 +1147,6 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
   *assignment->mutable_parameters() = TierParameters(spec, tier);
   CommitLocked(std::move(writes), {active.job.id()},
                AnswerWhenDurable(std::move(response), std::move(done)));
-  return true;
 }
 
 uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
@@ -1164,7 +1174,8 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
       worker->second.loaded_models[request.slot()].assign(request.loaded_models().begin(),
                                                           request.loaded_models().end());
       if (error = WritableLocked(); !error.ok()) {
-      } else if (TryAssignLocked(request.worker_id(), request.slot(), done)) {
+      } else if (TryAssignReservedLocked(request.worker_id(), request.slot(), done) ||
+                 TryAssignLocked(request.worker_id(), request.slot(), done)) {
         return 0;
       } else {
         const absl::Duration wait = std::clamp(FromProtoDuration(request.wait()),
@@ -1548,9 +1559,15 @@ void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitRea
   ClearLeaseLocked(active);
   writes.DeleteLease(job.id());
   int attempts = 0;
-  for (const kiln::v1::Attempt& a : job.attempts()) attempts += a.not_counted() ? 0 : 1;
-  // Uncounted attempts are bounded too, so that no job is requeued forever.
-  const bool too_many = job.attempts_size() >= job.spec().max_attempts() + kMaxUncountedAttempts;
+  int preempted = 0;
+  for (const kiln::v1::Attempt& a : job.attempts()) {
+    attempts += a.not_counted() ? 0 : 1;
+    preempted += a.exit_reason() == kiln::v1::EXIT_REASON_PREEMPTED ? 1 : 0;
+  }
+  // Uncounted attempts are bounded too, so that no job is requeued forever (preempted ones
+  // aside: the scheduler chose to end them, and each needs a grace period of waiting).
+  const bool too_many =
+      job.attempts_size() - preempted >= job.spec().max_attempts() + kMaxUncountedAttempts;
   if (permanent || attempts >= job.spec().max_attempts() || too_many) {
     job.set_state(kiln::v1::JOB_STATE_FAILED);
     *job.mutable_finished_at() = ToProtoTime(now);
@@ -1582,6 +1599,10 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
       request.reason() == kiln::v1::EXIT_REASON_UNSPECIFIED ||
       request.reason() == kiln::v1::EXIT_REASON_SUCCEEDED) {
     done(absl::InvalidArgumentError("reason: must name a failure"));
+    return;
+  }
+  if (request.reason() == kiln::v1::EXIT_REASON_PREEMPTED) {
+    done(absl::InvalidArgumentError("reason: EXIT_REASON_PREEMPTED is set by the scheduler only"));
     return;
   }
   absl::StatusOr<kiln::v1::BlobRef> log = CheckLogRef(*this, request.log(), "log");
@@ -1665,6 +1686,8 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
     const kiln::v1::Attempt& attempt = *it->second.job.attempts().rbegin();
     busy.insert(absl::StrCat(attempt.worker_id(), "#", attempt.slot()));
   }
+  // Slots a preemption freed are kept for the job that waited (scheduler_preemption.cc).
+  for (const auto& [slot_key, reservation] : slot_reservations_) busy.insert(slot_key);
   queue_.ForEachClass([&](const std::string& key, const kiln::v1::JobSpec& spec, size_t) {
     int fitting = 0, fitting_busy = 0, fitting_draining = 0, live_slots = 0;
     bool models_advertised = false;  // some live slot lists a model of some tier
@@ -1757,6 +1780,12 @@ kiln::v1::Job Scheduler::WithPendingReasonLocked(const kiln::v1::Job& job) const
   }
   kiln::v1::Job copy = job;
   copy.set_status_message(std::move(reason));
+  // A preempted job says so while it waits (its stored message did, until now).
+  if (!job.attempts().empty() &&
+      job.attempts().rbegin()->exit_reason() == kiln::v1::EXIT_REASON_PREEMPTED) {
+    absl::StrAppend(copy.mutable_status_message(), " (attempt ", job.attempts().rbegin()->number(),
+                    " was ", job.attempts().rbegin()->message(), ")");
+  }
   return copy;
 }
 
@@ -1827,6 +1856,7 @@ void Scheduler::Tick() {
         CommitLocked(std::move(writes), std::move(changed), [](absl::Status) {});
       if (now - reasons_updated_ >= options_.pending_reason_interval) {
         UpdatePendingReasonsLocked(now);
+        if (options_.preemption_grace > absl::ZeroDuration()) PreemptLocked(now);
       }
       // Long-polls whose wait ended.
       for (auto it = waiters_.begin(); it != waiters_.end();) {

@@ -7,9 +7,11 @@
 // Job life: [WAITING ->] QUEUED -> ASSIGNED (AcquireJob) -> RUNNING (first progress
 // report) -> SUCCEEDED | FAILED | CANCELLED. A job with dependencies WAITs until they
 // finish (scheduler_dependencies.cc, docs/pipelines.md). A failed attempt, a lapsed lease (no
-// heartbeat) or a lost executor requeues the job with backoff until max_attempts. Every assignment
-// carries an attempt number; reports quoting another attempt or worker are rejected (fencing), so a
-// job completes exactly once.
+// heartbeat) or a lost executor requeues the job with backoff until max_attempts. With
+// preemption_grace set, a job waiting that long may preempt lower-priority work
+// (scheduler_preemption.cc): the victim is requeued at once, its attempt not counted. Every
+// assignment carries an attempt number; reports quoting another attempt or worker are rejected
+// (fencing), so a job completes exactly once.
 //
 // Ownership: borrows the Store and the GroupCommitter (both must outlive it).
 // Threads: every public method may be called from any thread; completion
@@ -88,6 +90,20 @@ struct SchedulerOptions {
   LogTailsOptions log_tails;
   // Longest wait of one GetJobLog long-poll.
   absl::Duration max_log_wait = absl::Seconds(60);
+  // Preemption (scheduler_preemption.cc, docs/placement.md): a ready job that has waited
+  // this long, while no free slot can take it, ends the attempt of lower-priority work on
+  // a slot that can run it (not counted against max_attempts) and gets that slot.
+  // Zero: never preempt (--preempt-after).
+  absl::Duration preemption_grace = absl::ZeroDuration();
+  // How much higher than its victim's a waiting job's priority must be (>= 1;
+  // --preempt-min-priority-gap).
+  int preemption_min_priority_gap = 1;
+  // Whether a job may preempt work of another tenant. Off: priorities are set by each
+  // tenant for its own work, so they only order a tenant's jobs against each other
+  // (--preempt-across-tenants).
+  bool preemption_across_tenants = false;
+  // Most preemptions per pending-reason interval (bounds the work of one Tick).
+  int max_preemptions_per_interval = 8;
 };
 
 // Counters and gauges for metrics and tests.
@@ -98,6 +114,8 @@ struct SchedulerStats {
   uint64_t jobs_cancelled = 0;
   uint64_t attempts_retried = 0;
   uint64_t leases_expired = 0;
+  // Attempts ended to give their slot to higher-priority work (preemption_grace).
+  uint64_t preemptions = 0;
   size_t queued = 0;   // ready and waiting for backoff
   size_t waiting = 0;  // WAITING for dependencies
   size_t leased = 0;   // ASSIGNED or RUNNING
@@ -368,6 +386,12 @@ class Scheduler {
   absl::StatusOr<ActiveJob*> FindLeasedLocked(const std::string& worker_id,
                                               const std::string& job_id, int attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the assignment of queued `active` (already out of queue_) to the slot at
+  // `tier` and answers `done` once it is durable.
+  void AssignLocked(ActiveJob& active, const std::string& worker_id, int slot_index,
+                    const kiln::v1::Device& device, int tier,
+                    Callback<kiln::v1::AcquireJobResponse>& done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tries to give `waiter` a job; true when one was assigned (done will run).
   // `only_tier` >= 0 restricts it to jobs whose first tier this slot runs is that one.
   // `only` restricts it to jobs of that tenant and priority, `only_warm` to jobs
@@ -418,6 +442,22 @@ class Scheduler {
   std::map<uint64_t, Waiter>::iterator EraseWaiterLocked(std::map<uint64_t, Waiter>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunTicker();
+
+  // --- Preemption (scheduler_preemption.cc) ---
+  // Once per pending-reason interval when preemption_grace is set: for ready jobs that
+  // waited past it with no parked slot able to take them, highest priority first, ends
+  // the attempt of the lowest-priority (then youngest) leased job whose slot can run
+  // them, and reserves that slot for them. At most max_preemptions_per_interval.
+  void PreemptLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends `victim`'s attempt as EXIT_REASON_PREEMPTED (not counted, no backoff) and
+  // requeues it; `by` is the job it gives way to, `waited` how long that one waited.
+  void PreemptAttemptLocked(ActiveJob& victim, const ActiveJob& by, absl::Duration waited,
+                            store::WriteSet& writes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AcquireJob's first choice: the job a preemption freed this slot for, while it is
+  // still queued and still fits. True when it was assigned (done will run).
+  bool TryAssignReservedLocked(const std::string& worker_id, int slot_index,
+                               Callback<kiln::v1::AcquireJobResponse>& done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
   Clock* const clock_;
@@ -478,6 +518,17 @@ class Scheduler {
   // Set by whatever may let a parked slot fit a queued job (a job became ready,
   // a lease ended, a worker registered, a cool-down ended); Tick dispatches then.
   bool dispatch_needed_ ABSL_GUARDED_BY(mu_) = false;
+  // Slots freed by a preemption, "worker#slot" -> the job they are kept for and until
+  // when (the worker learns of the preemption at its next heartbeat, then asks again).
+  struct SlotReservation {
+    std::string job_id;
+    absl::Time until;
+    // "worker/device" of the slot and the device memory the job asks for there, kept
+    // out of later preemption decisions until the job is assigned.
+    std::string memory_key;
+    int64_t memory_bytes = 0;
+  };
+  absl::flat_hash_map<std::string, SlotReservation> slot_reservations_ ABSL_GUARDED_BY(mu_);
 
   absl::Notification stop_;
   std::thread ticker_;

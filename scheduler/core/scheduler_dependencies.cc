@@ -275,6 +275,9 @@ void Scheduler::ReleaseWaitingLocked(ActiveJob& waiting, store::WriteSet& writes
   }
   job.set_state(kiln::v1::JOB_STATE_QUEUED);
   job.set_status_message("queued: its dependencies finished");
+  // It became ready now, not at submit: queue-wait metrics and preemption's grace period
+  // count from here.
+  *job.mutable_not_before() = ToProtoTime(clock_->Now());
   writes.PutJob(job);
   writes.MarkQueued(job.id());
   EnqueueLocked(waiting);

@@ -316,6 +316,10 @@ class SchedulerMetrics::Collector : public prometheus::Collectable {
     out.push_back(Single("kiln_leases_expired_total",
                          "Leases that lapsed without a heartbeat (the job was requeued or failed).",
                          MetricType::Counter, static_cast<double>(stats.leases_expired)));
+    out.push_back(Single("kiln_preemptions_total",
+                         "Attempts ended to give their slot to higher-priority work that waited "
+                         "past --preempt-after (the job was requeued, the attempt not counted).",
+                         MetricType::Counter, static_cast<double>(stats.preemptions)));
     MetricFamily placement = NewFamily(
         "kiln_placement_failures_total",
         "Times a requirement class of ready jobs started waiting, by reason: no live worker, no "
