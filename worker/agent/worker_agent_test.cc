@@ -439,12 +439,14 @@ TEST_F(WorkerAgentTest, FanOutUploadsTheChildrensFilesAndSubmitsThemUnderThePare
     for (const BlobRef& out : parent.outputs()) stored |= out.sha256() == crop.sha256();
     EXPECT_TRUE(stored) << crop.name();
   }
-  const Job compose = WaitDone(parent.child_job_ids(3));
-  ASSERT_EQ(compose.state(), JOB_STATE_SUCCEEDED) << compose.status_message();
-  EXPECT_EQ(compose.parent_job_id(), id);
-  EXPECT_EQ(compose.result().fields().at("nodes").number_value(), 3);
-  ASSERT_EQ(compose.outputs_size(), 1);
-  EXPECT_EQ(compose.outputs(0).name(), "scene.glb");
+  // Four jobs one after another on the one slot: a longer wait than one job's.
+  absl::StatusOr<Job> compose = client_->Wait(parent.child_job_ids(3), absl::Minutes(2));
+  ASSERT_TRUE(compose.ok()) << compose.status();
+  ASSERT_EQ(compose->state(), JOB_STATE_SUCCEEDED) << compose->status_message();
+  EXPECT_EQ(compose->parent_job_id(), id);
+  EXPECT_EQ(compose->result().fields().at("nodes").number_value(), 3);
+  ASSERT_EQ(compose->outputs_size(), 1);
+  EXPECT_EQ(compose->outputs(0).name(), "scene.glb");
 }
 
 // Simulated GPUs: a good sm_90 and an sm_86 our kernels do not cover, plus a CPU slot.
