@@ -34,6 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -192,12 +193,78 @@ absl::StatusOr<v1::Job> WaitWithProgress(Client& client, const std::string& job_
 
 // --- verbs -----------------------------------------------------------------------------
 
+// The name --wait gives a child: its parent's name, "/", and the part of its
+// client_request_id after "<parent id>/" (image.segment's: "segment-to3d-0",
+// "segment-compose"; otherwise "<attempt>/<call>/<index>").
+std::string ChildName(const std::string& parent_name, const v1::Job& parent, const v1::Job& child,
+                      int index) {
+  const std::string& request_id = child.spec().client_request_id();
+  const std::string scope = parent.id() + "/";
+  if (absl::StartsWith(request_id, scope) && request_id.size() > scope.size()) {
+    return absl::StrCat(parent_name, "/", request_id.substr(scope.size()));
+  }
+  return absl::StrCat(parent_name, "/child-", index);
+}
+
+// `submit -f PIPELINE --wait`: follows the pipeline's jobs in submit order, then the
+// children each one submitted (fan-out) and theirs, until every one has finished; prints
+// "NAME ID" for each child as it is found (the pipeline's own were printed at submit),
+// and at the end the outcome of each job on stderr (with -o json/yaml: all the jobs on
+// stdout). Exits 0 when every job succeeded, else with the first other job's outcome.
+int WaitForPipeline(Globals& g, std::vector<std::pair<std::string, std::string>> pending,
+                    absl::Duration timeout) {
+  const absl::Time deadline =
+      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  std::vector<std::pair<std::string, v1::Job>> finished;
+  for (size_t next = 0; next < pending.size(); ++next) {
+    const auto [name, id] = pending[next];
+    const absl::Duration left =
+        deadline == absl::InfiniteFuture() ? absl::InfiniteDuration() : deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return Fail(absl::DeadlineExceededError(
+                      absl::StrCat("--wait-timeout passed before ", name, " (", id, ") finished")),
+                  kExitWaitTimeout);
+    }
+    if (!g.structured()) std::cerr << "waiting for " << name << " (" << id << ")\n";
+    absl::StatusOr<v1::Job> job = WaitWithProgress(*g.client, id, left);
+    if (!job.ok()) return Fail(job.status(), ExitCodeForWaitStatus(job.status()));
+    // A finished job's children are all known: only a running attempt submits them.
+    if (job->child_job_ids_size() > 0) {
+      // Watch's last event may predate the final write of a parent: read it again.
+      absl::StatusOr<v1::Job> latest = g.client->Get(id);
+      if (latest.ok()) job = *std::move(latest);
+    }
+    for (int i = 0; i < job->child_job_ids_size(); ++i) {
+      const std::string& child_id = job->child_job_ids(i);
+      absl::StatusOr<v1::Job> child = g.client->Get(child_id);
+      if (!child.ok()) return Fail(child.status());
+      std::string child_name = ChildName(name, *job, *child, i);
+      if (!g.structured()) std::cout << child_name << " " << child_id << std::endl;
+      pending.emplace_back(std::move(child_name), child_id);
+    }
+    finished.emplace_back(name, *std::move(job));
+  }
+  int exit_code = kExitOk;
+  v1::ListJobsResponse all;
+  for (const auto& [name, job] : finished) {
+    if (g.structured()) {
+      *all.add_jobs() = job;
+    } else {
+      std::cerr << name << ": " << FormatOutcome(job) << "\n";
+    }
+    if (exit_code == kExitOk) exit_code = ExitCodeForJobState(job.state());
+  }
+  if (g.structured()) std::cout << Structured(g, all);
+  return exit_code;
+}
+
 // `submit -f PIPELINE`: uploads each job's files, submits every job in one SubmitJobs
-// batch (all or none) and prints "NAME ID" per job (with -o json/yaml: the jobs).
+// batch (all or none) and prints "NAME ID" per job (with -o json/yaml: the jobs); with
+// --wait, WaitForPipeline.
 int RunSubmitPipeline(Globals& g, const ParsedArgs& args, const std::string& file,
                       const std::string& text) {
-  for (const char* flag : {"wait", "wait-timeout", "input", "param", "params", "params-file",
-                           "model", "priority", "label"}) {
+  for (const char* flag :
+       {"input", "param", "params", "params-file", "model", "priority", "label"}) {
     if (args.Has(flag)) {
       return Fail(absl::InvalidArgumentError(absl::StrCat(
           "--", flag, " does not apply to a pipeline file; set it on the jobs in the file")));
@@ -205,6 +272,13 @@ int RunSubmitPipeline(Globals& g, const ParsedArgs& args, const std::string& fil
   }
   if (!args.positional().empty()) {
     return Fail(absl::InvalidArgumentError("a pipeline file names its tasks; drop the TASK"));
+  }
+  absl::StatusOr<absl::Duration> wait_timeout =
+      DurationFlag(args, "wait-timeout", absl::InfiniteDuration());
+  if (!wait_timeout.ok()) return Fail(wait_timeout.status());
+  const bool wait = args.Switch("wait");
+  if (args.Has("wait-timeout") && !wait) {
+    return Fail(absl::InvalidArgumentError("--wait-timeout needs --wait"));
   }
   const std::string base_dir =
       file == "-" ? "" : std::filesystem::path(file).parent_path().string();
@@ -219,6 +293,15 @@ int RunSubmitPipeline(Globals& g, const ParsedArgs& args, const std::string& fil
   }
   absl::StatusOr<std::vector<v1::Job>> jobs = g.client->SubmitMany(plan->specs);
   if (!jobs.ok()) return Fail(jobs.status());
+  if (wait) {
+    std::vector<std::pair<std::string, std::string>> submitted;
+    for (size_t i = 0; i < jobs->size(); ++i) {
+      if (!g.structured()) std::cout << plan->names[i] << " " << (*jobs)[i].id() << "\n";
+      submitted.emplace_back(plan->names[i], (*jobs)[i].id());
+    }
+    std::cout << std::flush;
+    return WaitForPipeline(g, std::move(submitted), *wait_timeout);
+  }
   if (g.structured()) {
     v1::ListJobsResponse all;
     for (const v1::Job& job : *jobs) *all.add_jobs() = job;
@@ -677,7 +760,9 @@ name the file, line:column and field.
 
 A pipeline file (a top-level `jobs` list) submits several named jobs in one batch,
 each after the jobs it depends_on, with their outputs as inputs (docs/pipelines.md);
-kilnctl prints "NAME ID" per job:
+kilnctl prints "NAME ID" per job; with --wait it then follows every job and the child
+jobs they submit, printed as "PARENT/CHILD ID" when found (a one-command image -> 3D
+scene: examples/pipelines/three_objects.yaml). A pipeline file:
   jobs:
     - name: mesh
       task: mesh.extract

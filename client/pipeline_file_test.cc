@@ -3,7 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "client/job_spec_yaml.h"
+#include "common/task_catalog.h"
 
 namespace kiln::kilnctl {
 namespace {
@@ -95,6 +100,27 @@ TEST(PipelineFileTest, RefusesCyclesUnknownNamesAndBadFields) {
               HasSubstr("jobs[0].depends_on[0].when: unknown key"));
   EXPECT_THAT(error("jobs: []\n"), HasSubstr("jobs: empty"));
   EXPECT_THAT(error("jobs: []\nextra: 1\n"), HasSubstr("extra: unknown key"));
+}
+
+// The example users run (docs/pipelines.md) reads, names an existing image, and its
+// parameters (fan_out included) pass the scheduler's checks.
+TEST(PipelineFileTest, TheThreeObjectsExampleIsAValidPipeline) {
+  const std::string dir = KILN_SOURCE_DIR "/examples/pipelines";
+  std::ifstream in(dir + "/three_objects.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<PipelinePlan> plan = ReadPipeline(text.str(), "three_objects.yaml", dir);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_THAT(plan->names, ElementsAre("segment"));
+  EXPECT_EQ(plan->specs[0].task(), "image.segment");
+  const absl::Status valid =
+      ValidateTaskParameters(plan->specs[0].task(), plan->specs[0].parameters(), {});
+  EXPECT_TRUE(valid.ok()) << valid;
+  EXPECT_TRUE(plan->specs[0].parameters().fields().contains("fan_out"));
+  ASSERT_EQ(plan->uploads[0].size(), 1u);
+  EXPECT_EQ(plan->uploads[0][0].name, "scene.png");
+  EXPECT_TRUE(std::filesystem::is_regular_file(plan->uploads[0][0].path))
+      << plan->uploads[0][0].path;
 }
 
 }  // namespace

@@ -40,14 +40,38 @@ inline constexpr std::string_view kImageSegmentTask = "image.segment";
 //               how many were found
 //   padding     transparent pixels around each crop's bounding box, 0..kMaxSegmentPadding
 //               (default 4), so the crop's centre is the bounding box's centre
+//   fan_out     after segmenting, submit the rest of the pipeline as child jobs
+//               (docs/pipelines.md): one image.to3d per object (its crop as input) and one
+//               scene.compose depending on all of them, placing each mesh where its object
+//               stood (objects.json as its layout); its GLB is the scene. An object:
+//     to3d        image.to3d parameters for every object, without input (each child gets
+//                 its crop); default {}
+//     compose     {width, output, preview}: scene.compose's layout width (scene units the
+//                 image spans, (0, 1e6], default 1), its output (default "scene.glb") and
+//                 preview; default {}
 // Outputs, objects numbered from 0 in order of bounding box left edge, then top edge:
 // object-<i>.png (RGBA crop, only that object's pixels opaque), mask-<i>.png (image-sized,
 // white on black) and objects.json (worker/tasks/image_segment/segment_layout.h).
 inline constexpr int kMaxSegmentObjects = 256;
+// With fan_out, max_objects is at most this: scene.compose depends on one child per object
+// and gets their outputs plus objects.json as inputs (at most 64 of each by default).
+inline constexpr int kMaxSegmentFanOutObjects = 63;
 inline constexpr int kDefaultSegmentMaxObjects = 16;
 inline constexpr int kMaxSegmentCleanup = 16;
 inline constexpr int kMaxSegmentPadding = 256;
 inline constexpr int64_t kDefaultSegmentMinArea = 64;
+
+// fan_out, checked: each child's parameters are these plus what the task fills in.
+struct SegmentFanOutParams {
+  // image.to3d parameters without input (validated with a stand-in input).
+  google::protobuf::Struct to3d;
+  // The `size` in to3d (default 1): scene.compose's layout mesh_size.
+  double mesh_size = 1;
+  double width = 1;
+  std::string output = "scene.glb";
+  // scene.compose's preview, as given (validated); unset: none.
+  std::optional<google::protobuf::Value> preview;
+};
 
 struct ImageSegmentParams {
   std::string input;
@@ -58,6 +82,7 @@ struct ImageSegmentParams {
   int64_t min_area = kDefaultSegmentMinArea;
   int max_objects = kDefaultSegmentMaxObjects;
   int padding = 4;
+  std::optional<SegmentFanOutParams> fan_out;
 };
 
 // Errors are InvalidArgument "parameters.<field>: ...".

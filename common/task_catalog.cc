@@ -285,7 +285,7 @@ absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const Struct& parameter
 
 absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const Struct& parameters,
                                                        const TaskLimits& limits) {
-  KILN_RETURN_IF_ERROR(CheckKeys(parameters, "", {"fail_message", "print", "seconds"}));
+  KILN_RETURN_IF_ERROR(CheckKeys(parameters, "", {"children", "fail_message", "print", "seconds"}));
   DebugSleepParams params;
   const Value* seconds = Find(parameters, "seconds");
   if (seconds == nullptr) return Invalid("seconds", "required");
@@ -310,6 +310,14 @@ absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const Struct& parameters,
                      absl::StrCat("must be a whole number from 0 to ", kMaxDebugSleepLines));
     }
     params.print = static_cast<int>(lines);
+  }
+  if (const Value* v = Find(parameters, "children")) {
+    const double count = v->kind_case() == Value::kNumberValue ? v->number_value() : -1;
+    if (!(count >= 0 && count <= kMaxDebugSleepChildren) || count != static_cast<int>(count)) {
+      return Invalid("children",
+                     absl::StrCat("must be a whole number from 0 to ", kMaxDebugSleepChildren));
+    }
+    params.children = static_cast<int>(count);
   }
   return params;
 }

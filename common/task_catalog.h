@@ -113,12 +113,17 @@ absl::StatusOr<MeshExtractParams> ParseMeshExtractParams(const google::protobuf:
 //   fail_message  when set, the task fails with this message after sleeping
 //   print         lines to print on stdout, spread over the sleep (0..kMaxDebugSleepLines;
 //                 default 0): output for tests and demos of `kilnctl logs`
+//   children      before sleeping, submit this many debug.sleep children of the same
+//                 `seconds` (fan-out, docs/pipelines.md; 0..kMaxDebugSleepChildren,
+//                 default 0): for tests of fan-out and of cancelling a parent
 struct DebugSleepParams {
   double seconds = 0;
   std::optional<std::string> fail_message;
   int print = 0;
+  int children = 0;
 };
 inline constexpr int kMaxDebugSleepLines = 1000000;
+inline constexpr int kMaxDebugSleepChildren = 16;
 
 absl::StatusOr<DebugSleepParams> ParseDebugSleepParams(const google::protobuf::Struct& parameters,
                                                        const TaskLimits& limits);

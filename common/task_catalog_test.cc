@@ -158,6 +158,10 @@ TEST(TaskCatalogTest, DebugSleep) {
   params = ParseDebugSleepParams(JsonStruct(R"({"seconds":1,"print":25})"), {});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->print, 25);
+  EXPECT_EQ(params->children, 0);
+  params = ParseDebugSleepParams(JsonStruct(R"({"seconds":1,"children":16})"), {});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(params->children, 16);
   EXPECT_TRUE(ValidateTaskParameters("debug.sleep", JsonStruct(R"({"seconds":3600})"), {}).ok());
 }
 
@@ -177,7 +181,7 @@ TEST(TaskCatalogTest, DebugSleepErrors) {
   EXPECT_THAT(SleepError(R"({"seconds":1,"fail_message":""})"),
               StartsWith("parameters.fail_message: must be a non-empty string"));
   EXPECT_EQ(SleepError(R"({"seconds":1,"fail":"x"})"),
-            "parameters.fail: unknown field (known: fail_message, print, seconds)");
+            "parameters.fail: unknown field (known: children, fail_message, print, seconds)");
   EXPECT_EQ(SleepError(R"({"seconds":1,"print":-1})"),
             "parameters.print: must be a whole number from 0 to 1000000");
   EXPECT_EQ(SleepError(R"({"seconds":1,"print":2.5})"),
@@ -186,6 +190,10 @@ TEST(TaskCatalogTest, DebugSleepErrors) {
             "parameters.print: must be a whole number from 0 to 1000000");
   EXPECT_EQ(SleepError(R"({"seconds":1,"print":1000001})"),
             "parameters.print: must be a whole number from 0 to 1000000");
+  EXPECT_EQ(SleepError(R"({"seconds":1,"children":17})"),
+            "parameters.children: must be a whole number from 0 to 16");
+  EXPECT_EQ(SleepError(R"({"seconds":1,"children":1.5})"),
+            "parameters.children: must be a whole number from 0 to 16");
 }
 
 TEST(TaskCatalogTest, ModelRunPassesAnyObjectUpToTheCap) {

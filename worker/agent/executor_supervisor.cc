@@ -297,7 +297,8 @@ absl::Status ExecutorSupervisor::Restart() {
 
 absl::StatusOr<ExecResult> ExecutorSupervisor::Run(const kiln::v1::RunTaskRequest& request,
                                                    const ProgressCallback& on_progress,
-                                                   absl::Time deadline) {
+                                                   absl::Time deadline,
+                                                   const ChildrenCallback& on_submit_children) {
   KILN_RETURN_IF_ERROR(EnsureRunning());
   // Reaps a child that died or broke the stream; a crash (not a kill we asked for)
   // counts toward the restart backoff.
@@ -341,6 +342,19 @@ absl::StatusOr<ExecResult> ExecutorSupervisor::Run(const kiln::v1::RunTaskReques
       case ExecEvent::kResult:
         consecutive_crashes_ = 0;
         return std::move(*event.mutable_result());
+      case ExecEvent::kSubmitChildren: {
+        ExecRequest answer;
+        if (on_submit_children) {
+          *answer.mutable_children() = on_submit_children(event.submit_children());
+        } else {
+          answer.mutable_children()->set_error("this worker does not submit child jobs");
+          answer.mutable_children()->set_code(
+              static_cast<int32_t>(absl::StatusCode::kFailedPrecondition));
+        }
+        answer.mutable_children()->set_call_id(event.submit_children().call_id());
+        if (!exec::WriteFrame(to_child_, answer).ok()) return died();
+        break;
+      }
       default:
         KILN_LOG(WARNING) << "slot " << options_.slot << ": unexpected executor event";
     }

@@ -52,6 +52,10 @@ struct ExecutorSupervisorOptions {
 class ExecutorSupervisor {
  public:
   using ProgressCallback = std::function<void(const kiln::v1::ExecProgress&)>;
+  // Answers a running task's ExecSubmitChildren (it blocks until then); called on the
+  // thread in Run().
+  using ChildrenCallback =
+      std::function<kiln::v1::ExecChildrenResult(const kiln::v1::ExecSubmitChildren&)>;
 
   // Starts the first child and waits for its ExecReady. Ignores SIGPIPE process-wide
   // (a dead child must show up as EPIPE, not kill the worker).
@@ -73,13 +77,16 @@ class ExecutorSupervisor {
   // start, Cancelled after Shutdown().
   absl::Status EnsureRunning();
 
-  // Runs one task on the child, calling on_progress for each ExecProgress. Returns the
+  // Runs one task on the child, calling on_progress for each ExecProgress and
+  // on_submit_children for each ExecSubmitChildren, whose answer goes back to the child
+  // (without one, the child is told FAILED_PRECONDITION). Returns the
   // ExecResult, or: Aborted when the child died or was killed (message names the cause),
   // DeadlineExceeded when `deadline` passed (the child is killed), Unavailable when no
   // child could be started, Cancelled after Shutdown().
   absl::StatusOr<kiln::v1::ExecResult> Run(const kiln::v1::RunTaskRequest& request,
                                            const ProgressCallback& on_progress,
-                                           absl::Time deadline = absl::InfiniteFuture());
+                                           absl::Time deadline = absl::InfiniteFuture(),
+                                           const ChildrenCallback& on_submit_children = nullptr);
 
   // Replaces the child with a new one (which probes its devices afresh), without the
   // crash backoff: a restart the worker asked for is not a crash. Same errors as

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -66,6 +67,59 @@ TEST(ExecutorSupervisorTest, StartsExecutorAndRunsATask) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->ok()) << result->error();
   EXPECT_GT(progress_events, 0);
+}
+
+// image.segment with fan_out on the real kiln-exec: its ExecSubmitChildren reaches the
+// callback while the task waits (the files it names already written), and the answer
+// goes back into the task's summary. Without a callback the task is refused.
+TEST(ExecutorSupervisorTest, ChildSubmissionsReachTheCallbackAndItsAnswerTheTask) {
+  auto created = ExecutorSupervisor::Create(TestOptions());
+  ASSERT_TRUE(created.ok()) << created.status();
+  ExecutorSupervisor& supervisor = **created;
+  const std::string out = ::testing::TempDir() + "/supervisor_fan_out";
+  std::filesystem::remove_all(out);
+  std::filesystem::create_directories(out);
+  RunTaskRequest run;
+  run.set_job_id("j-test");
+  run.set_attempt(1);
+  run.set_task("image.segment");
+  run.set_output_dir(out);
+  kiln::v1::LocalFile* input = run.add_inputs();
+  input->set_name("scene.png");
+  input->set_path(KILN_TEST_DATA_DIR "/images/three_objects.png");
+  auto& params = *run.mutable_parameters()->mutable_fields();
+  params["input"].set_string_value("scene.png");
+  params["fan_out"].mutable_struct_value();
+
+  std::vector<kiln::v1::ExecSubmitChildren> calls;
+  auto result = supervisor.Run(
+      run, nullptr, absl::Now() + absl::Seconds(60),
+      [&](const kiln::v1::ExecSubmitChildren& submit) {
+        calls.push_back(submit);
+        kiln::v1::ExecChildrenResult answer;
+        answer.set_ok(true);
+        for (int i = 0; i < submit.children_size(); ++i) {
+          // The files exist by the time the worker is asked.
+          for (const kiln::v1::LocalFile& file : submit.children(i).files()) {
+            EXPECT_TRUE(std::filesystem::is_regular_file(file.path())) << file.path();
+          }
+          answer.add_job_ids("j-child-" + std::to_string(i));
+        }
+        return answer;
+      });
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_TRUE(result->ok()) << result->error();
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_EQ(calls[0].children_size(), 4);
+  EXPECT_EQ(calls[0].children(0).spec().task(), "image.to3d");
+  EXPECT_EQ(calls[0].children(3).spec().task(), "scene.compose");
+  EXPECT_EQ(result->summary().fields().at("scene_job").string_value(), "j-child-3");
+
+  result = supervisor.Run(run, nullptr, absl::Now() + absl::Seconds(60));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->ok());
+  EXPECT_TRUE(result->permanent());
+  EXPECT_THAT(result->error(), HasSubstr("does not submit child jobs"));
 }
 
 TEST(ExecutorSupervisorTest, SigkillMidRunIsReportedAndTheExecutorRestarts) {

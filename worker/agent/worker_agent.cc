@@ -22,6 +22,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
+#include "worker/agent/child_jobs.h"
 #include "worker/agent/exec_probe.h"
 #include "worker/agent/host_info.h"
 #include "worker/agent/live_log_forwarder.h"
@@ -870,7 +871,10 @@ WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignme
   }
   absl::StatusOr<kiln::v1::ExecResult> result = slot.executor->Run(
       run, [&](const kiln::v1::ExecProgress& progress) { ForwardProgress(slot, lease, progress); },
-      deadline);
+      deadline,
+      [&](const kiln::v1::ExecSubmitChildren& submit) {
+        return SubmitChildren(slot, lease, dir, submit);
+      });
   if (live_log.has_value()) live_log->Stop();
   if (result.ok()) {
     slot.loaded_models.assign(result->loaded_models().begin(), result->loaded_models().end());
@@ -968,6 +972,52 @@ void WorkerAgent::ForwardProgress(Slot& slot, const Lease& lease,
   } else if (!status.ok()) {
     KILN_LOG(WARNING) << "slot " << slot.index << ": progress report failed: " << status;
   }
+}
+
+kiln::v1::ExecChildrenResult WorkerAgent::SubmitChildren(
+    Slot& slot, const Lease& lease, const std::string& dir,
+    const kiln::v1::ExecSubmitChildren& submit) {
+  kiln::v1::SubmitChildJobsRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_job_id(lease.job_id);
+  request.set_attempt(lease.attempt);
+  request.set_call_id(submit.call_id());
+  for (int i = 0; i < submit.children_size(); ++i) {
+    const kiln::v1::ExecChildSpec& child = submit.children(i);
+    kiln::v1::JobSpec& spec = *request.add_specs() = child.spec();
+    for (int f = 0; f < child.files_size(); ++f) {
+      absl::StatusOr<std::string> path = ResolveChildFile(dir, child.files(f), i, f);
+      if (!path.ok()) return ChildrenFailure(submit.call_id(), path.status());
+      absl::StatusOr<BlobRef> ref = UploadBlob(slot, child.files(f).name(), *path);
+      if (!ref.ok()) {
+        return ChildrenFailure(
+            submit.call_id(),
+            absl::Status(ref.status().code(), absl::StrCat("uploading children[", i, "].files[", f,
+                                                           "]: ", ref.status().message())));
+      }
+      *spec.add_inputs() = *std::move(ref);
+    }
+  }
+  kiln::v1::SubmitChildJobsResponse response;
+  // Retrying is safe: the same call_id gives the same children.
+  const absl::Status status = Report("SubmitChildJobs", request, &response,
+                                     &kiln::v1::WorkerService::Stub::SubmitChildJobs);
+  if (!status.ok()) {
+    KILN_LOG(WARNING) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
+                      << lease.attempt << ": SubmitChildJobs " << submit.call_id() << ": "
+                      << status;
+    return ChildrenFailure(submit.call_id(), status);
+  }
+  kiln::v1::ExecChildrenResult result;
+  result.set_call_id(submit.call_id());
+  result.set_ok(true);
+  for (const kiln::v1::SubmitJobResponse& child : response.results()) {
+    result.add_job_ids(child.job().id());
+  }
+  KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
+                 << lease.attempt << " submitted " << result.job_ids_size() << " children ("
+                 << submit.call_id() << ")";
+  return result;
 }
 
 void WorkerAgent::ForwardLog(Slot& slot, const Lease& lease,

@@ -6,7 +6,9 @@
 // runnable, with the reason). Then each slot long-polls AcquireJob, stages the
 // job's input blobs (JobService.GetBlob), runs the task on its slot's kiln-exec child
 // (ExecutorSupervisor), uploads the outputs (JobService.PutBlob) and reports the end of
-// the attempt (CompleteJob / FailJob). The scheduler never dials the worker.
+// the attempt (CompleteJob / FailJob). A task that fans out (ExecSubmitChildren) has its
+// children's files uploaded and the children submitted (SubmitChildJobs) meanwhile. The scheduler
+// never dials the worker.
 //
 // Device verdicts are kept current: after a task failure the executor classifies as
 // device-cannot-run (reported as EXIT_REASON_DEVICE_CANNOT_RUN; an executor killed by
@@ -196,6 +198,11 @@ class WorkerAgent {
   absl::StatusOr<kiln::v1::BlobRef> UploadBlob(Slot& slot, const std::string& name,
                                                const std::string& path);
   void ForwardProgress(Slot& slot, const Lease& lease, const kiln::v1::ExecProgress& progress);
+  // Slot thread, while the lease's task runs: uploads the files its children name (from
+  // the attempt directory `dir`) and calls SubmitChildJobs, fenced by the lease.
+  kiln::v1::ExecChildrenResult SubmitChildren(Slot& slot, const Lease& lease,
+                                              const std::string& dir,
+                                              const kiln::v1::ExecSubmitChildren& submit);
   // Log thread of the slot: sends new output for the live tail (best effort).
   void ForwardLog(Slot& slot, const Lease& lease, const AttemptLogCapture::Chunk& chunk);
   // Saves the output of the attempt that just ran on the slot as attempt-<n>.log in

@@ -410,6 +410,45 @@ TEST_F(WorkerAgentTest, RunsTheAssignmentsTierParameters) {
   EXPECT_EQ(job.attempts(0).tier(), "cpu-fast");
 }
 
+// A task that fans out (image.segment with fan_out): the agent uploads the crops and
+// objects.json its children name, submits them fenced by the parent's lease, and the
+// children run on this worker too, the compose one after the image.to3d ones.
+TEST_F(WorkerAgentTest, FanOutUploadsTheChildrensFilesAndSubmitsThemUnderTheParent) {
+  const std::string image = files_.Sub("scene.png");
+  fs::copy_file(KILN_TEST_DATA_DIR "/images/three_objects.png", image);
+  absl::StatusOr<BlobRef> input = client_->UploadFile(image, "scene.png");
+  ASSERT_TRUE(input.ok()) << input.status();
+  JobSpec spec = Spec("image.segment", R"({"input": "scene.png",
+      "fan_out": {"to3d": {"resolution": 32}, "compose": {"width": 2.4}}})");
+  *spec.add_inputs() = *input;
+  const std::string id = Submit(spec);
+  const Job parent = WaitDone(id);
+  ASSERT_EQ(parent.state(), JOB_STATE_SUCCEEDED) << parent.status_message();
+  ASSERT_EQ(parent.child_job_ids_size(), 4);
+  EXPECT_EQ(parent.result().fields().at("scene_job").string_value(), parent.child_job_ids(3));
+  for (int i = 0; i < 3; ++i) {
+    const Job child = GetJob(parent.child_job_ids(i));
+    EXPECT_EQ(child.parent_job_id(), id);
+    EXPECT_EQ(child.spec().task(), "image.to3d");
+    EXPECT_EQ(child.spec().client_request_id(), absl::StrCat(id, "/segment-to3d-", i));
+    ASSERT_EQ(child.spec().inputs_size(), 1);
+    // The blob uploaded while the parent ran is the crop the parent then stored.
+    const BlobRef& crop = child.spec().inputs(0);
+    EXPECT_EQ(crop.name(), absl::StrCat("object-", i, ".png"));
+    bool stored = false;
+    for (const BlobRef& out : parent.outputs()) stored |= out.sha256() == crop.sha256();
+    EXPECT_TRUE(stored) << crop.name();
+  }
+  // Four jobs one after another on the one slot: a longer wait than one job's.
+  absl::StatusOr<Job> compose = client_->Wait(parent.child_job_ids(3), absl::Minutes(2));
+  ASSERT_TRUE(compose.ok()) << compose.status();
+  ASSERT_EQ(compose->state(), JOB_STATE_SUCCEEDED) << compose->status_message();
+  EXPECT_EQ(compose->parent_job_id(), id);
+  EXPECT_EQ(compose->result().fields().at("nodes").number_value(), 3);
+  ASSERT_EQ(compose->outputs_size(), 1);
+  EXPECT_EQ(compose->outputs(0).name(), "scene.glb");
+}
+
 // Simulated GPUs: a good sm_90 and an sm_86 our kernels do not cover, plus a CPU slot.
 class GpuWorkerAgentTest : public WorkerAgentTest {
  protected:

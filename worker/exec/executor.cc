@@ -78,16 +78,18 @@ kiln::v1::ExecReady Executor::Ready() const {
 }
 
 ExecResult Executor::RunTask(const RunTaskRequest& request,
-                             const std::function<void(const ExecProgress&)>& on_progress) {
-  ExecResult result = RunTaskUnreported(request, on_progress);
+                             const std::function<void(const ExecProgress&)>& on_progress,
+                             const ChildSubmitter& submit_children) {
+  ExecResult result = RunTaskUnreported(request, on_progress, submit_children);
   if (loaded_models_) {
     for (std::string& key : loaded_models_()) result.add_loaded_models(std::move(key));
   }
   return result;
 }
 
-ExecResult Executor::RunTaskUnreported(
-    const RunTaskRequest& request, const std::function<void(const ExecProgress&)>& on_progress) {
+ExecResult Executor::RunTaskUnreported(const RunTaskRequest& request,
+                                       const std::function<void(const ExecProgress&)>& on_progress,
+                                       const ChildSubmitter& submit_children) {
   ExecResult result;
   const tasks::Task* task = registry_.Find(request.task());
   if (task == nullptr) {
@@ -129,6 +131,18 @@ ExecResult Executor::RunTaskUnreported(
       pending = std::move(progress);
     }
   };
+
+  if (submit_children) {
+    context.submit_children = [&](std::string_view call_id,
+                                  const std::vector<kiln::v1::ExecChildSpec>& children) {
+      // What the task reported so far reaches the worker before it blocks.
+      if (pending) {
+        on_progress(*pending);
+        pending.reset();
+      }
+      return submit_children(call_id, children);
+    };
+  }
 
   absl::StatusOr<tasks::TaskOutput> output;
   try {
@@ -178,12 +192,52 @@ absl::Status Executor::Serve(int in_fd, int out_fd) {
     KILN_LOG(INFO) << "job " << run.job_id() << " attempt " << run.attempt() << ": running task "
                    << run.task();
     const absl::Time start = clock_.Now();
-    ExecResult result = RunTask(run, [&](const ExecProgress& progress) {
-      if (!write_status.ok()) return;
+    // Child submission: one ExecSubmitChildren out, then the matching answer in; any other
+    // request while a task runs breaks the protocol (the worker sends nothing else then).
+    const ChildSubmitter submit_children = [&](std::string_view call_id,
+                                               const std::vector<kiln::v1::ExecChildSpec>& children)
+        -> absl::StatusOr<std::vector<std::string>> {
+      if (!write_status.ok()) return write_status;
       ExecEvent event;
-      *event.mutable_progress() = progress;
+      kiln::v1::ExecSubmitChildren& submit = *event.mutable_submit_children();
+      submit.set_call_id(std::string(call_id));
+      for (const kiln::v1::ExecChildSpec& child : children) *submit.add_children() = child;
       write_status = WriteFrame(out_fd, event);
-    });
+      if (!write_status.ok()) return write_status;
+      ExecRequest answer;
+      absl::Status read = ReadFrame(in_fd, &answer);
+      if (read.ok() && (answer.request_case() != ExecRequest::kChildren ||
+                        answer.children().call_id() != call_id)) {
+        read = absl::DataLossError(
+            absl::StrCat("expected the answer to ExecSubmitChildren ", std::string(call_id)));
+      }
+      if (!read.ok()) {
+        write_status = read;  // The stream is out of step: Serve ends after this task.
+        return absl::UnavailableError(absl::StrCat("submitting children: ", read.message()));
+      }
+      const kiln::v1::ExecChildrenResult& result = answer.children();
+      if (!result.ok()) {
+        const absl::StatusCode code = result.code() > 0 && result.code() <= 16
+                                          ? static_cast<absl::StatusCode>(result.code())
+                                          : absl::StatusCode::kUnknown;
+        return absl::Status(code, result.error());
+      }
+      if (result.job_ids_size() != static_cast<int>(children.size())) {
+        return absl::InternalError(absl::StrCat("submitted ", children.size(),
+                                                " children, the worker returned ",
+                                                result.job_ids_size(), " ids"));
+      }
+      return std::vector<std::string>(result.job_ids().begin(), result.job_ids().end());
+    };
+    ExecResult result = RunTask(
+        run,
+        [&](const ExecProgress& progress) {
+          if (!write_status.ok()) return;
+          ExecEvent event;
+          *event.mutable_progress() = progress;
+          write_status = WriteFrame(out_fd, event);
+        },
+        submit_children);
     KILN_RETURN_IF_ERROR(write_status);
     KILN_LOG(INFO) << "job " << run.job_id() << " attempt " << run.attempt() << ": "
                    << (result.ok() ? "ok" : "failed: " + result.error())

@@ -52,13 +52,19 @@ class Executor {
   // (returns OK) or a protocol/I-O error (returns it).
   absl::Status Serve(int in_fd, int out_fd);
 
-  // Runs one task and returns its result; progress goes to on_progress, rate-limited.
+  // Asks the worker to submit child jobs for the running task and waits for its answer.
+  using ChildSubmitter = std::function<absl::StatusOr<std::vector<std::string>>(
+      std::string_view call_id, const std::vector<kiln::v1::ExecChildSpec>& children)>;
+
+  // Runs one task and returns its result; progress goes to on_progress, rate-limited;
+  // the task's TaskContext::SubmitChildren goes to submit_children (null: refused).
   // Unknown tasks and permanent status codes give permanent=true. On a device that is not
   // runnable, or a simulated ":cannot-run" one, the task is not run and the result has
   // device_cannot_run=true; so does a task error that IsDeviceCannotRunError() matches.
   kiln::v1::ExecResult RunTask(
       const kiln::v1::RunTaskRequest& request,
-      const std::function<void(const kiln::v1::ExecProgress&)>& on_progress);
+      const std::function<void(const kiln::v1::ExecProgress&)>& on_progress,
+      const ChildSubmitter& submit_children = nullptr);
 
   // ExecReady for this process.
   kiln::v1::ExecReady Ready() const;
@@ -67,7 +73,8 @@ class Executor {
   // RunTask without ExecResult.loaded_models.
   kiln::v1::ExecResult RunTaskUnreported(
       const kiln::v1::RunTaskRequest& request,
-      const std::function<void(const kiln::v1::ExecProgress&)>& on_progress);
+      const std::function<void(const kiln::v1::ExecProgress&)>& on_progress,
+      const ChildSubmitter& submit_children);
 
   const tasks::TaskRegistry& registry_;
   const absl::Duration progress_interval_;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -94,6 +95,31 @@ class ScriptedTask : public tasks::Task {
   End end_;
 };
 
+// A task that fans out: asks for one child ("t.child") and puts the ids it got in its
+// summary, or fails with the error.
+class FanOutTask : public tasks::Task {
+ public:
+  std::string_view kind() const override { return "t.fanout"; }
+  absl::StatusOr<tasks::TaskOutput> Run(const tasks::TaskContext& context) const override {
+    context.report_progress(0.5, "segmented");
+    kiln::v1::ExecChildSpec child;
+    child.mutable_spec()->set_task("t.child");
+    kiln::v1::LocalFile* file = child.add_files();
+    file->set_name("crop.png");
+    file->set_path(context.request->output_dir() + "/crop.png");
+    absl::StatusOr<std::vector<std::string>> ids = context.SubmitChildren("call-1", {child});
+    if (!ids.ok()) return ids.status();
+    tasks::TaskOutput output;
+    for (const std::string& id : *ids) {
+      (*output.summary.mutable_fields())["children"]
+          .mutable_list_value()
+          ->add_values()
+          ->set_string_value(id);
+    }
+    return output;
+  }
+};
+
 class ExecutorTest : public ::testing::Test {
  protected:
   ExecutorTest() {
@@ -117,6 +143,7 @@ class ExecutorTest : public ::testing::Test {
     registry_.Add(std::make_unique<FailingTask>(
         "t.oom.later", absl::ResourceExhaustedError("CUDA out of memory: tried to allocate 2 GiB"),
         /*progress_first=*/true));
+    registry_.Add(std::make_unique<FanOutTask>());
   }
 
   ExecResult Run(const std::string& task, std::vector<ExecProgress>* progress,
@@ -184,6 +211,124 @@ TEST_F(ExecutorTest, UnknownTaskIsPermanent) {
   EXPECT_FALSE(result.ok());
   EXPECT_TRUE(result.permanent());
   EXPECT_TRUE(progress.empty());
+}
+
+TEST_F(ExecutorTest, ATaskWithoutAWorkerCannotSubmitChildren) {
+  std::vector<ExecProgress> progress;
+  const ExecResult result = Run("t.fanout", &progress);
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("cannot submit child jobs"));
+}
+
+// Reads one frame from `fd` within `timeout` (so a protocol bug fails, not hangs).
+absl::Status ReadWithin(int fd, google::protobuf::MessageLite* message, absl::Duration timeout) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) {
+    return absl::DeadlineExceededError("no frame");
+  }
+  return ReadFrame(fd, message);
+}
+
+// Executor::Serve on pipes, the test playing the worker.
+class ServeTest : public ExecutorTest {
+ protected:
+  void SetUp() override {
+    int requests[2], events[2];
+    ASSERT_EQ(::pipe2(requests, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(events, O_CLOEXEC), 0);
+    to_executor_ = requests[1];
+    from_executor_ = events[0];
+    server_ = std::thread([this, in = requests[0], out = events[1]] {
+      ExecutorOptions options;
+      options.registry = &registry_;
+      options.clock = &clock_;
+      Executor executor(options);
+      serve_status_ = executor.Serve(in, out);
+      ::close(in);
+      ::close(out);
+    });
+    ExecEvent ready;
+    ASSERT_TRUE(ReadWithin(from_executor_, &ready, absl::Seconds(30)).ok());
+    ASSERT_EQ(ready.event_case(), ExecEvent::kReady);
+  }
+  void TearDown() override {
+    ::close(to_executor_);  // End of stream: Serve returns.
+    if (server_.joinable()) server_.join();
+    ::close(from_executor_);
+  }
+  void Send(const ExecRequest& request) { ASSERT_TRUE(WriteFrame(to_executor_, request).ok()); }
+  // The next event other than progress.
+  ExecEvent Next() {
+    ExecEvent event;
+    do {
+      const absl::Status status = ReadWithin(from_executor_, &event, absl::Seconds(30));
+      EXPECT_TRUE(status.ok()) << status;
+      if (!status.ok()) return ExecEvent();
+    } while (event.event_case() == ExecEvent::kProgress);
+    return event;
+  }
+  void RunFanOut() {
+    ExecRequest run;
+    run.mutable_run()->set_task("t.fanout");
+    run.mutable_run()->set_output_dir("/tmp/out");
+    Send(run);
+  }
+
+  int to_executor_ = -1;
+  int from_executor_ = -1;
+  std::thread server_;
+  absl::Status serve_status_;
+};
+
+TEST_F(ServeTest, SubmitChildrenGoesToTheWorkerAndItsIdsBackToTheTask) {
+  RunFanOut();
+  const ExecEvent submit = Next();
+  ASSERT_EQ(submit.event_case(), ExecEvent::kSubmitChildren);
+  EXPECT_EQ(submit.submit_children().call_id(), "call-1");
+  ASSERT_EQ(submit.submit_children().children_size(), 1);
+  EXPECT_EQ(submit.submit_children().children(0).spec().task(), "t.child");
+  EXPECT_EQ(submit.submit_children().children(0).files(0).path(), "/tmp/out/crop.png");
+
+  ExecRequest answer;
+  answer.mutable_children()->set_call_id("call-1");
+  answer.mutable_children()->set_ok(true);
+  answer.mutable_children()->add_job_ids("j-00000000000000c1");
+  Send(answer);
+  const ExecEvent result = Next();
+  ASSERT_EQ(result.event_case(), ExecEvent::kResult);
+  ASSERT_TRUE(result.result().ok()) << result.result().error();
+  EXPECT_EQ(result.result().summary().fields().at("children").list_value().values(0).string_value(),
+            "j-00000000000000c1");
+
+  // The executor serves the next task as usual.
+  RunFanOut();
+  ASSERT_EQ(Next().event_case(), ExecEvent::kSubmitChildren);
+  answer.mutable_children()->set_ok(false);
+  answer.mutable_children()->clear_job_ids();
+  answer.mutable_children()->set_error("specs[0].task: unknown task \"t.child\"");
+  answer.mutable_children()->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+  Send(answer);
+  const ExecEvent refused = Next();
+  ASSERT_EQ(refused.event_case(), ExecEvent::kResult);
+  EXPECT_FALSE(refused.result().ok());
+  EXPECT_TRUE(refused.result().permanent());  // INVALID_ARGUMENT reached the task as such.
+  EXPECT_THAT(refused.result().error(), HasSubstr("specs[0].task: unknown task"));
+}
+
+TEST_F(ServeTest, AnAnswerForAnotherCallEndsTheStream) {
+  RunFanOut();
+  ASSERT_EQ(Next().event_case(), ExecEvent::kSubmitChildren);
+  ExecRequest answer;
+  answer.mutable_children()->set_call_id("some-other-call");
+  answer.mutable_children()->set_ok(true);
+  Send(answer);
+  // The stream is out of step: Serve gives up on it without a result (the worker sees
+  // the executor end, as after a crash).
+  server_.join();
+  ExecEvent event;
+  EXPECT_TRUE(IsEndOfStream(ReadWithin(from_executor_, &event, absl::Seconds(30))));
+  EXPECT_TRUE(absl::IsDataLoss(serve_status_)) << serve_status_;
 }
 
 device::DeviceProbe Probe(int cc, bool runnable, bool fake_cannot_run = false) {

@@ -19,6 +19,19 @@ absl::StatusOr<TaskOutput> DebugSleepTask::Run(const TaskContext& context) const
   if (request.output_dir().empty()) {
     return absl::FailedPreconditionError("the request has no output_dir");
   }
+  if (params.children > 0) {
+    std::vector<kiln::v1::ExecChildSpec> children(params.children);
+    for (int i = 0; i < params.children; ++i) {
+      kiln::v1::JobSpec& spec = *children[i].mutable_spec();
+      spec.set_task(std::string(kDebugSleepTask));
+      spec.set_client_request_id(absl::StrCat("sleep-child-", i));
+      (*spec.mutable_parameters()->mutable_fields())["seconds"].set_number_value(params.seconds);
+    }
+    KILN_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                          context.SubmitChildren("debug-sleep-children", children));
+    std::printf("debug.sleep: submitted %zu children\n", ids.size());
+    std::fflush(stdout);
+  }
   const absl::Duration total = absl::Seconds(params.seconds);
   const absl::Time start = options_.clock->Now();
   absl::Duration elapsed;

@@ -1,7 +1,8 @@
 // debug.sleep: a diagnostic task of known length. It sleeps `seconds` in small steps,
 // reporting progress, then writes "sleep.txt" or, when `fail_message` is set, fails
 // with that message (Aborted, so the job is retried). With `print` it prints that many
-// numbered lines on stdout, spread over the sleep ("debug.sleep: line 3 of 10").
+// numbered lines on stdout, spread over the sleep ("debug.sleep: line 3 of 10"). With
+// `children` it first submits that many debug.sleep children (TaskContext::SubmitChildren).
 // Operators and tests use it to exercise leases, retries, cancellation, executor crashes
 // and `kilnctl logs`. Stateless once built; Run may be called from any thread.
 #ifndef KILN_WORKER_TASKS_DEBUG_SLEEP_TASK_H_

@@ -24,7 +24,8 @@ class DebugSleepTaskTest : public ::testing::Test {
     options_.step = absl::Milliseconds(250);
   }
 
-  absl::StatusOr<TaskOutput> Run(const std::string& parameters) {
+  absl::StatusOr<TaskOutput> Run(const std::string& parameters,
+                                 const decltype(TaskContext::submit_children)& submit = nullptr) {
     kiln::v1::RunTaskRequest request;
     request.set_output_dir(dir_);
     EXPECT_TRUE(
@@ -34,6 +35,7 @@ class DebugSleepTaskTest : public ::testing::Test {
     context.report_progress = [this](double fraction, std::string_view) {
       progress_.push_back(fraction);
     };
+    context.submit_children = submit;
     return DebugSleepTask(options_).Run(context);
   }
 
@@ -44,6 +46,33 @@ class DebugSleepTaskTest : public ::testing::Test {
   std::vector<absl::Duration> sleeps_;
   std::vector<double> progress_;
 };
+
+TEST_F(DebugSleepTaskTest, ChildrenAreSubmittedBeforeTheSleep) {
+  std::vector<kiln::v1::ExecChildSpec> submitted;
+  auto out = Run(R"({"seconds": 0.5, "children": 2})",
+                 [&](std::string_view call_id, const std::vector<kiln::v1::ExecChildSpec>& children)
+                     -> absl::StatusOr<std::vector<std::string>> {
+                   EXPECT_EQ(call_id, "debug-sleep-children");
+                   EXPECT_TRUE(sleeps_.empty());  // Before sleeping.
+                   submitted = children;
+                   return std::vector<std::string>{"j-1", "j-2"};
+                 });
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(submitted.size(), 2u);
+  EXPECT_EQ(submitted[1].spec().task(), "debug.sleep");
+  EXPECT_EQ(submitted[1].spec().client_request_id(), "sleep-child-1");
+  EXPECT_EQ(submitted[1].spec().parameters().fields().at("seconds").number_value(), 0.5);
+  // A refused submission fails the task before it sleeps.
+  sleeps_.clear();
+  out = Run(
+      R"({"seconds": 0.5, "children": 1})",
+      [](std::string_view,
+         const std::vector<kiln::v1::ExecChildSpec>&) -> absl::StatusOr<std::vector<std::string>> {
+        return absl::FailedPreconditionError("lease lost");
+      });
+  EXPECT_TRUE(absl::IsFailedPrecondition(out.status())) << out.status();
+  EXPECT_TRUE(sleeps_.empty());
+}
 
 TEST_F(DebugSleepTaskTest, SleepsInStepsAndWritesItsFile) {
   auto out = Run(R"({"seconds":1.1})");

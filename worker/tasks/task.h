@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/struct.pb.h"
 #include "kiln/v1/executor.pb.h"
@@ -25,6 +26,22 @@ struct TaskContext {
   // Reports progress in [0,1] with a short message; cheap, may be called often
   // (the executor rate-limits what it forwards).
   std::function<void(double fraction, std::string_view message)> report_progress;
+  // Submits child jobs through the worker (fan-out; docs/pipelines.md) and blocks until it
+  // answers: the children's job ids in order, or the error. Null where nothing can submit
+  // (an executor without a worker, in-process tests); use SubmitChildren().
+  std::function<absl::StatusOr<std::vector<std::string>>(
+      std::string_view call_id, const std::vector<kiln::v1::ExecChildSpec>& children)>
+      submit_children;
+
+  // submit_children, or FailedPrecondition when this run cannot submit children.
+  absl::StatusOr<std::vector<std::string>> SubmitChildren(
+      std::string_view call_id, const std::vector<kiln::v1::ExecChildSpec>& children) const {
+    if (!submit_children) {
+      return absl::FailedPreconditionError(
+          "this executor cannot submit child jobs (it runs without a worker)");
+    }
+    return submit_children(call_id, children);
+  }
 };
 
 // What a successful task leaves behind.

@@ -75,5 +75,44 @@ TEST(ImageSegmentParamsTest, BadFieldsAreNamed) {
               HasSubstr("parameters.padding: must be an integer from 0 to 256"));
 }
 
+TEST(ImageSegmentParamsTest, FanOut) {
+  absl::StatusOr<ImageSegmentParams> p = ParseImageSegmentParams(JsonStruct(R"({
+      "input": "a.png", "fan_out": {"to3d": {"size": 2, "depth": 0.5},
+      "compose": {"width": 2.4, "output": "room.glb", "preview": {"frames": 2}}}})"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->fan_out.has_value());
+  EXPECT_EQ(p->fan_out->mesh_size, 2);
+  EXPECT_EQ(p->fan_out->width, 2.4);
+  EXPECT_EQ(p->fan_out->output, "room.glb");
+  EXPECT_TRUE(p->fan_out->preview.has_value());
+  EXPECT_EQ(p->fan_out->to3d.fields().at("depth").number_value(), 0.5);
+  p = ParseImageSegmentParams(JsonStruct(R"({"input": "a.png", "fan_out": {}})"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->fan_out->mesh_size, 1);
+  EXPECT_EQ(p->fan_out->output, "scene.glb");
+  EXPECT_FALSE(ParseImageSegmentParams(JsonStruct(R"({"input": "a.png"})"))->fan_out.has_value());
+}
+
+TEST(ImageSegmentParamsTest, BadFanOutFieldsAreNamed) {
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": true})"),
+              HasSubstr("parameters.fan_out: must be an object"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": {"mesh": {}}})"),
+              HasSubstr("parameters.fan_out.mesh: unknown field"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": {"to3d": {"input": "x.png"}}})"),
+              HasSubstr("parameters.fan_out.to3d.input: is set for each object"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": {"to3d": {"depth": 9}}})"),
+              HasSubstr("parameters.fan_out.to3d.depth:"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": {"compose": {"width": 0}}})"),
+              HasSubstr("parameters.fan_out.compose.width:"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": {"compose": {"output": "a.obj"}}})"),
+              HasSubstr("parameters.fan_out.compose.output:"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": {"compose": {"preview": {"frames": 0}}}})"),
+              HasSubstr("parameters.fan_out.compose.preview.frames:"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "max_objects": 64, "fan_out": {}})"),
+              HasSubstr("parameters.max_objects: must be at most 63 with fan_out"));
+  EXPECT_THAT(Error(R"({"input": "a.png", "fan_out": {"compose": {"objects": []}}})"),
+              HasSubstr("parameters.fan_out.compose.objects: unknown field"));
+}
+
 }  // namespace
 }  // namespace kiln

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "worker/image/png.h"
+#include "worker/tasks/image_segment/segment_fan_out.h"
 #include "worker/tasks/image_segment/segment_layout.h"
 #include "worker/tasks/image_segment/segmentation.h"
 #include "worker/tasks/input_png.h"
@@ -96,6 +97,23 @@ absl::StatusOr<TaskOutput> ImageSegmentTask::Run(const TaskContext& context) con
   KILN_RETURN_IF_ERROR(writer->Append(SegmentLayoutToJson(layout)));
   KILN_RETURN_IF_ERROR(writer->Commit());
   AddOutputFile(kLayoutFile, layout_path, &output);
+
+  if (params.fan_out.has_value()) {
+    // The rest of the pipeline as children: the worker uploads the crops and objects.json
+    // (the parent's outputs are not stored until it ends) and submits them.
+    const std::vector<kiln::v1::ExecChildSpec> children =
+        SegmentFanOutChildren(*params.fan_out, layout, dir.string(), kLayoutFile);
+    report(0.95, absl::StrCat("submitting ", children.size(), " child jobs"));
+    absl::StatusOr<std::vector<std::string>> ids =
+        context.SubmitChildren(kSegmentFanOutCallId, children);
+    if (!ids.ok()) {
+      return absl::Status(ids.status().code(), absl::StrCat("fan_out: ", ids.status().message()));
+    }
+    auto& fields = *output.summary.mutable_fields();
+    google::protobuf::ListValue& list = *fields["children"].mutable_list_value();
+    for (const std::string& id : *ids) list.add_values()->set_string_value(id);
+    fields["scene_job"].set_string_value(ids->back());
+  }
   (*output.summary.mutable_fields())["seconds"].set_number_value(
       absl::ToDoubleSeconds(absl::Now() - start));
   report(1.0, absl::StrCat(layout.objects.size(), " objects"));

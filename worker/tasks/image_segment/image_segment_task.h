@@ -20,7 +20,8 @@ class ImageSegmentTask : public Task {
   // Outputs object-<i>.png and mask-<i>.png for each object, then objects.json; summary:
   // objects (the count), components, dropped_small, dropped_over_limit,
   // foreground_pixels, image_size [w, h], mask ("alpha" or "key"), background [r, g, b]
-  // (key mode), seconds.
+  // (key mode), seconds; with fan_out also children (the child job ids: one image.to3d
+  // per object, then the scene.compose) and scene_job (the scene.compose's id).
   absl::StatusOr<TaskOutput> Run(const TaskContext& context) const override;
 };
 

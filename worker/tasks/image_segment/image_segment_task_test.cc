@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/scene_compose_params.h"
+#include "common/task_catalog.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/image/png.h"
@@ -27,7 +29,87 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-class ImageSegmentTaskTest : public testing::TaskFixture<ImageSegmentTask> {};
+class ImageSegmentTaskTest : public testing::TaskFixture<ImageSegmentTask> {
+ protected:
+  // Runs with `json` and a submit_children that records the call and answers `answer`.
+  absl::StatusOr<TaskOutput> RunFanOut(const std::string& json,
+                                       absl::StatusOr<std::vector<std::string>> answer) {
+    *request_.mutable_parameters() = kiln::testing::JsonStruct(json);
+    TaskContext context;
+    context.request = &request_;
+    context.submit_children = [&](std::string_view call_id,
+                                  const std::vector<kiln::v1::ExecChildSpec>& children) {
+      call_id_ = std::string(call_id);
+      children_ = children;
+      return answer;
+    };
+    return ImageSegmentTask().Run(context);
+  }
+  std::string call_id_;
+  std::vector<kiln::v1::ExecChildSpec> children_;
+};
+
+TEST_F(ImageSegmentTaskTest, FanOutSubmitsOneTo3dPerObjectAndAComposeOfThemAll) {
+  AddInputFile("scene.png", kFixture);
+  absl::StatusOr<TaskOutput> output =
+      RunFanOut(R"({"input": "scene.png", "fan_out": {"to3d": {"size": 2, "resolution": 64},
+                   "compose": {"width": 2.4, "output": "room.glb"}}})",
+                std::vector<std::string>{"j-a", "j-b", "j-c", "j-d"});
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_EQ(call_id_, "segment-fan-out");
+  ASSERT_EQ(children_.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const kiln::v1::JobSpec& spec = children_[i].spec();
+    EXPECT_EQ(spec.task(), "image.to3d");
+    EXPECT_EQ(spec.client_request_id(), "segment-to3d-" + std::to_string(i));
+    EXPECT_EQ(spec.parameters().fields().at("input").string_value(),
+              "object-" + std::to_string(i) + ".png");
+    EXPECT_EQ(spec.parameters().fields().at("resolution").number_value(), 64);
+    // Valid as the scheduler will check it at submit.
+    EXPECT_TRUE(ValidateTaskParameters(spec.task(), spec.parameters(), {}).ok());
+    ASSERT_EQ(children_[i].files_size(), 1);
+    EXPECT_EQ(children_[i].files(0).name(), "object-" + std::to_string(i) + ".png");
+    EXPECT_EQ(children_[i].files(0).path(), output->outputs[2 * i].path());
+  }
+  const kiln::v1::JobSpec& compose = children_[3].spec();
+  EXPECT_EQ(compose.task(), "scene.compose");
+  ASSERT_EQ(compose.dependencies_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(compose.dependencies(i).batch_index(), i);
+    EXPECT_EQ(compose.dependencies(i).input_prefix(), "object-" + std::to_string(i) + ".");
+  }
+  EXPECT_TRUE(ValidateTaskParameters(compose.task(), compose.parameters(), {}).ok());
+  absl::StatusOr<SceneComposeParams> scene = ParseSceneComposeParams(compose.parameters());
+  ASSERT_TRUE(scene.ok()) << scene.status();
+  EXPECT_EQ(scene->output, "room.glb");
+  ASSERT_TRUE(scene->layout.has_value());
+  EXPECT_EQ(scene->layout->input, "objects.json");
+  EXPECT_EQ(scene->layout->width, 2.4);
+  EXPECT_EQ(scene->layout->mesh_size, 2);  // The to3d size.
+  ASSERT_EQ(scene->objects.size(), 3u);
+  EXPECT_EQ(scene->objects[2].input, "object-2.mesh.glb");  // Prefix + to3d's output.
+  EXPECT_EQ(scene->objects[2].segment, 2);
+  ASSERT_EQ(children_[3].files_size(), 1);
+  EXPECT_EQ(children_[3].files(0).path(), output->outputs.back().path());  // objects.json
+
+  const auto& summary = output->summary.fields();
+  EXPECT_EQ(summary.at("scene_job").string_value(), "j-d");
+  EXPECT_EQ(summary.at("children").list_value().values_size(), 4);
+}
+
+TEST_F(ImageSegmentTaskTest, FanOutFailsWithTheSubmissionsError) {
+  AddInputFile("scene.png", kFixture);
+  absl::StatusOr<TaskOutput> output =
+      RunFanOut(R"({"input": "scene.png", "fan_out": {}})",
+                absl::FailedPreconditionError("job j-1 attempt 1 does not hold the lease"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(output.status())) << output.status();
+  EXPECT_THAT(output.status().message(), HasSubstr("fan_out: job j-1 attempt 1"));
+  // Without a worker to submit through, fan_out is refused.
+  output = Run(R"({"input": "scene.png", "fan_out": {}})");
+  EXPECT_TRUE(absl::IsFailedPrecondition(output.status())) << output.status();
+  EXPECT_THAT(output.status().message(), HasSubstr("cannot submit child jobs"));
+}
 
 TEST_F(ImageSegmentTaskTest, ThreeObjectsGiveCropsMasksAndObjectsJson) {
   AddInputFile("scene.png", kFixture);
