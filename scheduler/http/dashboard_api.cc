@@ -290,7 +290,7 @@ absl::StatusOr<HttpResponse> DashboardApi::HandleApi(const HttpRequest& request,
   if (parts.size() == 1 && parts[0] == "queue") {
     if (!get) return wrong_method("GET");
     KILN_RETURN_IF_ERROR(no_query());
-    return Queue();
+    return Queue(caller);
   }
   if (parts.size() == 1 && parts[0] == "jobs") {
     if (!get) return wrong_method("GET");
@@ -416,21 +416,23 @@ double DashboardApi::Throughput(uint64_t finished_total) {
   return static_cast<double>(finished_total - n0) / absl::ToDoubleMinutes(span);
 }
 
-absl::StatusOr<HttpResponse> DashboardApi::Queue() {
+absl::StatusOr<HttpResponse> DashboardApi::Queue(const HttpCaller& caller) {
   const core::SchedulerStats stats = scheduler_->Stats();
   const std::vector<core::QueueClassInfo> classes = scheduler_->QueueClasses();
   const absl::Time now = options_.clock->Now();
   std::string classes_json;
   for (const core::QueueClassInfo& info : classes) {
+    const bool visible = caller.is_admin || info.tenant == caller.tenant;
     const double wait = info.oldest_ready == absl::InfiniteFuture()
                             ? 0
                             : std::max(0.0, absl::ToDoubleSeconds(now - info.oldest_ready));
     absl::StrAppend(&classes_json, classes_json.empty() ? "" : ",",
                     "{\"task\":", JsonQuote(info.representative.task()),
                     ",\"model\":", JsonQuote(info.representative.model()),
-                    ",\"tenant\":", JsonQuote(info.tenant), ",\"jobs\":", info.jobs,
+                    ",\"tenant\":", JsonQuote(visible ? info.tenant : ""), ",\"jobs\":", info.jobs,
                     ",\"oldest_wait_seconds\":", wait, ",\"placement\":\"",
-                    PlacementName(info.placement), "\"", ",\"reason\":", JsonQuote(info.reason),
+                    PlacementName(info.placement), "\"",
+                    ",\"reason\":", JsonQuote(visible ? info.reason : ""),
                     ",\"representative\":", ToJson(info.representative), "}");
   }
   const uint64_t finished = stats.jobs_succeeded + stats.jobs_failed + stats.jobs_cancelled;

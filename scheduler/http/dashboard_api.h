@@ -93,7 +93,9 @@ class DashboardApi {
  private:
   absl::StatusOr<HttpResponse> HandleApi(const HttpRequest& request, const HttpCaller& caller);
   absl::StatusOr<HttpResponse> Fleet();
-  absl::StatusOr<HttpResponse> Queue();
+  // Other tenants' classes are shown to users without their tenant and reason (which may
+  // name it): a user sees how busy the farm is, not who else uses it.
+  absl::StatusOr<HttpResponse> Queue(const HttpCaller& caller);
   absl::StatusOr<HttpResponse> ListJobs(const HttpRequest& request, const HttpCaller& caller);
   // The job, or NotFound when it is not the caller's to see.
   absl::StatusOr<kiln::v1::Job> VisibleJob(const std::string& job_id,

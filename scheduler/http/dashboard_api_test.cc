@@ -414,6 +414,47 @@ TEST_F(DashboardApiTest, TokensGoToTheHookAndTenantsSeeOnlyTheirJobs) {
   EXPECT_EQ(Post("/api/v1/jobs/" + bobs + "/cancel", root).status, 200);
 }
 
+TEST_F(DashboardApiTest, UsersSeeOtherTenantsQueueClassesWithoutTheirNames) {
+  DashboardApiOptions api;
+  api.authenticate = [](absl::string_view token) -> absl::StatusOr<HttpCaller> {
+    if (token == "root") return HttpCaller{.tenant = "", .is_admin = true};
+    return HttpCaller{.tenant = std::string(token)};
+  };
+  Serve(api);
+  for (const std::string tenant : {"alice", "bob"}) {
+    kiln::v1::JobSpec spec;
+    spec.set_task("debug.sleep");
+    *spec.mutable_parameters() = kiln::testing::JsonStruct(R"({"seconds":1})");
+    auto result = Await<std::vector<kiln::v1::SubmitJobResponse>>([&](auto done) {
+      scheduler_->Submit({spec}, false, core::SubmitOrigin{.tenant = tenant}, std::move(done));
+    });
+    ASSERT_TRUE(result.ok()) << result.status();
+  }
+  scheduler_->Tick();  // judges pending reasons
+  // Tenant -> reason of each class, as `token` sees the queue.
+  auto classes = [&](const std::string& token) {
+    Reply queue = Get("/api/v1/queue", {{"Authorization", "Bearer " + token}});
+    EXPECT_EQ(queue.status, 200) << queue.body;
+    std::multimap<std::string, std::string> seen;
+    const Struct json = queue.json();
+    for (const auto& c : Field(json, "classes").list_value().values()) {
+      seen.emplace(Field(c.struct_value(), "tenant").string_value(),
+                   Field(c.struct_value(), "reason").string_value());
+    }
+    return seen;
+  };
+  const auto as_alice = classes("alice");
+  ASSERT_EQ(as_alice.size(), 2u);
+  EXPECT_EQ(as_alice.count("alice"), 1u);
+  EXPECT_EQ(as_alice.count("bob"), 0u);
+  ASSERT_EQ(as_alice.count(""), 1u);
+  EXPECT_EQ(as_alice.find("")->second, "");
+  EXPECT_FALSE(as_alice.find("alice")->second.empty());
+  const auto as_root = classes("root");
+  EXPECT_EQ(as_root.count("alice"), 1u);
+  EXPECT_EQ(as_root.count("bob"), 1u);
+}
+
 TEST_F(DashboardApiTest, ServesTheEmbeddedAppAndThreeJs) {
   Serve();
   Reply index = Get("/");

@@ -27,10 +27,11 @@ function render(container, q) {
       h('h2', {}, 'Waiting by requirement class'),
       q.classes.length === 0 ? h('p.muted', {}, 'Nothing is waiting.') :
         h('table', {},
-          h('thead', {}, h('tr', {}, ['task', 'model', 'requirements', 'jobs', 'oldest wait', 'why'].map((t) => h('th', {}, t)))),
+          h('thead', {}, h('tr', {}, ['tenant', 'task', 'model', 'requirements', 'jobs', 'oldest wait', 'why'].map((t) => h('th', {}, t)))),
           h('tbody', {}, q.classes.map((c) => h('tr', {},
-            h('td', {}, c.task), h('td', {}, c.model || ''), h('td', {}, requirements(c.representative)),
-            h('td.num', {}, h('a', { href: `#/jobs?state=queued&model=${encodeURIComponent(c.model || '')}` }, c.jobs)),
+            h('td', {}, c.tenant || ''), h('td', {}, c.task), h('td', {}, c.model || ''),
+            h('td', {}, requirements(c.representative)),
+            h('td.num', {}, h('a', { href: `#/jobs?state=queued&tenant=${encodeURIComponent(c.tenant || '')}&model=${encodeURIComponent(c.model || '')}` }, c.jobs)),
             h('td.num', {}, duration(c.oldest_wait_seconds)),
             h('td', {}, h(`span.placement.p-${c.placement.toLowerCase()}`, {}, c.placement.replaceAll('_', ' ').toLowerCase()),
               h('div.muted', {}, c.reason || ''))))))));
