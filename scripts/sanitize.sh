@@ -60,9 +60,9 @@ ctest "${ctest_args[@]}" || status=$?
 # only: look for its reports in what CTest kept of every test's output as well.
 ubsan_on_stderr=0
 if [ "$1" = asan ]; then
-  ubsan_on_stderr=$(grep -c "runtime error:" "$build_dir/Testing/Temporary/LastTest.log" || true)
+  ubsan_on_stderr=$(grep -c "runtime error:" "$build_dir/Testing/Temporary/LastTest.log" 2>/dev/null || true)
 fi
-if [ "$ubsan_on_stderr" -gt 0 ]; then
+if [ "${ubsan_on_stderr:-0}" -gt 0 ]; then
   grep -B2 -A12 "runtime error:" "$build_dir/Testing/Temporary/LastTest.log" | head -n 120
   echo "sanitize.sh: $ubsan_on_stderr UBSan report(s) in $build_dir/Testing/Temporary/LastTest.log"
   status=1
