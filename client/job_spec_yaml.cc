@@ -178,7 +178,9 @@ class Converter {
     auto& fields = *out->mutable_struct_value()->mutable_fields();
     std::map<int, YAML::Mark> seen;  // Field number -> where it was first given.
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // A copy (a handle): yaml-cpp's operator-> returns a temporary proxy, so a reference to
+      // it->first dangles after this line (ASan: stack-use-after-scope).
+      const YAML::Node key = it->first;
       if (!key.IsScalar()) return Error(key, path, "a key must be a plain name");
       const std::string& name = key.Scalar();
       if (skip != nullptr && skip->contains(name)) continue;

@@ -7,7 +7,9 @@
 #
 # Every sanitizer report of every process (tests and the scheduler, worker, executor and
 # kilnctl processes the end-to-end tests start) is written to <build dir>/sanitizer-logs/;
-# the script fails when CTest fails or when any report was written there.
+# the script fails when CTest fails or when any report was written there. UBSan reports are
+# the exception (gcc 12's combined runtime writes them to stderr only): halt_on_error makes
+# the process fail, and the script also fails on any "runtime error:" in CTest's log.
 #
 #   KILN_SANITIZE_TARGETS  ninja targets to build (default: everything)
 #   KILN_SANITIZE_TESTS    ctest -R regex (default: every test)
@@ -54,6 +56,17 @@ if [ -n "${KILN_SANITIZE_EXCLUDE:-}" ]; then ctest_args+=(-E "$KILN_SANITIZE_EXC
 status=0
 ctest "${ctest_args[@]}" || status=$?
 
+# UBSan inside the combined ASan runtime (gcc 12) ignores log_path and reports on stderr
+# only: look for its reports in what CTest kept of every test's output as well.
+ubsan_on_stderr=0
+if [ "$1" = asan ]; then
+  ubsan_on_stderr=$(grep -c "runtime error:" "$build_dir/Testing/Temporary/LastTest.log" 2>/dev/null || true)
+fi
+if [ "${ubsan_on_stderr:-0}" -gt 0 ]; then
+  grep -B2 -A12 "runtime error:" "$build_dir/Testing/Temporary/LastTest.log" | head -n 120
+  echo "sanitize.sh: $ubsan_on_stderr UBSan report(s) in $build_dir/Testing/Temporary/LastTest.log"
+  status=1
+fi
 reports=("$logs"/*)
 if [ -e "${reports[0]}" ]; then
   for report in "${reports[@]}"; do

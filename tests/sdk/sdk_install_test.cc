@@ -45,6 +45,11 @@ class SdkInstallTest : public ::testing::Test {
       configure.push_back(
           absl::StrCat("-DCMAKE_CXX_COMPILER_LAUNCHER=", KILN_CXX_COMPILER_LAUNCHER));
     }
+    // A sanitizer build's libraries need the sanitizer's runtime in the program too.
+    if (!std::string(KILN_SANITIZE_FLAGS).empty()) {
+      configure.push_back(absl::StrCat("-DCMAKE_CXX_FLAGS=", KILN_SANITIZE_FLAGS));
+      configure.push_back(absl::StrCat("-DCMAKE_EXE_LINKER_FLAGS=", KILN_SANITIZE_FLAGS));
+    }
     configure_ = RunCommand(configure, absl::Minutes(2));
     if (configure_.exit_code != 0) return;
     build_ = RunCommand({KILN_CMAKE_COMMAND, "--build", dir_->Sub("consumer-build"), "-j", "2"},

@@ -141,13 +141,18 @@ MarchingCubesStatus EmulateCudaMarchingCubes(std::span<const float> field, const
     for (uint64_t v = 0; v < vertex_count; ++v) mc::NormalizeMissingNormal(out, uint32_t(v));
   }
 
+  // memcpy wants valid pointers even for 0 bytes, and an empty mesh's vectors have none
+  // (UBSan: nonnull-attribute).
+  const auto copy = [](void* to, const void* from, size_t bytes) {
+    if (bytes > 0) std::memcpy(to, from, bytes);
+  };
   mesh->positions.resize(vertex_count);
-  std::memcpy(mesh->positions.data(), positions.data(), positions.size() * sizeof(float));
+  copy(mesh->positions.data(), positions.data(), positions.size() * sizeof(float));
   mesh->normals.resize(normals ? vertex_count : 0);
   if (normals)
-    std::memcpy(mesh->normals.data(), normal_values.data(), normal_values.size() * sizeof(float));
+    copy(mesh->normals.data(), normal_values.data(), normal_values.size() * sizeof(float));
   mesh->triangles.resize(total.triangles);
-  std::memcpy(mesh->triangles.data(), triangles.data(), triangles.size() * sizeof(uint32_t));
+  copy(mesh->triangles.data(), triangles.data(), triangles.size() * sizeof(uint32_t));
   return MarchingCubesStatus::Ok();
 }
 
