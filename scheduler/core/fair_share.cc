@@ -40,7 +40,10 @@ int64_t FairShare::RunningWith(const std::string& key, const std::string& value)
 }
 
 double FairShare::Usage(const std::string& tenant) const {
-  return static_cast<double>(RunningOf(tenant)) / policy_.Weight(tenant);
+  // (running + 1/2) / weight, the Sainte-Laguë rule: slots go out in proportion to the
+  // weights, and weights count from the first slot (with nothing running, the heavier
+  // tenant goes first; plain running / weight would tie every idle tenant at 0).
+  return (static_cast<double>(RunningOf(tenant)) + 0.5) / policy_.Weight(tenant);
 }
 
 bool FairShare::Blocked(const JobQueue::Share& share) const {

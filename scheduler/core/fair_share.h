@@ -1,6 +1,6 @@
 // FairShare: the scheduler's in-memory view of how tenants share the fleet. It holds the
 // SharingPolicy and the number of jobs assigned or running (leased) per tenant and per
-// label value, and answers the JobQueue's Fairness questions (a tenant's running/weight,
+// label value, and answers the JobQueue's Fairness questions (a tenant's (running + 1/2)/weight,
 // whether a class is at a limit) plus why a queued job is held back by a limit.
 // Counts are kept for every tenant and label value (not only limited ones), so a policy
 // reload needs no recount; the Scheduler rebuilds them on recovery from the leased jobs.

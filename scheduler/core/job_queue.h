@@ -4,7 +4,7 @@
 // policy. Placement asks one question per class ("can this slot run it?") instead of one
 // per job. Without a Fairness it takes the best head: highest priority first, then the
 // best rank the caller gives the class, then oldest (lowest sequence number). With one,
-// it first picks the tenant (lowest running/weight among tenants with a fitting class
+// it first picks the tenant (lowest (running + 1/2)/weight among tenants with a fitting class
 // not at a limit; ties: the one whose best job is oldest), then that order within it.
 // Not thread-safe: the Scheduler guards it with its lock.
 #ifndef KILN_SCHEDULER_CORE_JOB_QUEUE_H_
@@ -37,7 +37,7 @@ class JobQueue {
   class Fairness {
    public:
     virtual ~Fairness() = default;
-    // The tenant's running jobs divided by its weight: the lowest is served first.
+    // The tenant's usage, e.g. (running jobs + 1/2) / weight: the lowest is served first.
     virtual double Usage(const std::string& tenant) const = 0;
     // Whether the class's jobs must not start now (its tenant or a label at its limit).
     virtual bool Blocked(const Share& share) const = 0;

@@ -58,6 +58,13 @@ class AuthMatrixTest : public ::testing::Test {
     options.listen = "127.0.0.1:0";
     options.data_dir = dir_.Sub("data");
     options.auth_tokens_file = dir_.WriteFile("tokens.json", TokenFile());
+    // Priority orders jobs only within a tenant, and the fair share picks the tenant: alice's
+    // tenant weighs so much ((running + 1/2) / 1000 stays below every other tenant's 1/2)
+    // that its priority-1000 job (LeasedToW1) is the next lease, whatever others queued.
+    auto sharing = core::SharingPolicy::Parse(
+        R"({"tenants": [{"tenant": "acme", "weight": 1000}]})", "test policy");
+    ASSERT_TRUE(sharing.ok()) << sharing.status();
+    options.scheduler.sharing = *std::move(sharing);
     auto server = rpc::SchedulerServer::Create(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
