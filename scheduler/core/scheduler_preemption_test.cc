@@ -80,34 +80,15 @@ class PreemptionTest : public ::testing::Test {
   }
 
   std::optional<kiln::v1::Assignment> Acquire(const std::string& worker) {
-    kiln::v1::AcquireJobRequest request;
-    request.set_worker_id(worker);
-    Result<kiln::v1::AcquireJobResponse> result;
-    scheduler_->AcquireJob(request, result.callback());
-    EXPECT_TRUE(result.Get().ok()) << result.Get().status();
-    if (!result.Get().ok() || !result.Get()->has_assignment()) return std::nullopt;
-    return result.Get()->assignment();
+    return testing::AcquireNow(*scheduler_, worker);
   }
 
   absl::Status Progress(const std::string& worker, const std::string& job_id, int attempt) {
-    kiln::v1::ReportProgressRequest request;
-    request.set_worker_id(worker);
-    request.set_job_id(job_id);
-    request.set_attempt(attempt);
-    request.set_progress(0.5);
-    StatusResult result;
-    scheduler_->ReportProgress(request, result.callback());
-    return result.Get();
+    return testing::ReportHalfway(*scheduler_, worker, job_id, attempt);
   }
 
   absl::Status Complete(const std::string& worker, const std::string& job_id, int attempt) {
-    kiln::v1::CompleteJobRequest request;
-    request.set_worker_id(worker);
-    request.set_job_id(job_id);
-    request.set_attempt(attempt);
-    StatusResult result;
-    scheduler_->CompleteJob(request, result.callback());
-    return result.Get();
+    return testing::CompleteAttempt(*scheduler_, worker, job_id, attempt);
   }
 
   absl::StatusOr<kiln::v1::FailJobResponse> Fail(const std::string& worker,

@@ -64,19 +64,8 @@ class SchedulerSharingTest : public ::testing::Test {
   }
 
   void Register(const std::string& worker, int slots) {
-    kiln::v1::RegisterWorkerRequest request;
-    request.set_worker_id(worker);
-    auto* device = request.mutable_capabilities()->add_devices();
-    device->set_id("cpu");
-    device->set_runnable(true);
-    for (int i = 0; i < slots; ++i) {
-      auto* slot = request.mutable_capabilities()->add_slots();
-      slot->set_index(i);
-      slot->set_device_id("cpu");
-      slot->add_tasks("mesh.extract");
-    }
     Result<kiln::v1::RegisterWorkerResponse> result;
-    scheduler_->RegisterWorker(request, result.callback());
+    scheduler_->RegisterWorker(testing::CpuWorker(worker, slots), result.callback());
     ASSERT_TRUE(result.Get().ok()) << result.Get().status();
   }
 

@@ -1,6 +1,6 @@
 // Test helpers for Scheduler tests: waiting on the callback-style answers of the
-// Scheduler (which run on the committer thread) with a bounded wait. Used by
-// scheduler_test.cc and scheduler_dependencies_test.cc.
+// Scheduler (which run on the committer thread) with a bounded wait, and the few worker
+// calls every suite makes. Used by the scheduler/core tests.
 // Each object is used by one test thread plus the thread that answers it.
 #ifndef KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
 #define KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
@@ -9,11 +9,14 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "kiln/v1/worker_service.pb.h"
+#include "scheduler/core/scheduler.h"
 
 namespace kiln::core::testing {
 
@@ -63,6 +66,59 @@ class StatusResult {
   absl::Notification done_;
   absl::Status status_;
 };
+
+// A worker with one CPU device and `slots` slots that run mesh.extract.
+inline kiln::v1::RegisterWorkerRequest CpuWorker(const std::string& worker, int slots = 1) {
+  kiln::v1::RegisterWorkerRequest request;
+  request.set_worker_id(worker);
+  auto* device = request.mutable_capabilities()->add_devices();
+  device->set_id("cpu");
+  device->set_runnable(true);
+  for (int i = 0; i < slots; ++i) {
+    auto* slot = request.mutable_capabilities()->add_slots();
+    slot->set_index(i);
+    slot->set_device_id("cpu");
+    slot->add_tasks("mesh.extract");
+  }
+  return request;
+}
+
+// AcquireJob for slot 0 of `worker` without waiting; nullopt when no job fits.
+inline std::optional<kiln::v1::Assignment> AcquireNow(Scheduler& scheduler,
+                                                      const std::string& worker) {
+  kiln::v1::AcquireJobRequest request;
+  request.set_worker_id(worker);
+  Result<kiln::v1::AcquireJobResponse> result;
+  scheduler.AcquireJob(request, result.callback());
+  EXPECT_TRUE(result.Get().ok()) << result.Get().status();
+  if (!result.Get().ok() || !result.Get()->has_assignment()) return std::nullopt;
+  return result.Get()->assignment();
+}
+
+// Reports progress 0.5 for the attempt (which makes an ASSIGNED job RUNNING).
+inline absl::Status ReportHalfway(Scheduler& scheduler, const std::string& worker,
+                                  const std::string& job_id, int attempt) {
+  kiln::v1::ReportProgressRequest request;
+  request.set_worker_id(worker);
+  request.set_job_id(job_id);
+  request.set_attempt(attempt);
+  request.set_progress(0.5);
+  StatusResult result;
+  scheduler.ReportProgress(request, result.callback());
+  return result.Get();
+}
+
+// Completes the attempt without outputs.
+inline absl::Status CompleteAttempt(Scheduler& scheduler, const std::string& worker,
+                                    const std::string& job_id, int attempt) {
+  kiln::v1::CompleteJobRequest request;
+  request.set_worker_id(worker);
+  request.set_job_id(job_id);
+  request.set_attempt(attempt);
+  StatusResult result;
+  scheduler.CompleteJob(request, result.callback());
+  return result.Get();
+}
 
 }  // namespace kiln::core::testing
 

@@ -179,8 +179,7 @@ TEST_F(SchedulerMetricsTest, RunningJobsPerTenant) {
   EXPECT_EQ(Scrape().find("kiln_tenant_running_jobs{"), std::string::npos);
   Acquire("w1");
   const std::string page = Scrape();
-  EXPECT_NE(page.find("kiln_tenant_running_jobs{tenant=\"default\"} 1"), std::string::npos)
-      << page;
+  EXPECT_NE(page.find("kiln_tenant_running_jobs{tenant=\"default\"} 1"), std::string::npos) << page;
 }
 
 TEST_F(SchedulerMetricsTest, QueueWaitsAndPlacementFailuresByClass) {
