@@ -337,13 +337,19 @@ absl::Status Client::Watch(const std::string& job_id,
   Backoff backoff(options_);
   int64_t last_revision = -1;
   int failures = 0;  // Consecutive broken streams that delivered nothing.
+  const auto timed_out = [&] {
+    return absl::DeadlineExceededError(
+        absl::StrCat("job ", job_id, " not finished after ", absl::FormatDuration(timeout)));
+  };
   while (true) {
-    if (absl::Now() >= end) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("job ", job_id, " not finished after ", absl::FormatDuration(timeout)));
-    }
+    const absl::Duration left = end - absl::Now();
+    if (left <= absl::ZeroDuration()) return timed_out();
+    // When the caller's deadline comes before the per-stream one, this stream's deadline
+    // is the caller's: gRPC may report it a little before absl::Now() reaches `end`, and
+    // must not lead to a stream reopened for the last microseconds.
+    const bool final_stream = left <= options_.watch_stream_deadline;
     grpc::ClientContext context;
-    PrepareContext(context, options_, std::min(end - absl::Now(), options_.watch_stream_deadline));
+    PrepareContext(context, options_, std::min(left, options_.watch_stream_deadline));
     std::unique_ptr<grpc::ClientReader<v1::WatchJobResponse>> reader =
         stub_->service->WatchJob(&context, request);
     v1::WatchJobResponse response;
@@ -371,7 +377,8 @@ absl::Status Client::Watch(const std::string& job_id,
     }
     switch (status.code()) {
       case absl::StatusCode::kDeadlineExceeded:
-        // Our own per-stream deadline (or the overall one, reported at the loop top).
+        if (final_stream) return timed_out();
+        // Our own per-stream deadline: reopen.
         if (received || absl::Now() >= end) continue;
         break;
       case absl::StatusCode::kOk:           // Closed before a terminal state: reopen.
