@@ -44,7 +44,11 @@ done
 
 echo "== staging as the images do"
 rm -rf "$work/stage"
-if bash "$src/deploy/docker/stage.sh" "$(dirname "$bin")" "$work/stage" 2>"$work/stage.err"; then
+# The images carry the built-in models, which only a LibTorch build makes; the sanitizer
+# builds (scripts/sanitize.sh) turn LibTorch off, and stage.sh rightly refuses them.
+if grep -q '^KILN_WITH_TORCH:STRING=OFF$' "$(dirname "$bin")/CMakeCache.txt" 2>/dev/null; then
+  echo "skipped: this build has LibTorch off, so it has no built-in models to stage"
+elif bash "$src/deploy/docker/stage.sh" "$(dirname "$bin")" "$work/stage" 2>"$work/stage.err"; then
   for p in kiln-scheduler kiln-worker kiln-exec kilnctl; do
     [ -x "$work/stage/bin/$p" ] || fail "stage.sh did not install $p"
   done
