@@ -7,6 +7,8 @@
 //   --mode=lifecycle  simulated workers (mixed fleet) acquire, start and complete jobs
 //                     that clients submit: full lifecycle jobs per second and
 //                     submit-to-assign latency
+//   --mode=heartbeat  --workers simulated workers only heartbeat (at the scheduler's
+//                     --heartbeat-interval) for --max-seconds: scheduler CPU per heartbeat
 //   --mode=restart    fill a store with --jobs queued jobs, SIGTERM, restart on the same
 //                     data dir, time exec to serving
 //
@@ -44,7 +46,7 @@
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "kiln/v1/worker_service.grpc.pb.h"
 
-ABSL_FLAG(std::string, mode, "submit", "submit | lifecycle | restart");
+ABSL_FLAG(std::string, mode, "submit", "submit | lifecycle | heartbeat | restart");
 ABSL_FLAG(std::string, addr, "", "Use this running scheduler instead of starting one");
 ABSL_FLAG(int, scheduler_pid, 0, "With --addr: the scheduler's pid, for CPU and RSS figures");
 ABSL_FLAG(std::string, scheduler_bin, "", "kiln-scheduler binary (default: next to kiln-load)");
@@ -54,12 +56,15 @@ ABSL_FLAG(int, inflight, 1, "Calls each client keeps in flight");
 ABSL_FLAG(int, batch, 1, "Specs per submit: 1 = SubmitJob, more = SubmitJobs");
 ABSL_FLAG(int64_t, jobs, 20000, "Jobs to submit (submit, restart) or complete (lifecycle)");
 ABSL_FLAG(double, rate, 0, "Paced submits: total jobs per second (0 = closed loop)");
-ABSL_FLAG(int, workers, 1000, "Simulated workers (lifecycle)");
+ABSL_FLAG(int, workers, 1000, "Simulated workers (lifecycle, heartbeat)");
 ABSL_FLAG(int, slots, 1, "Slots per simulated worker (lifecycle)");
 ABSL_FLAG(double, job_seconds, 0, "Simulated run time of a job (lifecycle)");
+ABSL_FLAG(bool, acquire_next, true,
+          "Simulated workers ask for the next job with CompleteJob, as kiln-worker does "
+          "(lifecycle; false: a separate AcquireJob after each completion)");
 ABSL_FLAG(absl::Duration, acquire_wait, absl::Seconds(5), "AcquireJob long-poll wait");
 ABSL_FLAG(int, worker_channels, 8, "gRPC channels (connections) the workers share");
-ABSL_FLAG(double, max_seconds, 60, "Time limit of the measured phase");
+ABSL_FLAG(double, max_seconds, 60, "Time limit of the measured phase (heartbeat: its length)");
 ABSL_FLAG(bool, json, false, "Print the report as one JSON object too");
 ABSL_FLAG(bool, keep_data, false, "Keep the temp dir (data dir, scheduler log)");
 ABSL_FLAG(std::string, tls_ca, "",
@@ -130,6 +135,7 @@ class ProcessMeter {
   explicit ProcessMeter(pid_t pid) : pid_(pid) {}
   void Begin() { before_ = Sample(); }
   void End() { after_ = Sample(); }
+  double cpu_seconds() const { return after_.cpu_seconds - before_.cpu_seconds; }
   void AddTo(Report& report, int64_t jobs, bool per_queued_job) const {
     if (pid_ <= 0) return;
     const double cpu = after_.cpu_seconds - before_.cpu_seconds;
@@ -443,6 +449,7 @@ absl::Status RunLifecycle(const Target& target, Report& report) {
   fleet_plan.channels = std::max(1, absl::GetFlag(FLAGS_worker_channels));
   fleet_plan.job_seconds = job_seconds;
   fleet_plan.acquire_wait = absl::GetFlag(FLAGS_acquire_wait);
+  fleet_plan.acquire_next = absl::GetFlag(FLAGS_acquire_next);
   fleet_plan.target_completions = absl::GetFlag(FLAGS_jobs);
   fleet_plan.timer = &timer;
   WorkerFleet fleet(fleet_plan);
@@ -483,6 +490,53 @@ absl::Status RunLifecycle(const Target& target, Report& report) {
   report.Add("loadgen_cpu_s", loadgen_cpu, "s");
   if (!drained) return absl::DeadlineExceededError("simulated workers did not drain");
   return completed > 0 ? absl::OkStatus() : absl::UnavailableError("no job completed");
+}
+
+absl::Status RunHeartbeat(const Target& target, Report& report) {
+  TimerThread timer;
+  FleetPlan fleet_plan;
+  fleet_plan.new_channel = [&](int index) { return NewChannel(target.address, index); };
+  fleet_plan.workers = std::max(1, absl::GetFlag(FLAGS_workers));
+  fleet_plan.slots = std::max(1, absl::GetFlag(FLAGS_slots));
+  fleet_plan.channels = std::max(1, absl::GetFlag(FLAGS_worker_channels));
+  fleet_plan.acquire = false;
+  fleet_plan.timer = &timer;
+  WorkerFleet fleet(fleet_plan);
+  const absl::Time register_start = absl::Now();
+  absl::Status registered = fleet.Register();
+  report.Add("register_seconds", absl::ToDoubleSeconds(absl::Now() - register_start), "s");
+  if (!registered.ok()) return registered;
+  fleet.Start();
+  // One heartbeat interval first: the fleet's first beats are staggered over it.
+  const absl::Duration interval = fleet.heartbeat_interval();
+  absl::SleepFor(interval);
+  ProcessMeter meter(target.pid);
+  const double self_cpu = SelfCpuSeconds();
+  const int64_t beats_before = fleet.heartbeats();
+  meter.Begin();
+  const absl::Time start = absl::Now();
+  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_max_seconds)));
+  meter.End();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const int64_t beats = fleet.heartbeats() - beats_before;
+  const double loadgen_cpu = SelfCpuSeconds() - self_cpu;
+  fleet.Stop();
+  timer.Shutdown();
+  const bool drained = fleet.Drain(absl::Seconds(60));
+  report.Add("workers", fleet_plan.workers);
+  report.Add("heartbeat_interval_s", absl::ToDoubleSeconds(interval), "s");
+  report.Add("heartbeats", beats);
+  report.Add("heartbeats_per_s", seconds > 0 ? beats / seconds : 0, "1/s");
+  report.Add("worker_call_errors", fleet.errors());
+  if (!fleet.first_error().empty()) report.AddText("worker_first_error", fleet.first_error());
+  meter.AddTo(report, 0, /*per_queued_job=*/false);
+  const double cpu = meter.cpu_seconds();
+  if (beats > 0 && target.pid > 0) {
+    report.Add("scheduler_cpu_us_per_heartbeat", cpu / beats * 1e6, "us");
+  }
+  report.Add("loadgen_cpu_s", loadgen_cpu, "s");
+  if (!drained) return absl::DeadlineExceededError("simulated workers did not drain");
+  return beats > 0 ? absl::OkStatus() : absl::UnavailableError("no heartbeat was answered");
 }
 
 absl::Status RunRestart(SchedulerProcess::Options options, std::unique_ptr<SchedulerProcess>& sched,
@@ -532,8 +586,8 @@ std::string DefaultSchedulerBinary() {
 
 int Main() {
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode != "submit" && mode != "lifecycle" && mode != "restart") {
-    std::fprintf(stderr, "kiln-load: --mode must be submit, lifecycle or restart\n");
+  if (mode != "submit" && mode != "lifecycle" && mode != "heartbeat" && mode != "restart") {
+    std::fprintf(stderr, "kiln-load: --mode must be submit, lifecycle, heartbeat or restart\n");
     return 2;
   }
   if (absl::Status tls = kiln::SchedulerChannelCredentials(LoadTls()).status(); !tls.ok()) {
@@ -586,6 +640,8 @@ int Main() {
     status = RunSubmit(target, report);
   } else if (mode == "lifecycle") {
     status = RunLifecycle(target, report);
+  } else if (mode == "heartbeat") {
+    status = RunHeartbeat(target, report);
   } else {
     status = RunRestart(options, sched, report);
   }
@@ -617,7 +673,7 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "kiln-load --mode=submit|lifecycle|restart [--clients=M --batch=B --jobs=N ...]");
+      "kiln-load --mode=submit|lifecycle|heartbeat|restart [--clients=M --batch=B --jobs=N ...]");
   kiln::NormalizeFlagDashes(argc, argv);
   absl::ParseCommandLine(argc, argv);
   return kiln::bench::Main();

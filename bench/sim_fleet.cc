@@ -122,9 +122,11 @@ absl::Status WorkerFleet::Register() {
 void WorkerFleet::Start() {
   {
     absl::MutexLock lock(&mu_);
-    active_ = static_cast<int>(slots_.size() + workers_.size());
+    active_ = static_cast<int>((plan_.acquire ? slots_.size() : 0) + workers_.size());
   }
-  for (auto& slot : slots_) Acquire(slot.get());
+  if (plan_.acquire) {
+    for (auto& slot : slots_) Acquire(slot.get());
+  }
   const absl::Time now = absl::Now();
   for (size_t w = 0; w < workers_.size(); ++w) {
     Worker* worker = workers_[w].get();
@@ -213,7 +215,10 @@ void WorkerFleet::OnAcquired(Slot* slot, const grpc::Status& status) {
     return;
   }
   if (!slot->acquire_response.has_assignment()) return Acquire(slot);
-  const kiln::v1::Assignment& assignment = slot->acquire_response.assignment();
+  Run(slot, slot->acquire_response.assignment());
+}
+
+void WorkerFleet::Run(Slot* slot, const kiln::v1::Assignment& assignment) {
   assign_latency_.Add(absl::Now() - FromProtoTime(assignment.job().created_at()));
   const std::string& job_id = assignment.job().id();
   {
@@ -230,6 +235,7 @@ void WorkerFleet::OnAcquired(Slot* slot, const grpc::Status& status) {
   slot->complete.set_worker_id(slot->worker->id);
   slot->complete.set_job_id(job_id);
   slot->complete.set_attempt(assignment.attempt());
+  slot->complete.set_acquire_next(plan_.acquire_next);
   auto& result = *slot->complete.mutable_result()->mutable_fields();
   result["slept_seconds"].set_number_value(plan_.job_seconds);
   if (plan_.identify_results) {
@@ -258,6 +264,7 @@ void WorkerFleet::Complete(Slot* slot) {
   grpc::ClientContext* context =
       NextContext(slot->mu, slot->context, slot->previous, absl::Seconds(30));
   if (context == nullptr) return EndChain();
+  slot->complete_response.Clear();
   slot->worker->stub->async()->CompleteJob(context, &slot->complete, &slot->complete_response,
                                            [this, slot](grpc::Status s) { OnCompleted(slot, s); });
 }
@@ -282,6 +289,9 @@ void WorkerFleet::OnCompleted(Slot* slot, const grpc::Status& status) {
   } else {
     Error("CompleteJob", status);
   }
+  if (status.ok() && slot->complete_response.has_next()) {
+    return Run(slot, slot->complete_response.next());
+  }
   Acquire(slot);
 }
 
@@ -304,6 +314,12 @@ void WorkerFleet::Heartbeat(Worker* worker) {
                                      plan_.timer->At(absl::Now() + worker->heartbeat_interval,
                                                      [this, worker] { Heartbeat(worker); });
                                    });
+}
+
+absl::Duration WorkerFleet::heartbeat_interval() const {
+  return workers_.empty() || workers_[0]->heartbeat_interval <= absl::ZeroDuration()
+             ? absl::Seconds(5)
+             : workers_[0]->heartbeat_interval;
 }
 
 int64_t WorkerFleet::completed() const {

@@ -1,7 +1,9 @@
 // WorkerFleet: simulated kiln workers for kiln-load and the chaos tests. Real gRPC to a
 // real scheduler, but no executors: W workers x S slots, each slot a chain of callback
 // calls AcquireJob (long-poll) -> ReportProgress (started) -> [job_seconds on the
-// timer] -> CompleteJob -> AcquireJob, and each worker heartbeats the leases it holds
+// timer] -> CompleteJob -> AcquireJob; with acquire_next (as kiln-worker does) the
+// CompleteJob asks for the slot's next job and AcquireJob follows only when none came
+// back. Each worker heartbeats the leases it holds
 // at the interval the scheduler asks for. A failed call is counted and the chain goes
 // on (an acquire after 100 ms), so a fleet rides out a scheduler that dies and comes
 // back on the same address.
@@ -42,6 +44,11 @@ struct FleetPlan {
   // WaitCompletions returns once this many completions were accepted.
   int64_t target_completions = 0;
   TimerThread* timer = nullptr;
+  // CompleteJob asks for the slot's next job (CompleteJobRequest.acquire_next).
+  bool acquire_next = true;
+  // False: the slots never ask for work; the workers only heartbeat (kiln-load's
+  // heartbeat mode).
+  bool acquire = true;
   // When set, each completion's result carries the job id, attempt and worker id
   // ("job_id", "attempt", "worker_id"), so the stored result names who completed it.
   bool identify_results = false;
@@ -75,6 +82,8 @@ class WorkerFleet {
   int64_t completed() const;
   absl::Time last_completion() const;
   int64_t heartbeats() const { return heartbeats_.load(); }
+  // The interval the scheduler asked the workers for (after Register).
+  absl::Duration heartbeat_interval() const;
   int64_t errors() const { return errors_.load(); }
   std::string first_error() const;
   const LatencyRecorder& assign_latency() const { return assign_latency_; }
@@ -112,6 +121,8 @@ class WorkerFleet {
   void Error(const std::string& what, const grpc::Status& status);
   void Acquire(Slot* slot);
   void OnAcquired(Slot* slot, const grpc::Status& status);
+  // Holds the lease and reports the start (then completes on the timer).
+  void Run(Slot* slot, const kiln::v1::Assignment& assignment);
   void OnStarted(Slot* slot, const grpc::Status& status);
   void Complete(Slot* slot);
   void OnCompleted(Slot* slot, const grpc::Status& status);

@@ -17,6 +17,24 @@ if(KILN_COMPONENTS STREQUAL "all")
   find_package(civetweb CONFIG REQUIRED)  # the dashboard (scheduler/http); ships with prometheus-cpp
 endif()
 
+# The scheduler's allocator (bench/README.md, kiln-load: glibc malloc's arena locks and
+# consolidation were a quarter of the scheduler's CPU under load). Out: kiln::allocator,
+# empty when off; never in sanitizer builds, which bring their own.
+set(KILN_ALLOCATOR "jemalloc" CACHE STRING "Allocator of kiln-scheduler: jemalloc | system")
+set_property(CACHE KILN_ALLOCATOR PROPERTY STRINGS jemalloc system)
+add_library(kiln_allocator INTERFACE)
+add_library(kiln::allocator ALIAS kiln_allocator)
+if(KILN_ALLOCATOR STREQUAL "jemalloc" AND KILN_SANITIZE STREQUAL "" AND KILN_COMPONENTS STREQUAL "all")
+  find_library(KILN_JEMALLOC_LIBRARY NAMES jemalloc)
+  if(NOT KILN_JEMALLOC_LIBRARY)
+    message(FATAL_ERROR "jemalloc not found: install libjemalloc-dev (scripts/setup-debian.sh) "
+                        "or configure with -DKILN_ALLOCATOR=system")
+  endif()
+  target_link_libraries(kiln_allocator INTERFACE ${KILN_JEMALLOC_LIBRARY})
+elseif(NOT KILN_ALLOCATOR MATCHES "^(jemalloc|system)$")
+  message(FATAL_ERROR "KILN_ALLOCATOR must be jemalloc or system, not ${KILN_ALLOCATOR}")
+endif()
+
 include(${CMAKE_CURRENT_LIST_DIR}/KilnCuda.cmake)
 # OCCT's config must be asked for all its components (or none: DESIGN.md); Out: KILN_HAVE_OCCT.
 set(KILN_HAVE_OCCT OFF)

@@ -136,6 +136,21 @@ bool Fits(const kiln::v1::Device& device, const kiln::v1::Slot& slot, const kiln
   return CheckFits(device, slot, spec, tier, reserved_bytes, nullptr);
 }
 
+bool DeviceClassMayFit(int compute_capability, int64_t total_memory_bytes,
+                       const kiln::v1::Requirements& req) {
+  const int cc = compute_capability;
+  if (req.accelerator() == kiln::v1::ACCELERATOR_GPU && cc <= 0) return false;
+  if (req.accelerator() == kiln::v1::ACCELERATOR_CPU && cc > 0) return false;
+  if (req.min_compute_capability() > 0 && cc < req.min_compute_capability()) return false;
+  if (req.max_compute_capability() > 0 && cc > req.max_compute_capability()) return false;
+  if (!req.architectures().empty() &&
+      std::find(req.architectures().begin(), req.architectures().end(), ArchitectureName(cc)) ==
+          req.architectures().end()) {
+    return false;
+  }
+  return total_memory_bytes >= req.min_device_memory_bytes();
+}
+
 int FirstFittingTier(const kiln::v1::Device& device, const kiln::v1::Slot& slot,
                      const kiln::v1::JobSpec& spec, int64_t reserved_bytes) {
   for (int tier = 0; tier < TierCount(spec); ++tier) {

@@ -74,6 +74,59 @@ TEST(CapabilityMatchTest, FeasibilityTable) {
   }
 }
 
+// Placement skips a run of waiting slots with equal (compute capability, memory) when
+// DeviceClassMayFit says none can run a tier: it must hold wherever Fits does.
+TEST(CapabilityMatchTest, DeviceClassMayFitIsNecessaryForFits) {
+  const kiln::v1::Device devices[] = {Gpu(120, 32), Gpu(90, 80), Gpu(86, 24), Gpu(75, 16),
+                                      Gpu(0, 64)};
+  const char* specs[] = {
+      R"({})",
+      R"({"requirements":{"accelerator":"ACCELERATOR_GPU"}})",
+      R"({"requirements":{"accelerator":"ACCELERATOR_CPU"}})",
+      R"({"requirements":{"architectures":["sm_120","sm_86"]}})",
+      R"({"requirements":{"minComputeCapability":80,"maxComputeCapability":90}})",
+      R"({"requirements":{"features":["fp8"]}})",
+      R"({"requirements":{"minDeviceMemoryBytes":"42949672960"}})",
+      R"({"tiers":[{"requirements":{"architectures":["sm_120"]}},
+                   {"requirements":{"accelerator":"ACCELERATOR_CPU"}}]})",
+  };
+  int fits = 0, skipped = 0;
+  for (const char* json : specs) {
+    const kiln::v1::JobSpec spec = Spec(json);
+    for (const kiln::v1::Device& device : devices) {
+      for (int tier = 0; tier < TierCount(spec); ++tier) {
+        const bool may_fit = DeviceClassMayFit(
+            device.compute_capability(), device.total_memory_bytes(), TierRequirements(spec, tier));
+        if (Fits(device, SlotFor(device), spec, tier)) {
+          ++fits;
+          EXPECT_TRUE(may_fit) << json << " on cc " << device.compute_capability();
+        } else if (!may_fit) {
+          ++skipped;
+        }
+      }
+    }
+  }
+  EXPECT_GT(fits, 10);
+  EXPECT_GT(skipped, 10);
+  const kiln::v1::Requirements any_gpu = Spec(specs[1]).requirements();
+  EXPECT_FALSE(DeviceClassMayFit(0, int64_t{64} << 30, any_gpu));
+  const kiln::v1::Requirements cpu_only = Spec(specs[2]).requirements();
+  EXPECT_FALSE(DeviceClassMayFit(86, int64_t{24} << 30, cpu_only));
+  const kiln::v1::Requirements archs = Spec(specs[3]).requirements();
+  EXPECT_FALSE(DeviceClassMayFit(90, int64_t{80} << 30, archs));
+  EXPECT_TRUE(DeviceClassMayFit(86, int64_t{24} << 30, archs));
+  const kiln::v1::Requirements band = Spec(specs[4]).requirements();
+  EXPECT_FALSE(DeviceClassMayFit(120, int64_t{32} << 30, band));
+  EXPECT_FALSE(DeviceClassMayFit(75, int64_t{16} << 30, band));
+  const kiln::v1::Requirements big = Spec(specs[6]).requirements();
+  EXPECT_FALSE(DeviceClassMayFit(120, int64_t{32} << 30, big));
+  EXPECT_TRUE(DeviceClassMayFit(90, int64_t{80} << 30, big));
+  // Only a necessary condition: features are left to Fits.
+  const kiln::v1::Requirements fp8 = Spec(specs[5]).requirements();
+  EXPECT_TRUE(DeviceClassMayFit(86, int64_t{24} << 30, fp8));
+  EXPECT_FALSE(Fits(Gpu(86, 24), SlotFor(Gpu(86, 24)), Spec(specs[5])));
+}
+
 TEST(CapabilityMatchTest, ReasonsSayWhy) {
   const kiln::v1::Device sm86 = Gpu(86, 24), cpu = Gpu(0, 64);
   EXPECT_EQ(WhyCannotRun(cpu, SlotFor(cpu), Spec(R"({"requirements":{"accelerator":2}})")),

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev prometheus-cpp-dev libssl-dev
+  libjemalloc-dev  # kiln-scheduler's allocator (cmake/KilnDependencies.cmake)
   libgtest-dev libgmock-dev
   libyaml-cpp-dev  # kilnctl submit -f spec.yaml
   libtorch-dev  # field.decode and the built-in models (KILN_WITH_TORCH=AUTO finds it)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -120,6 +121,67 @@ std::function<void(absl::Status)> AnswerWhenDurable(T value,
     }
   };
 }
+
+// The answer of a CompleteJob: it goes out when the completion and, with acquire_next,
+// the next assignment are durable, whichever is last, and never from under the
+// scheduler's lock (the caller holds the answer until it has unlocked).
+class CompletionAnswer {
+ public:
+  explicit CompletionAnswer(Scheduler::Callback<kiln::v1::CompleteJobResponse> done)
+      : done_(std::move(done)) {}
+  // One more result to wait for.
+  void Expect() {
+    absl::MutexLock lock(&mu_);
+    ++pending_;
+  }
+  void CompletionStored(absl::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      completion_ = std::move(status);
+    }
+    Release();
+  }
+  void NextStored(absl::StatusOr<kiln::v1::AcquireJobResponse> assigned) {
+    {
+      absl::MutexLock lock(&mu_);
+      // A next assignment that was not stored is no assignment: memory is reloaded
+      // from the store, where the job is still queued.
+      if (assigned.ok() && assigned->has_assignment()) {
+        *response_.mutable_next() = std::move(*assigned->mutable_assignment());
+      }
+    }
+    Release();
+  }
+  // The completion was refused before anything was written.
+  void Refused(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    completion_ = std::move(status);
+  }
+  // Drops one expected result (the caller's own hold: it starts at one).
+  void Release() {
+    absl::Status status;
+    kiln::v1::CompleteJobResponse response;
+    {
+      absl::MutexLock lock(&mu_);
+      if (--pending_ > 0) return;
+      status = completion_;
+      response = std::move(response_);
+    }
+    if (status.ok()) {
+      done_(std::move(response));
+    } else {
+      // The completion failed: a next job assigned with it lapses and is requeued.
+      done_(status);
+    }
+  }
+
+ private:
+  absl::Mutex mu_;
+  int pending_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::Status completion_ ABSL_GUARDED_BY(mu_);
+  kiln::v1::CompleteJobResponse response_ ABSL_GUARDED_BY(mu_);
+  Scheduler::Callback<kiln::v1::CompleteJobResponse> done_;
+};
 
 // The log blob an attempt's end report names (field `field`), with its stored size; an
 // empty reference means none.
@@ -355,7 +417,8 @@ void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> jo
     auto it = jobs_.find(id);
     if (it == jobs_.end()) continue;
     ++it->second.commits_in_flight;
-    snapshots.push_back(it->second.job);
+    // Copies only for watchers: one who subscribes later reads the change in GetJob.
+    if (watch_hub_.Watched(id)) snapshots.push_back(it->second.job);
   }
   ++commits_in_flight_;
   committer_->Commit(std::move(writes),
@@ -1166,16 +1229,11 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
     } else if (request.loaded_models_size() > options_.max_models_per_slot) {
       error = absl::InvalidArgumentError(
           absl::StrCat("loaded_models: more than the limit of ", options_.max_models_per_slot));
+    } else if (error = WritableLocked(); !error.ok()) {
     } else {
       const absl::Time now = clock_->Now();
-      worker->second.last_seen = now;
-      // Sized here too: workers recovered from the store have no entries yet.
-      worker->second.loaded_models.resize(worker->second.info.capabilities().slots_size());
-      worker->second.loaded_models[request.slot()].assign(request.loaded_models().begin(),
-                                                          request.loaded_models().end());
-      if (error = WritableLocked(); !error.ok()) {
-      } else if (TryAssignReservedLocked(request.worker_id(), request.slot(), done) ||
-                 TryAssignLocked(request.worker_id(), request.slot(), done)) {
+      if (AssignToAskingSlotLocked(request.worker_id(), request.slot(), request.loaded_models(),
+                                   done)) {
         return 0;
       } else {
         const absl::Duration wait = std::clamp(FromProtoDuration(request.wait()),
@@ -1206,6 +1264,23 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
   return 0;
 }
 
+bool Scheduler::AssignToAskingSlotLocked(
+    const std::string& worker_id, int slot_index,
+    const google::protobuf::RepeatedPtrField<std::string>& loaded_models,
+    Callback<kiln::v1::AcquireJobResponse>& done) {
+  auto worker = workers_.find(worker_id);
+  if (worker == workers_.end() || slot_index < 0 ||
+      slot_index >= worker->second.info.capabilities().slots_size()) {
+    return false;
+  }
+  worker->second.last_seen = clock_->Now();
+  // Sized here too: workers recovered from the store have no entries yet.
+  worker->second.loaded_models.resize(worker->second.info.capabilities().slots_size());
+  worker->second.loaded_models[slot_index].assign(loaded_models.begin(), loaded_models.end());
+  return TryAssignReservedLocked(worker_id, slot_index, done) ||
+         TryAssignLocked(worker_id, slot_index, done);
+}
+
 void Scheduler::CancelAcquire(uint64_t waiter_id) {
   Callback<kiln::v1::AcquireJobResponse> done;
   {
@@ -1232,8 +1307,16 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
     for (int tier = 0; tier < TierCount(spec) && !assigned && !waiters_.empty(); ++tier) {
       std::optional<std::tuple<int, int64_t>> chosen_class;
       std::map<uint64_t, Waiter>::iterator chosen = waiters_.end();
-      for (const auto& [cc, memory, id] : waiter_order_) {
+      const kiln::v1::Requirements& requirements = TierRequirements(spec, tier);
+      for (auto order = waiter_order_.begin(); order != waiter_order_.end(); ++order) {
+        const auto& [cc, memory, id] = *order;
         if (chosen_class.has_value() && *chosen_class != std::make_tuple(cc, memory)) break;
+        if (!DeviceClassMayFit(cc, memory, requirements)) {
+          // No slot of this (cc, memory) can run the tier: skip them all in one step.
+          order = std::prev(
+              waiter_order_.upper_bound({cc, memory, std::numeric_limits<uint64_t>::max()}));
+          continue;
+        }
         auto it = waiters_.find(id);
         const kiln::v1::Slot* slot = nullptr;
         const kiln::v1::Device* device =
@@ -1435,7 +1518,7 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
         active.job.set_progress_message(TruncateUtf8(request.message(), 256));
         // Plain progress is not stored (losing it in a crash costs nothing) and
         // keeps the revision, which counts stored changes only.
-        publish = active.job;
+        if (watch_hub_.Watched(active.job.id())) publish = active.job;
       }
     }
   }
@@ -1446,9 +1529,22 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
 
 void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
                             std::function<void(absl::Status)> done) {
+  CompleteJobWithNext(
+      request, [done = std::move(done)](absl::StatusOr<kiln::v1::CompleteJobResponse> response) {
+        done(response.status());
+      });
+}
+
+void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
+                                    Callback<kiln::v1::CompleteJobResponse> done) {
   if (request.result().ByteSizeLong() > kMaxResultBytes) {
     done(absl::InvalidArgumentError(
         absl::StrCat("result: larger than the limit of ", kMaxResultBytes, " bytes")));
+    return;
+  }
+  if (request.loaded_models_size() > options_.max_models_per_slot) {
+    done(absl::InvalidArgumentError(
+        absl::StrCat("loaded_models: more than the limit of ", options_.max_models_per_slot)));
     return;
   }
   std::vector<kiln::v1::BlobRef> outputs(request.outputs().begin(), request.outputs().end());
@@ -1475,6 +1571,8 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
     return;
   }
   absl::Status status;
+  // Answers once the completion and the next assignment (if any) are durable.
+  auto answer = std::make_shared<CompletionAnswer>(std::move(done));
   {
     absl::MutexLock lock(&mu_);
     // A worker retries a completion whose answer it lost: accept it once more.
@@ -1537,13 +1635,31 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       const std::string job_id = active.job.id();
       std::vector<std::string> changed = {job_id};
       PropagateFinishLocked(job_id, writes, changed);
-      CommitLocked(std::move(writes), std::move(changed), std::move(done),
-                   std::move(pending_blobs));
+      answer->Expect();
+      CommitLocked(
+          std::move(writes), std::move(changed),
+          [answer](absl::Status stored) { answer->CompletionStored(std::move(stored)); },
+          std::move(pending_blobs));
+      if (request.acquire_next()) {
+        // The slot asks for its next job as AcquireJob would (no wait), ahead of parked
+        // slots: its worker just proved it is alive.
+        answer->Expect();
+        Callback<kiln::v1::AcquireJobResponse> next =
+            [answer](absl::StatusOr<kiln::v1::AcquireJobResponse> assigned) {
+              answer->NextStored(std::move(assigned));
+            };
+        const int slot = active.job.attempts().rbegin()->slot();
+        if (AssignToAskingSlotLocked(request.worker_id(), slot, request.loaded_models(), next)) {
+          ++stats_.assigned_with_completion;
+        } else {
+          answer->NextStored(kiln::v1::AcquireJobResponse());
+        }
+      }
       DispatchLocked();  // the slot and its memory are free for parked work
-      return;
     }
   }
-  done(status);
+  if (!status.ok()) answer->Refused(std::move(status));
+  answer->Release();
 }
 
 void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitReason reason,

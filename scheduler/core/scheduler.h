@@ -116,6 +116,8 @@ struct SchedulerStats {
   uint64_t leases_expired = 0;
   // Attempts ended to give their slot to higher-priority work (preemption_grace).
   uint64_t preemptions = 0;
+  // Jobs handed to a slot in the answer of its CompleteJob (acquire_next).
+  uint64_t assigned_with_completion = 0;
   size_t queued = 0;   // ready and waiting for backoff
   size_t waiting = 0;  // WAITING for dependencies
   size_t leased = 0;   // ASSIGNED or RUNNING
@@ -241,6 +243,10 @@ class Scheduler {
   absl::StatusOr<kiln::v1::HeartbeatResponse> Heartbeat(const kiln::v1::HeartbeatRequest& request);
   void ReportProgress(const kiln::v1::ReportProgressRequest& request,
                       std::function<void(absl::Status)> done);
+  // Completes the attempt; with request.acquire_next also assigns the freed slot its
+  // next ready job (no wait), answered once both writes are durable.
+  void CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
+                           Callback<kiln::v1::CompleteJobResponse> done);
   void CompleteJob(const kiln::v1::CompleteJobRequest& request,
                    std::function<void(absl::Status)> done);
   void FailJob(const kiln::v1::FailJobRequest& request, Callback<kiln::v1::FailJobResponse> done);
@@ -458,6 +464,13 @@ class Scheduler {
   bool TryAssignReservedLocked(const std::string& worker_id, int slot_index,
                                Callback<kiln::v1::AcquireJobResponse>& done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A slot asks for work now (AcquireJob, CompleteJob's acquire_next): notes the
+  // worker seen and the slot's loaded models, then assigns the reserved job or the best
+  // fitting one. True when assigned (done will run).
+  bool AssignToAskingSlotLocked(
+      const std::string& worker_id, int slot_index,
+      const google::protobuf::RepeatedPtrField<std::string>& loaded_models,
+      Callback<kiln::v1::AcquireJobResponse>& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
   Clock* const clock_;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/device_features.h"
 #include "common/proto_time.h"
@@ -1075,6 +1076,91 @@ TEST_F(SchedulerTest, DrainedWorkerGetsNoNewJobsUntilResumed) {
   std::optional<kiln::v1::Assignment> next = Acquire("w1");
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->job().id(), waiting.id());
+}
+
+// CompleteJob with acquire_next: the completion and the slot's next assignment in one call.
+absl::StatusOr<kiln::v1::CompleteJobResponse> CompleteWithNext(Scheduler& scheduler,
+                                                               const std::string& worker,
+                                                               const std::string& job_id,
+                                                               int attempt, int loaded_models = 0) {
+  kiln::v1::CompleteJobRequest request;
+  request.set_worker_id(worker);
+  request.set_job_id(job_id);
+  request.set_attempt(attempt);
+  request.set_acquire_next(true);
+  for (int i = 0; i < loaded_models; ++i) request.add_loaded_models(absl::StrCat("m", i, "@1"));
+  Result<kiln::v1::CompleteJobResponse> result;
+  scheduler.CompleteJobWithNext(request, result.callback());
+  return result.Get();
+}
+
+TEST_F(SchedulerTest, ACompletionHandsTheSlotItsNextJobDurably) {
+  Register("w1");
+  const kiln::v1::Job first = Submit(MeshSpec());
+  const kiln::v1::Job second = Submit(MeshSpec());
+  std::optional<kiln::v1::Assignment> assigned = Acquire("w1");
+  ASSERT_TRUE(assigned.has_value());
+  ASSERT_EQ(assigned->job().id(), first.id());
+
+  absl::StatusOr<kiln::v1::CompleteJobResponse> done =
+      CompleteWithNext(*scheduler_, "w1", first.id(), assigned->attempt());
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_TRUE(done->has_next());
+  EXPECT_EQ(done->next().job().id(), second.id());
+  EXPECT_EQ(done->next().attempt(), 1);
+  EXPECT_EQ(done->next().job().state(), JobState::JOB_STATE_ASSIGNED);
+  EXPECT_TRUE(done->next().has_lease_deadline());
+
+  Open();  // both writes were durable before the answer
+  EXPECT_EQ(StateOf(first.id()), JobState::JOB_STATE_SUCCEEDED);
+  absl::StatusOr<kiln::v1::Job> next = scheduler_->GetJob(second.id());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->state(), JobState::JOB_STATE_ASSIGNED);
+  ASSERT_EQ(next->attempts_size(), 1);
+  EXPECT_EQ(next->attempts(0).worker_id(), "w1");
+  EXPECT_EQ(next->attempts(0).slot(), 0);
+
+  // Nothing queued: the completion is answered without a next job.
+  Register("w1");
+  done = CompleteWithNext(*scheduler_, "w1", second.id(), 1);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_FALSE(done->has_next());
+  EXPECT_EQ(StateOf(second.id()), JobState::JOB_STATE_SUCCEEDED);
+
+  // A repeated completion (its answer was lost) is accepted again but hands out nothing:
+  // the slot may have taken the first answer's job already.
+  const kiln::v1::Job third = Submit(MeshSpec());
+  done = CompleteWithNext(*scheduler_, "w1", second.id(), 1);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_FALSE(done->has_next());
+  EXPECT_EQ(StateOf(third.id()), JobState::JOB_STATE_QUEUED);
+}
+
+TEST_F(SchedulerTest, ACompletionAsksForNothingWhenRefusedOrDrained) {
+  Register("w1");
+  const kiln::v1::Job first = Submit(MeshSpec());
+  std::optional<kiln::v1::Assignment> assigned = Acquire("w1");
+  ASSERT_TRUE(assigned.has_value());
+  const kiln::v1::Job waiting = Submit(MeshSpec());
+
+  absl::StatusOr<kiln::v1::CompleteJobResponse> done =
+      CompleteWithNext(*scheduler_, "w1", first.id(), assigned->attempt(), /*loaded_models=*/1025);
+  EXPECT_EQ(done.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(done.status().message()), ::testing::HasSubstr("loaded_models"));
+  done = CompleteWithNext(*scheduler_, "w1", first.id(), assigned->attempt() + 1);
+  EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StateOf(first.id()), JobState::JOB_STATE_ASSIGNED);
+  EXPECT_EQ(StateOf(waiting.id()), JobState::JOB_STATE_QUEUED);
+
+  // A drained worker finishes what it holds and gets nothing new with it.
+  Result<kiln::v1::WorkerInfo> drained;
+  scheduler_->DrainWorker("w1", true, drained.callback());
+  ASSERT_TRUE(drained.Get().ok()) << drained.Get().status();
+  done = CompleteWithNext(*scheduler_, "w1", first.id(), assigned->attempt());
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_FALSE(done->has_next());
+  EXPECT_EQ(StateOf(first.id()), JobState::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(StateOf(waiting.id()), JobState::JOB_STATE_QUEUED);
 }
 
 TEST_F(SchedulerTest, DrainingAnUnknownOrBadWorkerIsRefusedByName) {

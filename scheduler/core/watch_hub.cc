@@ -26,6 +26,11 @@ void WatchHub::Publish(const kiln::v1::Job& job) {
   for (JobObserver* observer : it->second) observer->OnJobChanged(job);
 }
 
+bool WatchHub::Watched(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  return observers_.contains(job_id);
+}
+
 size_t WatchHub::ObserverCount() const {
   absl::MutexLock lock(&mu_);
   size_t n = 0;

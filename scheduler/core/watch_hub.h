@@ -29,6 +29,9 @@ class WatchHub {
   void Subscribe(const std::string& job_id, JobObserver* observer);
   void Unsubscribe(const std::string& job_id, JobObserver* observer);
   void Publish(const kiln::v1::Job& job);
+  // Whether anyone watches `job_id` now. A change made before a later Subscribe is
+  // seen by that watcher's first read, so publishers may skip unwatched jobs.
+  bool Watched(const std::string& job_id) const;
   size_t ObserverCount() const;
 
  private:

@@ -320,6 +320,10 @@ class SchedulerMetrics::Collector : public prometheus::Collectable {
                          "Attempts ended to give their slot to higher-priority work that waited "
                          "past --preempt-after (the job was requeued, the attempt not counted).",
                          MetricType::Counter, static_cast<double>(stats.preemptions)));
+    out.push_back(Single("kiln_assignments_with_completion_total",
+                         "Jobs handed to a slot in the answer of its CompleteJob (acquire_next), "
+                         "without an AcquireJob call.",
+                         MetricType::Counter, static_cast<double>(stats.assigned_with_completion)));
     MetricFamily placement = NewFamily(
         "kiln_placement_failures_total",
         "Times a requirement class of ready jobs started waiting, by reason: no live worker, no "

@@ -150,8 +150,10 @@ ServerUnaryReactor* WorkerServiceImpl::CompleteJob(CallbackServerContext* contex
     return Answer(context, s);
   }
   ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_->CompleteJob(*request,
-                          [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
+  scheduler_->CompleteJobWithNext(*request, [reactor, response](auto result) {
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
   return reactor;
 }
 

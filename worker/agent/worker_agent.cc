@@ -629,10 +629,7 @@ void WorkerAgent::SlotLoop(Slot& slot) {
     // Re-probe on the slot's own thread while it is idle: the pinned executor
     // restarts and probes its device again, so no second process competes for
     // a GPU that runs jobs (exclusive-process mode, or memory held by a job).
-    if (slot.gpu >= 0 && options_.reprobe_interval > absl::ZeroDuration() &&
-        absl::Now() - slot.last_probe >= options_.reprobe_interval) {
-      ReprobeSlot(slot, "the periodic re-probe");
-    }
+    if (ReprobeDue(slot)) ReprobeSlot(slot, "the periodic re-probe");
     absl::Status status = slot.executor->EnsureRunning();
     if (absl::IsCancelled(status)) break;
     if (status.ok()) {
@@ -640,9 +637,7 @@ void WorkerAgent::SlotLoop(Slot& slot) {
       request.set_worker_id(options_.worker_id);
       request.set_slot(slot.index);
       *request.mutable_wait() = ToProtoDuration(options_.acquire_wait);
-      if (slot.loaded_models_pid != 0 && slot.loaded_models_pid == slot.executor->pid()) {
-        for (const std::string& model : slot.loaded_models) request.add_loaded_models(model);
-      }
+      for (std::string& model : LoadedModels(slot)) request.add_loaded_models(std::move(model));
       kiln::v1::AcquireJobResponse response;
       grpc::ClientContext context;
       PrepareCall(context, options_.token, options_.acquire_wait + absl::Seconds(5));
@@ -654,7 +649,11 @@ void WorkerAgent::SlotLoop(Slot& slot) {
       if (status.ok()) {
         backoff = absl::Milliseconds(200);
         last_error.clear();
-        if (response.has_assignment()) RunAssignment(slot, response.assignment());
+        if (response.has_assignment()) {
+          // A completion may bring the slot's next job along (acquire_next).
+          std::optional<Assignment> next = RunAssignment(slot, response.assignment());
+          while (next.has_value()) next = RunAssignment(slot, *next);
+        }
         continue;
       }
       if (StopAcquiring()) break;
@@ -680,7 +679,18 @@ void WorkerAgent::SlotLoop(Slot& slot) {
   }
 }
 
-void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
+bool WorkerAgent::ReprobeDue(const Slot& slot) const {
+  return slot.gpu >= 0 && options_.reprobe_interval > absl::ZeroDuration() &&
+         absl::Now() - slot.last_probe >= options_.reprobe_interval;
+}
+
+std::vector<std::string> WorkerAgent::LoadedModels(const Slot& slot) const {
+  // Only while the executor that loaded them is the one running.
+  if (slot.loaded_models_pid == 0 || slot.loaded_models_pid != slot.executor->pid()) return {};
+  return slot.loaded_models;
+}
+
+std::optional<Assignment> WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
   const absl::Time attempt_start = absl::Now();
   const kiln::v1::Job& job = assignment.job();
   const Lease lease{job.id(), assignment.attempt()};
@@ -726,6 +736,7 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
   }
 
   absl::Status status;
+  std::optional<Assignment> next;
   if (outcome.kind == Outcome::kComplete) {
     kiln::v1::CompleteJobRequest request;
     request.set_worker_id(options_.worker_id);
@@ -734,11 +745,18 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
     for (BlobRef& ref : outcome.outputs) *request.add_outputs() = std::move(ref);
     *request.mutable_result() = std::move(outcome.result);
     if (log.has_value()) *request.mutable_log() = *log;
+    // The slot's next job in the same call, unless the slot must idle first (a
+    // re-probe) or the worker stops taking work.
+    if (!reprobe && !StopAcquiring() && !ReprobeDue(slot)) {
+      request.set_acquire_next(true);
+      for (std::string& model : LoadedModels(slot)) request.add_loaded_models(std::move(model));
+    }
     kiln::v1::CompleteJobResponse response;
     status = Report("CompleteJob", request, &response, &kiln::v1::WorkerService::Stub::CompleteJob);
     if (status.ok()) {
       KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
                      << lease.attempt << " succeeded";
+      if (response.has_next()) next = std::move(*response.mutable_next());
     }
   } else if (outcome.kind == Outcome::kFail) {
     KILN_LOG(INFO) << "slot " << slot.index << ": job " << lease.job_id << " attempt "
@@ -781,6 +799,7 @@ void WorkerAgent::RunAssignment(Slot& slot, const Assignment& assignment) {
   // Before the slot asks for more work, so that a device that turned out unusable is
   // advertised as such first.
   if (reprobe && !ShuttingDown()) ReprobeSlot(slot, "a device-cannot-run failure");
+  return next;
 }
 
 WorkerAgent::Outcome WorkerAgent::Execute(Slot& slot, const Assignment& assignment,

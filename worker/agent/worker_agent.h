@@ -6,9 +6,10 @@
 // runnable, with the reason). Then each slot long-polls AcquireJob, stages the
 // job's input blobs (JobService.GetBlob), runs the task on its slot's kiln-exec child
 // (ExecutorSupervisor), uploads the outputs (JobService.PutBlob) and reports the end of
-// the attempt (CompleteJob / FailJob). A task that fans out (ExecSubmitChildren) has its
-// children's files uploaded and the children submitted (SubmitChildJobs) meanwhile. The scheduler
-// never dials the worker.
+// the attempt (CompleteJob / FailJob); a CompleteJob also asks for the slot's next job
+// (acquire_next), so a busy slot needs one call per job. A task that fans out (ExecSubmitChildren)
+// has its children's files uploaded and the children submitted (SubmitChildJobs) meanwhile. The
+// scheduler never dials the worker.
 //
 // Device verdicts are kept current: after a task failure the executor classifies as
 // device-cannot-run (reported as EXIT_REASON_DEVICE_CANNOT_RUN; an executor killed by
@@ -192,7 +193,14 @@ class WorkerAgent {
   void SlotLoop(Slot& slot);
   void HeartbeatLoop();
   void HeartbeatOnce();
-  void RunAssignment(Slot& slot, const kiln::v1::Assignment& assignment);
+  // Runs the attempt and reports its end; returns the slot's next job when the
+  // completion brought one (CompleteJob's acquire_next).
+  std::optional<kiln::v1::Assignment> RunAssignment(Slot& slot,
+                                                    const kiln::v1::Assignment& assignment);
+  // Whether the idle slot should restart its executor to probe the device again.
+  bool ReprobeDue(const Slot& slot) const;
+  // The models the slot's executor holds, as AcquireJob and CompleteJob report them.
+  std::vector<std::string> LoadedModels(const Slot& slot) const;
   Outcome Execute(Slot& slot, const kiln::v1::Assignment& assignment, const std::string& dir);
   absl::Status DownloadBlob(Slot& slot, const kiln::v1::BlobRef& ref, const std::string& path);
   absl::StatusOr<kiln::v1::BlobRef> UploadBlob(Slot& slot, const std::string& name,

@@ -303,6 +303,23 @@ TEST_F(WorkerAgentTest, CancelKillsTheTaskAndTheSlotRunsTheNextJob) {
   EXPECT_TRUE(JobDirsEmpty());
 }
 
+TEST_F(WorkerAgentTest, ABusySlotTakesItsNextJobsWithItsCompletions) {
+  const std::string first = Submit(Spec("debug.sleep", "1"));
+  ASSERT_TRUE(WaitTaskRunning(first));
+  // Queued behind the running job: each comes back in the answer of the CompleteJob
+  // before it (acquire_next), not from an AcquireJob.
+  const std::string second = Submit(Spec("debug.sleep", "0"));
+  const std::string third = Submit(Spec("debug.sleep", "0"));
+  for (const std::string& id : {first, second, third}) {
+    const Job job = WaitDone(id);
+    EXPECT_EQ(job.state(), JOB_STATE_SUCCEEDED) << id << ": " << job.status_message();
+    ASSERT_EQ(job.attempts_size(), 1) << id;
+    EXPECT_EQ(job.attempts(0).worker_id(), "test-worker");
+  }
+  EXPECT_EQ(server_->scheduler().Stats().assigned_with_completion, 2u);
+  EXPECT_TRUE(JobDirsEmpty());
+}
+
 TEST_F(WorkerAgentTest, TimeoutKillsTheTask) {
   JobSpec spec = Spec("debug.sleep", "30");
   *spec.mutable_timeout() = ToProtoDuration(absl::Milliseconds(300));
