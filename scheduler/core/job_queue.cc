@@ -23,8 +23,8 @@ std::string JobQueue::ClassKey(const kiln::v1::JobSpec& spec, const Share& share
 void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id,
                     Share share) {
   if (index_.contains(job_id)) return;
-  std::string class_key = ClassKey(spec, share);
-  Class& cls = classes_[class_key];
+  const ClassMap::iterator cls_it = classes_.try_emplace(ClassKey(spec, share)).first;
+  Class& cls = cls_it->second;
   if (cls.jobs.empty()) {
     cls.share = std::move(share);
     cls.representative.Clear();
@@ -40,13 +40,13 @@ void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::stri
   }
   Key key{-spec.priority(), seq, job_id};
   cls.jobs.insert(key);
-  index_.emplace(job_id, std::make_pair(std::move(class_key), std::move(key)));
+  index_.emplace(job_id, std::make_pair(cls_it, std::move(key)));
 }
 
 bool JobQueue::Remove(const std::string& job_id) {
   auto it = index_.find(job_id);
   if (it == index_.end()) return false;
-  auto cls = classes_.find(it->second.first);
+  const ClassMap::iterator cls = it->second.first;
   cls->second.jobs.erase(it->second.second);
   if (cls->second.jobs.empty()) classes_.erase(cls);
   index_.erase(it);

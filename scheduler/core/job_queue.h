@@ -96,8 +96,11 @@ class JobQueue {
     const Key* head = nullptr;
   };
   Choice Choose(const Rank& rank, const std::optional<Pick>& only, const Fairness* fairness) const;
-  std::map<std::string, Class> classes_;
-  absl::flat_hash_map<std::string, std::pair<std::string, Key>> index_;  // id -> (class, key)
+  using ClassMap = std::map<std::string, Class>;
+  ClassMap classes_;
+  // id -> (its class, its key); the class by iterator (std::map's stay valid), so a
+  // million queued jobs do not hold a million copies of their class keys.
+  absl::flat_hash_map<std::string, std::pair<ClassMap::iterator, Key>> index_;
 };
 
 }  // namespace kiln::core

@@ -36,6 +36,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -482,7 +483,9 @@ class Scheduler {
 
   mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
-  absl::flat_hash_map<std::string, ActiveJob> jobs_ ABSL_GUARDED_BY(mu_);
+  // Node-based: a flat map's slot array would hold up to twice the jobs' inline size
+  // (a million queued jobs: hundreds of MiB of empty slots; bench/README.md, kiln-load).
+  absl::node_hash_map<std::string, ActiveJob> jobs_ ABSL_GUARDED_BY(mu_);
   // Ids of the WAITING jobs.
   absl::flat_hash_set<std::string> waiting_ ABSL_GUARDED_BY(mu_);
   // Dependency id -> the jobs that waited on it (reverse index: a finish settles only

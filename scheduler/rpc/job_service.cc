@@ -103,6 +103,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<kiln::v1::WatchJobRes
 
   void OnDone() override {
     scheduler_->watch_hub().Unsubscribe(job_id_, this);
+    { absl::MutexLock lock(&mu_); }  // as in AcquireReactor::OnDone (worker_service.cc)
     delete this;
   }
 
@@ -308,7 +309,10 @@ class GetJobLogReactor final : public ServerUnaryReactor {
     if (id != 0) scheduler_->CancelJobLog(id);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    { absl::MutexLock lock(&mu_); }  // as in AcquireReactor::OnDone (worker_service.cc)
+    delete this;
+  }
 
  private:
   core::Scheduler* const scheduler_;
