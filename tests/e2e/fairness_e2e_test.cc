@@ -3,10 +3,12 @@
 // token per tenant, an admin token, a worker token), and two kiln-worker processes of four
 // slots each (with their kiln-exec children). Each tenant submits far more short debug.sleep
 // jobs than the 8 slots can run, through the SDK with its own token. While all three still
-// have queued work, the test samples every job's state through ListJobs (admin token) and
-// checks that each tenant's mean share of the running jobs is within 10 % (relative) of
-// 25/50/25 and that no tenant sat at 0 running, with work queued while others ran, for more
-// than a few samples in a row. The in-process version with a fake clock is
+// have queued work (watched through ListJobs with the admin token), the test takes the
+// running jobs every 200 ms from the attempts the scheduler recorded (leased from
+// assigned_at until ended_at: a consistent timeline, where one ListJobs scan is not a
+// snapshot) and checks that each tenant's mean share of the running jobs is within 10 %
+// (relative) of 25/50/25 and that no tenant sat at 0 running, with work queued while others
+// ran, for more than a few samples in a row. The in-process version with a fake clock is
 // scheduler/core/scheduler_sharing_test.cc; this one goes through gRPC, RocksDB, workers and
 // executors.
 #include <gtest/gtest.h>
@@ -24,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/kiln_client.h"
+#include "common/proto_time.h"
 #include "common/sha256.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "google/protobuf/util/json_util.h"
@@ -89,27 +92,36 @@ std::unique_ptr<Client> ClientWithToken(const LocalFarm& farm, const std::string
   return client.ok() ? *std::move(client) : nullptr;
 }
 
-struct TenantCounts {
-  int queued = 0;
-  int running = 0;  // ASSIGNED or RUNNING: leased, as the fair share counts them
+// One lease of a slot, as the scheduler recorded it: from assignment until the attempt ended
+// (InfiniteFuture while it runs). The fair share counts leased (ASSIGNED or RUNNING) jobs.
+struct Lease {
+  std::string tenant;
+  absl::Time from;
+  absl::Time until;
 };
 
-// Every job's state, counted per tenant (one ListJobs scan, page by page).
-absl::StatusOr<std::map<std::string, TenantCounts>> CountJobs(Client& admin) {
-  std::map<std::string, TenantCounts> counts;
+struct Scan {
+  std::map<std::string, int> queued;  // per tenant
+  std::vector<Lease> leases;
+};
+
+// Every job (one ListJobs scan, page by page): queued jobs per tenant and every attempt.
+absl::StatusOr<Scan> ScanJobs(Client& admin) {
+  Scan scan;
   v1::ListJobsRequest request;
   request.set_page_size(1000);
   for (int page = 0; page < 100; ++page) {
     absl::StatusOr<v1::ListJobsResponse> response = admin.List(request);
     if (!response.ok()) return response.status();
     for (const v1::Job& job : response->jobs()) {
-      TenantCounts& tenant = counts[job.tenant()];
-      if (job.state() == v1::JOB_STATE_QUEUED) ++tenant.queued;
-      if (job.state() == v1::JOB_STATE_ASSIGNED || job.state() == v1::JOB_STATE_RUNNING) {
-        ++tenant.running;
+      if (job.state() == v1::JOB_STATE_QUEUED) ++scan.queued[job.tenant()];
+      for (const v1::Attempt& attempt : job.attempts()) {
+        scan.leases.push_back(
+            {job.tenant(), FromProtoTime(attempt.assigned_at()),
+             attempt.has_ended_at() ? FromProtoTime(attempt.ended_at()) : absl::InfiniteFuture()});
       }
     }
-    if (response->next_page_token().empty()) return counts;
+    if (response->next_page_token().empty()) return scan;
     request.set_page_token(response->next_page_token());
   }
   return absl::DeadlineExceededError("ListJobs: more than 100 pages");
@@ -155,41 +167,50 @@ TEST(FairnessEndToEnd, RunningSharesFollowWeights121ThroughRealProcesses) {
       absl::Seconds(90)))
       << farm.Log("worker-0.log") << farm.Log("worker-1.log");
 
-  // Sample until one tenant's queue is empty (the heaviest, b, drains first) or time is up.
+  // The window: from now until one tenant's queue is empty (the heaviest, b, drains first)
+  // or time is up; then the running jobs at every 200 ms step of it, from the attempts.
+  const absl::Time window_start = absl::Now();
+  absl::Time window_end = window_start;
+  const absl::Time deadline = window_start + absl::Seconds(75);
+  while (absl::Now() < deadline) {
+    const absl::Time scanned_at = absl::Now();
+    absl::StatusOr<Scan> scan = ScanJobs(*admin);
+    ASSERT_TRUE(scan.ok()) << scan.status();
+    bool all_queued = true;
+    for (const Tenant& tenant : Tenants()) all_queued &= scan->queued[tenant.name] > 0;
+    if (!all_queued) break;
+    window_end = scanned_at;
+    absl::SleepFor(kSampleEvery);
+  }
+  absl::StatusOr<Scan> history = ScanJobs(*admin);
+  ASSERT_TRUE(history.ok()) << history.status();
+
   int samples = 0;
-  // Most jobs seen leased at once; informative only (one ListJobs scan is not a snapshot, so a
-  // job ending and the next one leased during a scan may both be counted).
   int most_running = 0;
   std::map<std::string, double> share_sum;
   std::map<std::string, int> streak, longest_streak;
   std::vector<std::string> trace;
-  const absl::Time deadline = absl::Now() + absl::Seconds(75);
-  while (absl::Now() < deadline) {
-    const absl::Time next = absl::Now() + kSampleEvery;
-    absl::StatusOr<std::map<std::string, TenantCounts>> counts = CountJobs(*admin);
-    ASSERT_TRUE(counts.ok()) << counts.status();
-    bool all_queued = true;
+  for (absl::Time t = window_start; t < window_end; t += kSampleEvery) {
+    std::map<std::string, int> running;
     int total = 0;
-    for (const Tenant& tenant : Tenants()) {
-      all_queued &= (*counts)[tenant.name].queued > 0;
-      total += (*counts)[tenant.name].running;
-    }
-    if (!all_queued) break;
-    most_running = std::max(most_running, total);
-    if (total > 0) {
-      ++samples;
-      std::vector<std::string> line;
-      for (const Tenant& tenant : Tenants()) {
-        const int running = (*counts)[tenant.name].running;
-        share_sum[tenant.name] += static_cast<double>(running) / total;
-        // Starved: work queued (all_queued) and others running, none of its own.
-        streak[tenant.name] = running == 0 ? streak[tenant.name] + 1 : 0;
-        longest_streak[tenant.name] = std::max(longest_streak[tenant.name], streak[tenant.name]);
-        line.push_back(absl::StrCat(tenant.name, "=", running));
+    for (const Lease& lease : history->leases) {
+      if (lease.from <= t && t < lease.until) {
+        ++running[lease.tenant];
+        ++total;
       }
-      trace.push_back(absl::StrJoin(line, " "));
     }
-    absl::SleepFor(next - absl::Now());
+    most_running = std::max(most_running, total);
+    if (total == 0) continue;
+    ++samples;
+    std::vector<std::string> line;
+    for (const Tenant& tenant : Tenants()) {
+      share_sum[tenant.name] += static_cast<double>(running[tenant.name]) / total;
+      // Starved: work queued (the whole window) and others running, none of its own.
+      streak[tenant.name] = running[tenant.name] == 0 ? streak[tenant.name] + 1 : 0;
+      longest_streak[tenant.name] = std::max(longest_streak[tenant.name], streak[tenant.name]);
+      line.push_back(absl::StrCat(tenant.name, "=", running[tenant.name]));
+    }
+    trace.push_back(absl::StrJoin(line, " "));
   }
 
   ASSERT_GE(samples, 20) << "too few samples while all three tenants had work queued\n"
@@ -207,6 +228,8 @@ TEST(FairnessEndToEnd, RunningSharesFollowWeights121ThroughRealProcesses) {
               absl::StrJoin(shares, "  ").c_str());
   std::printf("longest stretch at 0 running with work queued (samples): %s\n",
               absl::StrJoin(streaks, "  ").c_str());
+  // Leases from the scheduler's own records: never more than the slots.
+  EXPECT_LE(most_running, kWorkers * kSlotsPerWorker);
   for (const Tenant& tenant : Tenants()) {
     const double want = tenant.weight / weight_sum;
     EXPECT_NEAR(share_sum[tenant.name] / samples, want, 0.1 * want) << "tenant " << tenant.name;
