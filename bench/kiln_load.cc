@@ -439,24 +439,35 @@ absl::Status RunSubmit(const Target& target, Report& report) {
   return driver.accepted() > 0 ? absl::OkStatus() : absl::UnavailableError("no job was accepted");
 }
 
+// The simulated fleet's size and connections, from the flags.
+FleetPlan FleetPlanFromFlags(const Target& target, TimerThread* timer) {
+  FleetPlan plan;
+  plan.new_channel = [address = target.address](int index) { return NewChannel(address, index); };
+  plan.workers = std::max(1, absl::GetFlag(FLAGS_workers));
+  plan.slots = std::max(1, absl::GetFlag(FLAGS_slots));
+  plan.channels = std::max(1, absl::GetFlag(FLAGS_worker_channels));
+  plan.timer = timer;
+  return plan;
+}
+
+// Registers every simulated worker, reporting how long it took.
+absl::Status RegisterFleet(WorkerFleet& fleet, Report& report) {
+  const absl::Time start = absl::Now();
+  absl::Status registered = fleet.Register();
+  report.Add("register_seconds", absl::ToDoubleSeconds(absl::Now() - start), "s");
+  return registered;
+}
+
 absl::Status RunLifecycle(const Target& target, Report& report) {
   const double job_seconds = absl::GetFlag(FLAGS_job_seconds);
   TimerThread timer;
-  FleetPlan fleet_plan;
-  fleet_plan.new_channel = [&](int index) { return NewChannel(target.address, index); };
-  fleet_plan.workers = std::max(1, absl::GetFlag(FLAGS_workers));
-  fleet_plan.slots = std::max(1, absl::GetFlag(FLAGS_slots));
-  fleet_plan.channels = std::max(1, absl::GetFlag(FLAGS_worker_channels));
+  FleetPlan fleet_plan = FleetPlanFromFlags(target, &timer);
   fleet_plan.job_seconds = job_seconds;
   fleet_plan.acquire_wait = absl::GetFlag(FLAGS_acquire_wait);
   fleet_plan.acquire_next = absl::GetFlag(FLAGS_acquire_next);
   fleet_plan.target_completions = absl::GetFlag(FLAGS_jobs);
-  fleet_plan.timer = &timer;
   WorkerFleet fleet(fleet_plan);
-  const absl::Time register_start = absl::Now();
-  absl::Status registered = fleet.Register();
-  report.Add("register_seconds", absl::ToDoubleSeconds(absl::Now() - register_start), "s");
-  if (!registered.ok()) return registered;
+  if (absl::Status registered = RegisterFleet(fleet, report); !registered.ok()) return registered;
   fleet.Start();
   // Let the long-polls reach the scheduler so the first jobs meet waiting slots.
   absl::SleepFor(absl::Milliseconds(500));
@@ -494,18 +505,10 @@ absl::Status RunLifecycle(const Target& target, Report& report) {
 
 absl::Status RunHeartbeat(const Target& target, Report& report) {
   TimerThread timer;
-  FleetPlan fleet_plan;
-  fleet_plan.new_channel = [&](int index) { return NewChannel(target.address, index); };
-  fleet_plan.workers = std::max(1, absl::GetFlag(FLAGS_workers));
-  fleet_plan.slots = std::max(1, absl::GetFlag(FLAGS_slots));
-  fleet_plan.channels = std::max(1, absl::GetFlag(FLAGS_worker_channels));
+  FleetPlan fleet_plan = FleetPlanFromFlags(target, &timer);
   fleet_plan.acquire = false;
-  fleet_plan.timer = &timer;
   WorkerFleet fleet(fleet_plan);
-  const absl::Time register_start = absl::Now();
-  absl::Status registered = fleet.Register();
-  report.Add("register_seconds", absl::ToDoubleSeconds(absl::Now() - register_start), "s");
-  if (!registered.ok()) return registered;
+  if (absl::Status registered = RegisterFleet(fleet, report); !registered.ok()) return registered;
   fleet.Start();
   // One heartbeat interval first: the fleet's first beats are staggered over it.
   const absl::Duration interval = fleet.heartbeat_interval();

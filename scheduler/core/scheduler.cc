@@ -383,7 +383,7 @@ absl::Status Scheduler::RecoverLocked() {
   }));
   KILN_RETURN_IF_ERROR(status);
   KILN_RETURN_IF_ERROR(store_->ForEachWorker([&](const kiln::v1::WorkerInfo& info) {
-    workers_[info.id()] = WorkerState{info, now};
+    workers_[info.id()] = WorkerState{info, now, {}};
     return true;
   }));
   for (const auto& [id, active] : jobs_) {
