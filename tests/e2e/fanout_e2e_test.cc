@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "tests/gltf/glb_mesh_nodes.h"
 #include "tests/gltf/gltf_validate.h"
 #include "tests/support/local_farm.h"
 #include "tiny_gltf.h"
@@ -105,14 +106,10 @@ TEST_F(FanOutEndToEnd, OneKilnctlCommandTurnsThreeObjectsIntoASceneOfThreeNodes)
   EXPECT_EQ(valid.exit_code, 0) << valid.out << valid.err;
   EXPECT_NE(valid.out.find("scene.glb: 0 errors"), std::string::npos) << valid.out;
 
-  tinygltf::Model model;
-  tinygltf::TinyGLTF loader;
-  std::string error, warning;
-  ASSERT_TRUE(loader.LoadBinaryFromFile(&model, &error, &warning, glb)) << error;
-  std::vector<const tinygltf::Node*> nodes;
-  for (const tinygltf::Node& node : model.nodes) {
-    if (node.mesh >= 0) nodes.push_back(&node);
-  }
+  kiln::testing::GlbMeshNodes scene_nodes;
+  kiln::testing::LoadGlbMeshNodes(glb, &scene_nodes);
+  ASSERT_TRUE(scene_nodes.error.empty()) << scene_nodes.error;
+  const std::vector<const tinygltf::Node*>& nodes = scene_nodes.nodes;
   ASSERT_EQ(nodes.size(), 3u);
   // Where the disc, rectangle and triangle stood: 240 pixels span 2.4 units
   // (as tests/gltf/segment_pipeline_test.cc).

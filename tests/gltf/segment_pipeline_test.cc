@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/gltf/glb_mesh_nodes.h"
 #include "tests/gltf/gltf_validate.h"
 #include "tiny_gltf.h"
 #include "worker/tasks/image_segment/image_segment_task.h"
@@ -112,14 +113,11 @@ TEST_F(SegmentPipelineTest, ThreeObjectsBecomeThreeNodesWhereTheyStood) {
   EXPECT_THAT(result.out, HasSubstr("scene.glb: 0 errors"));
   std::cout << result.out;
 
-  tinygltf::Model model;
-  tinygltf::TinyGLTF loader;
-  std::string error, warning;
-  ASSERT_TRUE(loader.LoadBinaryFromFile(&model, &error, &warning, glb)) << error;
-  std::vector<const tinygltf::Node*> nodes;
-  for (const tinygltf::Node& node : model.nodes) {
-    if (node.mesh >= 0) nodes.push_back(&node);
-  }
+  kiln::testing::GlbMeshNodes scene_nodes;
+  kiln::testing::LoadGlbMeshNodes(glb, &scene_nodes);
+  ASSERT_TRUE(scene_nodes.error.empty()) << scene_nodes.error;
+  const tinygltf::Model& model = scene_nodes.model;
+  const std::vector<const tinygltf::Node*>& nodes = scene_nodes.nodes;
   ASSERT_EQ(nodes.size(), 3u);
   // Left, middle, right: the disc centred on pixel (50, 62), the rectangle's box
   // x 96..144, y 34..90, the triangle's x 158..222, y 29..92 (bbox centres; y flips up).
