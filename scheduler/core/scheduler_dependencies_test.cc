@@ -60,17 +60,10 @@ class SchedulerDependenciesTest : public ::testing::Test {
 
   // (Re)opens store and scheduler on the same directory: a restart.
   void Open() {
-    scheduler_.reset();
-    committer_.reset();
-    store_.reset();
-    store_ = *store::Store::Open({.path = dir_.Sub("db")});
-    committer_ = std::make_unique<store::GroupCommitter>(store_.get());
     SchedulerOptions options;
     options.clock = &clock_;
     options.run_ticker = false;
-    auto scheduler = Scheduler::Create(options, store_.get(), committer_.get());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
-    scheduler_ = *std::move(scheduler);
+    testing::OpenOnDisk({.path = dir_.Sub("db")}, options, store_, committer_, scheduler_);
   }
 
   void Register(const std::string& worker, int slots = 1) {

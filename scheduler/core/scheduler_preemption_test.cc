@@ -36,20 +36,13 @@ kiln::v1::JobSpec Spec(int priority, int max_attempts = 3) {
 class PreemptionTest : public ::testing::Test {
  protected:
   void Open(absl::Duration grace = kGrace) {
-    scheduler_.reset();
-    committer_.reset();
-    store_.reset();
-    store_ = *store::Store::Open({.path = dir_.Sub("db")});
-    committer_ = std::make_unique<store::GroupCommitter>(store_.get());
     SchedulerOptions options = options_;
     options.clock = &clock_;
     options.run_ticker = false;
     // Long leases: the tests advance the clock past the grace period without heartbeats.
     options.lease_duration = absl::Minutes(10);
     options.preemption_grace = grace;
-    auto scheduler = Scheduler::Create(options, store_.get(), committer_.get());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
-    scheduler_ = *std::move(scheduler);
+    testing::OpenOnDisk({.path = dir_.Sub("db")}, options, store_, committer_, scheduler_);
   }
 
   // One slot on a CPU (compute_capability 0) or a GPU with 16 GiB.

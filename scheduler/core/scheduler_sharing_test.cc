@@ -49,18 +49,12 @@ class SchedulerSharingTest : public ::testing::Test {
   // (Re)opens store and scheduler on the same directory: a restart. `sync` off only
   // where a test makes thousands of writes and durability is not what it checks.
   void Open(const SharingPolicy& policy, bool sync = true) {
-    scheduler_.reset();
-    committer_.reset();
-    store_.reset();
-    store_ = *store::Store::Open({.path = dir_.Sub("db"), .sync = sync});
-    committer_ = std::make_unique<store::GroupCommitter>(store_.get());
     SchedulerOptions options;
     options.clock = &clock_;
     options.run_ticker = false;
     options.sharing = policy;
-    auto scheduler = Scheduler::Create(options, store_.get(), committer_.get());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
-    scheduler_ = *std::move(scheduler);
+    testing::OpenOnDisk({.path = dir_.Sub("db"), .sync = sync}, options, store_, committer_,
+                        scheduler_);
   }
 
   void Register(const std::string& worker, int slots) {

@@ -37,20 +37,13 @@ class SchedulerTest : public ::testing::Test {
   void SetUp() override { Open(); }
 
   void Open() {
-    scheduler_.reset();
-    committer_.reset();
-    store_.reset();
-    store_ = *store::Store::Open({.path = dir_.Sub("db")});
-    committer_ = std::make_unique<store::GroupCommitter>(store_.get());
     SchedulerOptions options;
     options.clock = &clock_;
     options.run_ticker = false;
     options.lease_duration = absl::Seconds(30);
     options.retry_backoff_initial = absl::Seconds(1);
     options.max_queued_per_tenant = max_queued_per_tenant_;
-    auto scheduler = Scheduler::Create(options, store_.get(), committer_.get());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
-    scheduler_ = *std::move(scheduler);
+    testing::OpenOnDisk({.path = dir_.Sub("db")}, options, store_, committer_, scheduler_);
   }
 
   void Register(const std::string& worker, int compute_capability = 0) {

@@ -1,6 +1,6 @@
-// Test helpers for Scheduler tests: waiting on the callback-style answers of the
-// Scheduler (which run on the committer thread) with a bounded wait, and the few worker
-// calls every suite makes. Used by the scheduler/core tests.
+// Test helpers for Scheduler tests: opening one on a real store, waiting on the
+// callback-style answers of the Scheduler (which run on the committer thread) with a bounded
+// wait, and the few worker calls every suite makes. Used by the scheduler/core tests.
 // Each object is used by one test thread plus the thread that answers it.
 #ifndef KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
 #define KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,6 +18,8 @@
 #include "absl/time/time.h"
 #include "kiln/v1/worker_service.pb.h"
 #include "scheduler/core/scheduler.h"
+#include "scheduler/store/group_committer.h"
+#include "scheduler/store/store.h"
 
 namespace kiln::core::testing {
 
@@ -66,6 +69,27 @@ class StatusResult {
   absl::Notification done_;
   absl::Status status_;
 };
+
+// (Re)opens a scheduler with `options` on the RocksDB store `store_options` names: closes
+// what `scheduler`, `committer` and `store` hold first (in that order: a restart), then
+// opens them in the other order. Fails the test when one does not open.
+inline void OpenOnDisk(const store::StoreOptions& store_options, const SchedulerOptions& options,
+                       std::unique_ptr<store::Store>& store,
+                       std::unique_ptr<store::GroupCommitter>& committer,
+                       std::unique_ptr<Scheduler>& scheduler,
+                       const store::GroupCommitterOptions& committer_options = {}) {
+  scheduler.reset();
+  committer.reset();
+  store.reset();
+  absl::StatusOr<std::unique_ptr<store::Store>> opened = store::Store::Open(store_options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store = *std::move(opened);
+  committer = std::make_unique<store::GroupCommitter>(store.get(), committer_options);
+  absl::StatusOr<std::unique_ptr<Scheduler>> created =
+      Scheduler::Create(options, store.get(), committer.get());
+  ASSERT_TRUE(created.ok()) << created.status();
+  scheduler = *std::move(created);
+}
 
 // A worker with one CPU device and `slots` slots that run mesh.extract.
 inline kiln::v1::RegisterWorkerRequest CpuWorker(const std::string& worker, int slots = 1) {

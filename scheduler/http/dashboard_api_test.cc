@@ -19,6 +19,7 @@
 #include "common/testing/scoped_temp_dir.h"
 #include "google/protobuf/struct.pb.h"
 #include "scheduler/core/scheduler.h"
+#include "scheduler/core/scheduler_test_util.h"
 #include "scheduler/http/http_server.h"
 #include "scheduler/store/blob_store.h"
 #include "scheduler/store/group_committer.h"
@@ -96,12 +97,10 @@ absl::StatusOr<T> Await(const std::function<void(core::Scheduler::Callback<T>)>&
 class DashboardApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = *store::Store::Open({.path = dir_.Sub("db")});
     blobs_ = *store::BlobStore::Create(dir_.Sub("blobs"));
-    committer_ = std::make_unique<store::GroupCommitter>(store_.get());
     core::SchedulerOptions options;
     options.run_ticker = false;
-    scheduler_ = *core::Scheduler::Create(options, store_.get(), committer_.get());
+    core::testing::OpenOnDisk({.path = dir_.Sub("db")}, options, store_, committer_, scheduler_);
   }
   void TearDown() override {
     http_.reset();

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "google/protobuf/util/json_util.h"
+#include "scheduler/core/scheduler_test_util.h"
 
 namespace kiln::metrics {
 namespace {
@@ -67,17 +68,14 @@ class SchedulerMetricsTest : public ::testing::Test {
     auto metrics = SchedulerMetrics::Create(metrics_options);
     ASSERT_TRUE(metrics.ok()) << metrics.status();
     metrics_ = *std::move(metrics);
-    store_ = *store::Store::Open({.path = dir_.Sub("db")});
     store::GroupCommitterOptions committer_options;
     if (observe) committer_options.on_write = metrics_->store_write_observer();
-    committer_ = std::make_unique<store::GroupCommitter>(store_.get(), committer_options);
     core::SchedulerOptions options;
     options.run_ticker = false;
     options.clock = &clock_;
     if (observe) options.observer = metrics_->observer();
-    auto scheduler = core::Scheduler::Create(options, store_.get(), committer_.get());
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
-    scheduler_ = *std::move(scheduler);
+    core::testing::OpenOnDisk({.path = dir_.Sub("db")}, options, store_, committer_, scheduler_,
+                              committer_options);
     metrics_->Attach(scheduler_.get(), store_.get());
   }
 
