@@ -539,6 +539,8 @@ absl::Status RunHeartbeat(const Target& target, Report& report) {
   }
   report.Add("loadgen_cpu_s", loadgen_cpu, "s");
   if (!drained) return absl::DeadlineExceededError("simulated workers did not drain");
+  if (fleet.errors() > 0)
+    return absl::UnavailableError("heartbeats failed: " + fleet.first_error());
   return beats > 0 ? absl::OkStatus() : absl::UnavailableError("no heartbeat was answered");
 }
 
