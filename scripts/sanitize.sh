@@ -43,7 +43,7 @@ supp="$PWD/scripts/sanitize"
 export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:strict_string_checks=1:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
-export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$supp/tsan.supp:second_deadlock_stack=1:history_size=4"
+export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$supp/tsan.supp:second_deadlock_stack=1:history_size=7"
 if [ "$1" = tsan ]; then
   # Debian's Abseil is not instrumented: without this, TSan sees no absl::Mutex at all
   # (scripts/sanitize/tsan_absl_sync.cc).
