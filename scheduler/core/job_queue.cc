@@ -22,7 +22,8 @@ std::string JobQueue::ClassKey(const kiln::v1::JobSpec& spec, const Share& share
 
 void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::string& job_id,
                     Share share) {
-  if (index_.contains(job_id)) return;
+  auto [entry, inserted] = index_.try_emplace(job_id);
+  if (!inserted) return;
   const ClassMap::iterator cls_it = classes_.try_emplace(ClassKey(spec, share)).first;
   Class& cls = cls_it->second;
   if (cls.jobs.empty()) {
@@ -38,9 +39,7 @@ void JobQueue::Push(const kiln::v1::JobSpec& spec, uint64_t seq, const std::stri
       *copy->mutable_requirements() = tier.requirements();
     }
   }
-  Key key{-spec.priority(), seq, job_id};
-  cls.jobs.insert(key);
-  index_.emplace(job_id, std::make_pair(cls_it, std::move(key)));
+  entry->second = {cls_it, cls.jobs.insert(Key{-spec.priority(), seq, job_id}).first};
 }
 
 bool JobQueue::Remove(const std::string& job_id) {

@@ -98,9 +98,9 @@ class JobQueue {
   Choice Choose(const Rank& rank, const std::optional<Pick>& only, const Fairness* fairness) const;
   using ClassMap = std::map<std::string, Class>;
   ClassMap classes_;
-  // id -> (its class, its key); the class by iterator (std::map's stay valid), so a
-  // million queued jobs do not hold a million copies of their class keys.
-  absl::flat_hash_map<std::string, std::pair<ClassMap::iterator, Key>> index_;
+  // id -> its class and its entry there, by iterator (std::map's and std::set's stay
+  // valid), so a million queued jobs hold no copies of their class keys or entries.
+  absl::flat_hash_map<std::string, std::pair<ClassMap::iterator, std::set<Key>::iterator>> index_;
 };
 
 }  // namespace kiln::core
