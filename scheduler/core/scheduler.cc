@@ -312,72 +312,82 @@ absl::Status Scheduler::RecoverLocked() {
   dependents_.clear();
   children_.clear();
   slot_reservations_.clear();
+  to_pack_.clear();
 
   KILN_ASSIGN_OR_RETURN(std::optional<std::string> next, store_->GetMeta(kNextSeqKey));
   next_seq_ = 1;
   if (next.has_value() && !absl::SimpleAtoi(*next, &next_seq_)) {
     return absl::DataLossError(absl::StrCat("corrupt ", kNextSeqKey, ": ", *next));
   }
-  auto load = [&](const std::string& job_id) -> absl::StatusOr<ActiveJob*> {
-    KILN_ASSIGN_OR_RETURN(std::optional<Job> job, store_->GetJob(job_id));
-    if (!job.has_value()) return nullptr;
+  // Every record is parsed into this one message; a queued job keeps its record as read
+  // (packed), so a million queued jobs cost neither a parsed copy each nor a serialization.
+  Job parsed;
+  // Reads the record of `job_id` into `parsed`; nullopt when there is none.
+  auto read = [&](const std::string& job_id) -> absl::StatusOr<std::optional<std::string>> {
+    KILN_ASSIGN_OR_RETURN(std::optional<std::string> record, store_->GetJobRecord(job_id));
+    if (!record.has_value()) return std::nullopt;
+    if (!parsed.ParseFromString(*record)) return absl::DataLossError("corrupt record in jobs");
     // Memory indexes jobs by the record's id; a record stored under another key would
     // be queued or leased under an id that is not in jobs_ (found by fuzz_store_record).
-    if (job->id() != job_id) {
+    if (parsed.id() != job_id) {
       return absl::DataLossError(
           absl::StrCat("corrupt record in jobs: key \"", absl::CHexEscape(job_id.substr(0, 40)),
-                       "\" holds job id \"", absl::CHexEscape(job->id().substr(0, 40)), "\""));
+                       "\" holds job id \"", absl::CHexEscape(parsed.id().substr(0, 40)), "\""));
     }
+    return record;
+  };
+  // Adds the job just read (`parsed`), unpacked unless a record to keep packed is given.
+  auto keep = [&](const std::string& job_id, std::string* packed_record) -> ActiveJob& {
     ActiveJob& active = jobs_[job_id];
-    active.job = *std::move(job);
     SeqFromJobId(job_id, &active.seq);
-    return &active;
+    if (packed_record != nullptr) {
+      active.SetPacked(std::move(*packed_record), parsed);
+    } else {
+      active.job() = parsed;
+    }
+    ++active_per_tenant_[auth::EffectiveTenant(parsed.tenant())];
+    if (!parsed.parent_job_id().empty()) children_[parsed.parent_job_id()].insert(job_id);
+    return active;
   };
   absl::Status status;
   KILN_RETURN_IF_ERROR(store_->ForEachQueued([&](const std::string& job_id) {
-    absl::StatusOr<ActiveJob*> active = load(job_id);
-    if (!active.ok()) {
-      status = active.status();
+    absl::StatusOr<std::optional<std::string>> record = read(job_id);
+    if (!record.ok()) {
+      status = record.status();
       return false;
     }
-    if (*active == nullptr || (*active)->job.state() != kiln::v1::JOB_STATE_QUEUED) {
-      jobs_.erase(job_id);  // A stale index entry; the job record is the truth.
-      return true;
-    }
-    EnqueueLocked(**active);
+    // A stale index entry is skipped: the job record is the truth.
+    if (!record->has_value() || parsed.state() != kiln::v1::JOB_STATE_QUEUED) return true;
+    EnqueueLocked(keep(job_id, &**record), parsed);
     return true;
   }));
   KILN_RETURN_IF_ERROR(status);
   KILN_RETURN_IF_ERROR(store_->ForEachLease([&](const kiln::v1::StoredLease& lease) {
     if (jobs_.contains(lease.job_id())) return true;  // queued: the job record decided
-    absl::StatusOr<ActiveJob*> active = load(lease.job_id());
-    if (!active.ok()) {
-      status = active.status();
+    absl::StatusOr<std::optional<std::string>> record = read(lease.job_id());
+    if (!record.ok()) {
+      status = record.status();
       return false;
     }
-    if (*active == nullptr || !IsLeased((*active)->job.state())) {
-      jobs_.erase(lease.job_id());
-      return true;
-    }
+    if (!record->has_value() || !IsLeased(parsed.state())) return true;
+    ActiveJob& active = keep(lease.job_id(), nullptr);
     // Lease deadlines are not stored: every lease gets a full period after a
     // restart, so live workers keep their jobs and dead ones lose them.
-    SetLeaseLocked(**active, now + options_.lease_duration);
-    ReserveLocked(**active, +1);
+    SetLeaseLocked(active, now + options_.lease_duration);
+    ReserveLocked(active, +1);
     return true;
   }));
   KILN_RETURN_IF_ERROR(status);
   std::vector<std::string> waiting_ids;
   KILN_RETURN_IF_ERROR(store_->ForEachWaiting([&](const std::string& job_id) {
     if (jobs_.contains(job_id)) return true;  // queued or leased: the job record decided
-    absl::StatusOr<ActiveJob*> active = load(job_id);
-    if (!active.ok()) {
-      status = active.status();
+    absl::StatusOr<std::optional<std::string>> record = read(job_id);
+    if (!record.ok()) {
+      status = record.status();
       return false;
     }
-    if (*active == nullptr || (*active)->job.state() != kiln::v1::JOB_STATE_WAITING) {
-      jobs_.erase(job_id);
-      return true;
-    }
+    if (!record->has_value() || parsed.state() != kiln::v1::JOB_STATE_WAITING) return true;
+    keep(job_id, nullptr);
     waiting_ids.push_back(job_id);
     return true;
   }));
@@ -386,9 +396,6 @@ absl::Status Scheduler::RecoverLocked() {
     workers_[info.id()] = WorkerState{info, now, {}};
     return true;
   }));
-  for (const auto& [id, active] : jobs_) {
-    ++active_per_tenant_[auth::EffectiveTenant(active.job.tenant())];
-  }
   reload_needed_ = false;
   KILN_RETURN_IF_ERROR(RecoverPipelinesLocked(waiting_ids));
   return absl::OkStatus();
@@ -418,7 +425,7 @@ void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> jo
     if (it == jobs_.end()) continue;
     ++it->second.commits_in_flight;
     // Copies only for watchers: one who subscribes later reads the change in GetJob.
-    if (watch_hub_.Watched(id)) snapshots.push_back(it->second.job);
+    if (watch_hub_.Watched(id)) snapshots.push_back(it->second.Copy());
   }
   ++commits_in_flight_;
   committer_->Commit(std::move(writes),
@@ -433,9 +440,9 @@ void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> jo
                            if (it == jobs_.end()) continue;
                            ActiveJob& active = it->second;
                            --active.commits_in_flight;
-                           if (active.commits_in_flight == 0 && IsTerminal(active.job.state())) {
-                             if (!active.job.spec().client_request_id().empty()) {
-                               pending_requests_.erase(RequestKeyOf(active.job));
+                           if (active.commits_in_flight == 0 && IsTerminal(active.state())) {
+                             if (!active.job().spec().client_request_id().empty()) {
+                               pending_requests_.erase(RequestKeyOf(active.job()));
                              }
                              jobs_.erase(it);
                            }
@@ -454,31 +461,48 @@ absl::Status Scheduler::WritableLocked() const {
 }
 
 void Scheduler::TouchLocked(ActiveJob& active) {
-  *active.job.mutable_updated_at() = ToProtoTime(clock_->Now());
-  active.job.set_revision(active.job.revision() + 1);
+  *active.job().mutable_updated_at() = ToProtoTime(clock_->Now());
+  active.job().set_revision(active.job().revision() + 1);
 }
 
-void Scheduler::EnqueueLocked(ActiveJob& active) {
+void Scheduler::EnqueueLocked(ActiveJob& active) { EnqueueLocked(active, active.job()); }
+
+void Scheduler::EnqueueLocked(ActiveJob& active, const Job& job) {
   const absl::Time not_before =
-      active.job.has_not_before() ? FromProtoTime(active.job.not_before()) : absl::InfinitePast();
+      job.has_not_before() ? FromProtoTime(job.not_before()) : absl::InfinitePast();
   if (not_before > clock_->Now()) {
-    delayed_.emplace(not_before, active.job.id());
+    delayed_.emplace(not_before, job.id());
   } else {
-    queue_.Push(active.job.spec(), active.seq, active.job.id(), fair_share_.ShareOf(active.job));
+    QueueLocked(active, job);
     dispatch_needed_ = true;
   }
 }
 
+void Scheduler::QueueLocked(const ActiveJob& active, const Job& job) {
+  queue_.Push(job.spec(), active.seq, job.id(), fair_share_.ShareOf(job));
+  if (!active.packed()) to_pack_.push_back(job.id());
+}
+
+void Scheduler::PackQueuedLocked() {
+  for (const std::string& id : to_pack_) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end() && it->second.state() == kiln::v1::JOB_STATE_QUEUED) {
+      it->second.Pack();
+    }
+  }
+  to_pack_.clear();
+}
+
 void Scheduler::SetLeaseLocked(ActiveJob& active, absl::Time deadline) {
-  leases_.erase({active.lease_deadline, active.job.id()});
+  leases_.erase({active.lease_deadline, active.job().id()});
   active.lease_deadline = deadline;
-  leases_.emplace(deadline, active.job.id());
+  leases_.emplace(deadline, active.job().id());
 }
 
 void Scheduler::ClearLeaseLocked(ActiveJob& active) {
   ReserveLocked(active, -1);
   dispatch_needed_ = true;  // the slot's memory (and the slot) may fit other work now
-  leases_.erase({active.lease_deadline, active.job.id()});
+  leases_.erase({active.lease_deadline, active.job().id()});
   active.lease_deadline = absl::InfinitePast();
 }
 
@@ -573,7 +597,7 @@ void Scheduler::SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch,
         if (existing_id->has_value()) {
           results[i].set_deduplicated(true);
           if (auto it = jobs_.find(**existing_id); it != jobs_.end()) {
-            *results[i].mutable_job() = it->second.job;
+            *results[i].mutable_job() = it->second.job();
           } else if (absl::StatusOr<std::optional<Job>> job = store_->GetJob(**existing_id);
                      job.ok() && job->has_value()) {
             *results[i].mutable_job() = **job;
@@ -608,7 +632,7 @@ void Scheduler::SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch,
       const uint64_t seq = next_seq_++;
       ActiveJob& active = jobs_[JobIdForSeq(seq)];
       active.seq = seq;
-      Job& job = active.job;
+      Job& job = active.job();
       job.set_id(JobIdForSeq(seq));
       job.set_tenant(tenant);
       *job.mutable_spec() = std::move(spec);
@@ -628,7 +652,7 @@ void Scheduler::SubmitImpl(std::vector<kiln::v1::JobSpec> specs, bool batch,
         request_ids.push_back(request_id);
       }
       if (job.state() == kiln::v1::JOB_STATE_QUEUED) {
-        queue_.Push(job.spec(), seq, job.id(), fair_share_.ShareOf(job));
+        QueueLocked(active, job);
       }
       *results[i].mutable_job() = job;
       new_ids.push_back(job.id());
@@ -683,7 +707,7 @@ absl::StatusOr<Job> Scheduler::GetJob(const std::string& job_id) const {
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(job_id);
-    if (it != jobs_.end()) return WithPendingReasonLocked(it->second.job);
+    if (it != jobs_.end()) return WithPendingReasonLocked(it->second.Copy());
   }
   KILN_ASSIGN_OR_RETURN(std::optional<Job> job, store_->GetJob(job_id));
   if (!job.has_value()) return absl::NotFoundError(absl::StrCat("job ", job_id, " not found"));
@@ -725,7 +749,7 @@ absl::StatusOr<kiln::v1::ListJobsResponse> Scheduler::ListJobs(
       // The in-memory job is newer (progress, uncommitted transitions).
       absl::MutexLock lock(&mu_);
       if (auto it = jobs_.find(stored.id()); it != jobs_.end()) {
-        job = WithPendingReasonLocked(it->second.job);
+        job = WithPendingReasonLocked(it->second.Copy());
       }
     }
     if (request.state() != kiln::v1::JOB_STATE_UNSPECIFIED && job.state() != request.state()) {
@@ -758,9 +782,9 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
     auto it = jobs_.find(job_id);
     if (absl::Status writable = WritableLocked(); !writable.ok()) {
       result = writable;
-    } else if (it == jobs_.end() || IsTerminal(it->second.job.state())) {
+    } else if (it == jobs_.end() || IsTerminal(it->second.state())) {
       // Terminal or unknown: report what is stored.
-      absl::StatusOr<Job> job = it != jobs_.end() ? absl::StatusOr<Job>(it->second.job)
+      absl::StatusOr<Job> job = it != jobs_.end() ? absl::StatusOr<Job>(it->second.job())
                                                   : absl::StatusOr<Job>(absl::NotFoundError(""));
       if (it == jobs_.end()) {
         absl::StatusOr<std::optional<Job>> stored = store_->GetJob(job_id);
@@ -782,7 +806,7 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
       CancelJobLocked(it->second,
                       reason.empty() ? "cancelled by client" : absl::StrCat("cancelled: ", reason),
                       writes);
-      Job snapshot = it->second.job;
+      Job snapshot = it->second.job();
       // Its dependents and children follow, in the same write.
       std::vector<std::string> changed = {job_id};
       PropagateFinishLocked(job_id, writes, changed);
@@ -798,35 +822,35 @@ void Scheduler::Cancel(const std::string& job_id, const std::string& reason, Cal
 void Scheduler::CancelJobLocked(ActiveJob& active, const std::string& message,
                                 store::WriteSet& writes) {
   const absl::Time now = clock_->Now();
-  const std::string& job_id = active.job.id();
-  if (active.job.state() == kiln::v1::JOB_STATE_QUEUED) {
+  const std::string& job_id = active.job().id();
+  if (active.state() == kiln::v1::JOB_STATE_QUEUED) {
     queue_.Remove(job_id);
-    if (active.job.has_not_before()) {
-      delayed_.erase({FromProtoTime(active.job.not_before()), job_id});
+    if (active.job().has_not_before()) {
+      delayed_.erase({FromProtoTime(active.job().not_before()), job_id});
     }
     writes.UnmarkQueued(job_id);
-  } else if (active.job.state() == kiln::v1::JOB_STATE_WAITING) {
+  } else if (active.state() == kiln::v1::JOB_STATE_WAITING) {
     // Its entries in dependents_ are skipped (no longer WAITING) when those finish.
     waiting_.erase(job_id);
     active.waiting_on.clear();
     writes.UnmarkWaiting(job_id);
   } else {
-    kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
+    kiln::v1::Attempt* attempt = active.job().mutable_attempts(active.job().attempts_size() - 1);
     *attempt->mutable_ended_at() = ToProtoTime(now);
     attempt->set_exit_reason(kiln::v1::EXIT_REASON_CANCELLED);
     attempt->set_message(message);
     ClearLeaseLocked(active);
     writes.DeleteLease(job_id);
   }
-  active.job.set_state(kiln::v1::JOB_STATE_CANCELLED);
-  active.job.set_status_message(message);
-  *active.job.mutable_finished_at() = ToProtoTime(now);
+  active.job().set_state(kiln::v1::JOB_STATE_CANCELLED);
+  active.job().set_status_message(message);
+  *active.job().mutable_finished_at() = ToProtoTime(now);
   TouchLocked(active);
-  writes.PutJob(active.job);
+  writes.PutJob(active.job());
   ++stats_.jobs_cancelled;
-  ObserveEndLocked(
-      active, /*attempt_ended=*/!active.job.attempts().empty() &&
-                  active.job.attempts().rbegin()->exit_reason() == kiln::v1::EXIT_REASON_CANCELLED);
+  ObserveEndLocked(active, /*attempt_ended=*/!active.job().attempts().empty() &&
+                               active.job().attempts().rbegin()->exit_reason() ==
+                                   kiln::v1::EXIT_REASON_CANCELLED);
 }
 
 absl::StatusOr<std::optional<kiln::v1::StoredBlob>> Scheduler::GrantedBlobLocked(
@@ -919,8 +943,8 @@ bool Scheduler::IsInputOfLeasedJob(
   absl::MutexLock lock(&mu_);
   for (const auto& [deadline, job_id] : leases_) {
     auto it = jobs_.find(job_id);
-    if (it == jobs_.end() || it->second.job.attempts().empty()) continue;
-    const Job& job = it->second.job;
+    if (it == jobs_.end() || it->second.job().attempts().empty()) continue;
+    const Job& job = it->second.job();
     if (!worker_allowed(job.attempts().rbegin()->worker_id())) continue;
     for (const kiln::v1::BlobRef& input : job.spec().inputs()) {
       if (input.sha256() == sha256) return true;
@@ -949,8 +973,8 @@ std::vector<kiln::v1::WorkerInfo> Scheduler::ListWorkers() const {
     workers.push_back(std::move(info));
   }
   for (const auto& [id, active] : jobs_) {
-    if (!IsLeased(active.job.state())) continue;
-    const std::string& worker = active.job.attempts().rbegin()->worker_id();
+    if (!IsLeased(active.state())) continue;
+    const std::string& worker = active.job().attempts().rbegin()->worker_id();
     for (auto& info : workers) {
       if (info.id() == worker) info.add_job_ids(id);
     }
@@ -982,8 +1006,8 @@ void Scheduler::DrainWorker(const std::string& worker_id, bool draining,
       *answer.mutable_last_seen_at() = ToProtoTime(state.last_seen);
       answer.set_lost(clock_->Now() - state.last_seen > options_.worker_lost_after);
       for (const auto& [id, active] : jobs_) {
-        if (IsLeased(active.job.state()) &&
-            active.job.attempts().rbegin()->worker_id() == worker_id) {
+        if (IsLeased(active.state()) &&
+            active.job().attempts().rbegin()->worker_id() == worker_id) {
           answer.add_job_ids(id);
         }
       }
@@ -1075,10 +1099,10 @@ int64_t Scheduler::ReservedLocked(const std::string& worker_id,
 }
 
 void Scheduler::ReserveLocked(const ActiveJob& active, int sign) {
-  fair_share_.CountRunning(active.job, sign);
-  const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
+  fair_share_.CountRunning(active.job(), sign);
+  const kiln::v1::Attempt& attempt = *active.job().attempts().rbegin();
   const int64_t bytes =
-      TierRequirements(active.job.spec(), attempt.tier_index()).min_device_memory_bytes();
+      TierRequirements(active.job().spec(), attempt.tier_index()).min_device_memory_bytes();
   if (bytes == 0) return;
   const std::string key = absl::StrCat(attempt.worker_id(), "/", attempt.device());
   reserved_[key] += sign * bytes;
@@ -1155,7 +1179,7 @@ bool Scheduler::TryAssignLocked(const std::string& worker_id, int slot_index,
 
   ActiveJob& active = jobs_.at(*job_id);
   const int tier =
-      FittingTierLocked(worker_id, *device, *slot, active.job.spec(), reserved, now).value_or(0);
+      FittingTierLocked(worker_id, *device, *slot, active.job().spec(), reserved, now).value_or(0);
   AssignLocked(active, worker_id, slot_index, *device, tier, done);
   return true;
 }
@@ -1164,9 +1188,9 @@ void Scheduler::AssignLocked(ActiveJob& active, const std::string& worker_id, in
                              const kiln::v1::Device& device, int tier,
                              Callback<kiln::v1::AcquireJobResponse>& done) {
   const absl::Time now = clock_->Now();
-  const kiln::v1::JobSpec& spec = active.job.spec();
-  kiln::v1::Attempt* attempt = active.job.add_attempts();
-  attempt->set_number(active.job.attempts_size());
+  const kiln::v1::JobSpec& spec = active.job().spec();
+  kiln::v1::Attempt* attempt = active.job().add_attempts();
+  attempt->set_number(active.job().attempts_size());
   attempt->set_worker_id(worker_id);
   attempt->set_slot(slot_index);
   attempt->set_device(device.id());
@@ -1175,26 +1199,27 @@ void Scheduler::AssignLocked(ActiveJob& active, const std::string& worker_id, in
   *attempt->mutable_assigned_at() = ToProtoTime(now);
   if (options_.observer != nullptr) {
     // Ready since its submit, or since its retry backoff ended.
-    const absl::Time ready = active.job.has_not_before() ? FromProtoTime(active.job.not_before())
-                                                         : FromProtoTime(active.job.created_at());
-    options_.observer->JobAssigned(active.job, &device,
+    const absl::Time ready = active.job().has_not_before()
+                                 ? FromProtoTime(active.job().not_before())
+                                 : FromProtoTime(active.job().created_at());
+    options_.observer->JobAssigned(active.job(), &device,
                                    std::max(now - ready, absl::ZeroDuration()));
   }
-  active.job.set_state(kiln::v1::JOB_STATE_ASSIGNED);
-  active.job.set_progress(0);
-  active.job.clear_progress_message();
-  active.job.clear_not_before();
-  active.job.set_status_message(absl::StrCat("assigned to ", worker_id, " slot ", slot_index, " (",
-                                             device.id(), ", tier ", attempt->tier(), ")"));
+  active.job().set_state(kiln::v1::JOB_STATE_ASSIGNED);
+  active.job().set_progress(0);
+  active.job().clear_progress_message();
+  active.job().clear_not_before();
+  active.job().set_status_message(absl::StrCat("assigned to ", worker_id, " slot ", slot_index,
+                                               " (", device.id(), ", tier ", attempt->tier(), ")"));
   TouchLocked(active);
   SetLeaseLocked(active, now + options_.lease_duration);
   ReserveLocked(active, +1);
 
   store::WriteSet writes;
-  writes.PutJob(active.job);
-  writes.UnmarkQueued(active.job.id());
+  writes.PutJob(active.job());
+  writes.UnmarkQueued(active.job().id());
   kiln::v1::StoredLease lease;
-  lease.set_job_id(active.job.id());
+  lease.set_job_id(active.job().id());
   lease.set_attempt(attempt->number());
   lease.set_worker_id(worker_id);
   lease.set_slot(slot_index);
@@ -1202,13 +1227,13 @@ void Scheduler::AssignLocked(ActiveJob& active, const std::string& worker_id, in
 
   kiln::v1::AcquireJobResponse response;
   kiln::v1::Assignment* assignment = response.mutable_assignment();
-  *assignment->mutable_job() = active.job;
+  *assignment->mutable_job() = active.job();
   assignment->set_attempt(attempt->number());
   *assignment->mutable_lease_deadline() = ToProtoTime(active.lease_deadline);
   assignment->set_tier_index(tier);
   assignment->set_model(TierModel(spec, tier));
   *assignment->mutable_parameters() = TierParameters(spec, tier);
-  CommitLocked(std::move(writes), {active.job.id()},
+  CommitLocked(std::move(writes), {active.job().id()},
                AnswerWhenDurable(std::move(response), std::move(done)));
 }
 
@@ -1298,8 +1323,8 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
   const absl::Time now = clock_->Now();
   for (const std::string& job_id : job_ids) {
     auto job = jobs_.find(job_id);
-    if (job == jobs_.end() || job->second.job.state() != kiln::v1::JOB_STATE_QUEUED) continue;
-    const kiln::v1::JobSpec& spec = job->second.job.spec();
+    if (job == jobs_.end() || job->second.state() != kiln::v1::JOB_STATE_QUEUED) continue;
+    const kiln::v1::JobSpec& spec = job->second.job().spec();
     // The least capable waiting slot whose earliest fitting tier is the job's
     // earliest tier any waiting slot runs, as DispatchLocked would choose.
     bool assigned = false;
@@ -1339,7 +1364,7 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
       if (chosen == waiters_.end()) continue;
       if (TryAssignLocked(
               chosen->second.worker_id, chosen->second.slot, chosen->second.done, tier,
-              JobQueue::Pick{auth::EffectiveTenant(job->second.job.tenant()), spec.priority()})) {
+              JobQueue::Pick{auth::EffectiveTenant(job->second.job().tenant()), spec.priority()})) {
         EraseWaiterLocked(chosen);
         assigned = true;
       }
@@ -1435,9 +1460,8 @@ absl::StatusOr<kiln::v1::HeartbeatResponse> Scheduler::Heartbeat(
   return response;
 }
 
-absl::StatusOr<Scheduler::ActiveJob*> Scheduler::FindLeasedLocked(const std::string& worker_id,
-                                                                  const std::string& job_id,
-                                                                  int attempt) {
+absl::StatusOr<ActiveJob*> Scheduler::FindLeasedLocked(const std::string& worker_id,
+                                                       const std::string& job_id, int attempt) {
   // Every caller is about to change the job: nothing until memory matches the store.
   KILN_RETURN_IF_ERROR(WritableLocked());
   auto it = jobs_.find(job_id);
@@ -1452,7 +1476,7 @@ absl::StatusOr<Scheduler::ActiveJob*> Scheduler::FindLeasedLocked(const std::str
                      "; report for attempt ", attempt, " is stale"));
   }
   ActiveJob& active = it->second;
-  const Job& job = active.job;
+  const Job& job = active.job();
   if (!IsLeased(job.state()) || job.attempts().empty()) {
     return absl::FailedPreconditionError(absl::StrCat("attempt: job ", job_id, " is ",
                                                       StateName(job.state()), "; attempt ", attempt,
@@ -1500,25 +1524,25 @@ void Scheduler::ReportProgress(const kiln::v1::ReportProgressRequest& request,
                                       request.log_chunk());
       if (request.log_only()) {
         // Neither progress nor a start: nothing else changes.
-      } else if (active.job.state() == kiln::v1::JOB_STATE_ASSIGNED) {
-        active.job.set_progress(request.progress());
-        active.job.set_progress_message(TruncateUtf8(request.message(), 256));
+      } else if (active.state() == kiln::v1::JOB_STATE_ASSIGNED) {
+        active.job().set_progress(request.progress());
+        active.job().set_progress_message(TruncateUtf8(request.message(), 256));
         TouchLocked(active);
         // The start of the run is a state change: durable before it is acknowledged.
-        active.job.set_state(kiln::v1::JOB_STATE_RUNNING);
-        active.job.set_status_message("running");
-        *active.job.mutable_attempts(active.job.attempts_size() - 1)->mutable_started_at() =
+        active.job().set_state(kiln::v1::JOB_STATE_RUNNING);
+        active.job().set_status_message("running");
+        *active.job().mutable_attempts(active.job().attempts_size() - 1)->mutable_started_at() =
             ToProtoTime(now);
         store::WriteSet writes;
-        writes.PutJob(active.job);
-        CommitLocked(std::move(writes), {active.job.id()}, std::move(done));
+        writes.PutJob(active.job());
+        CommitLocked(std::move(writes), {active.job().id()}, std::move(done));
         done = nullptr;
       } else {
-        active.job.set_progress(request.progress());
-        active.job.set_progress_message(TruncateUtf8(request.message(), 256));
+        active.job().set_progress(request.progress());
+        active.job().set_progress_message(TruncateUtf8(request.message(), 256));
         // Plain progress is not stored (losing it in a crash costs nothing) and
         // keeps the revision, which counts stored changes only.
-        if (watch_hub_.Watched(active.job.id())) publish = active.job;
+        if (watch_hub_.Watched(active.job().id())) publish = active.job();
       }
     }
   }
@@ -1584,7 +1608,7 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
     std::optional<Job> finished;
     bool durable = true;
     if (auto it = jobs_.find(request.job_id()); it != jobs_.end()) {
-      finished = it->second.job;
+      finished = it->second.job();
       durable = it->second.commits_in_flight == 0;
     } else if (absl::StatusOr<std::optional<Job>> stored = store_->GetJob(request.job_id());
                stored.ok()) {
@@ -1601,29 +1625,29 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
                !found.ok()) {
       status = found.status();
     } else if (absl::StatusOr<std::vector<kiln::v1::StoredBlob>> granted =
-                   GrantedToJobLocked((*found)->job, outputs, *log);
+                   GrantedToJobLocked((*found)->job(), outputs, *log);
                !granted.ok()) {
       status = granted.status();
     } else {
       ActiveJob& active = **found;
       const absl::Time now = clock_->Now();
-      kiln::v1::Attempt* attempt = active.job.mutable_attempts(active.job.attempts_size() - 1);
+      kiln::v1::Attempt* attempt = active.job().mutable_attempts(active.job().attempts_size() - 1);
       *attempt->mutable_ended_at() = ToProtoTime(now);
       attempt->set_exit_reason(kiln::v1::EXIT_REASON_SUCCEEDED);
       if (!log->sha256().empty()) *attempt->mutable_log() = *log;
       if (!attempt->has_started_at()) *attempt->mutable_started_at() = ToProtoTime(now);
-      active.job.set_state(kiln::v1::JOB_STATE_SUCCEEDED);
-      active.job.set_progress(1.0);
-      active.job.set_status_message("succeeded");
-      active.job.clear_outputs();
-      for (auto& output : outputs) *active.job.add_outputs() = std::move(output);
-      *active.job.mutable_result() = request.result();
-      *active.job.mutable_finished_at() = ToProtoTime(now);
+      active.job().set_state(kiln::v1::JOB_STATE_SUCCEEDED);
+      active.job().set_progress(1.0);
+      active.job().set_status_message("succeeded");
+      active.job().clear_outputs();
+      for (auto& output : outputs) *active.job().add_outputs() = std::move(output);
+      *active.job().mutable_result() = request.result();
+      *active.job().mutable_finished_at() = ToProtoTime(now);
       TouchLocked(active);
       ClearLeaseLocked(active);
       store::WriteSet writes;
-      writes.PutJob(active.job);
-      writes.DeleteLease(active.job.id());
+      writes.PutJob(active.job());
+      writes.DeleteLease(active.job().id());
       // The outputs and the log become the job's tenant's with the completion.
       std::vector<std::string> pending_blobs;
       for (const kiln::v1::StoredBlob& blob : *granted) {
@@ -1632,7 +1656,7 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
       ++stats_.jobs_succeeded;
       ObserveEndLocked(active, /*attempt_ended=*/true);
       // Jobs waiting on this one are settled in the same write.
-      const std::string job_id = active.job.id();
+      const std::string job_id = active.job().id();
       std::vector<std::string> changed = {job_id};
       PropagateFinishLocked(job_id, writes, changed);
       answer->Expect();
@@ -1648,7 +1672,7 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
             [answer](absl::StatusOr<kiln::v1::AcquireJobResponse> assigned) {
               answer->NextStored(std::move(assigned));
             };
-        const int slot = active.job.attempts().rbegin()->slot();
+        const int slot = active.job().attempts().rbegin()->slot();
         if (AssignToAskingSlotLocked(request.worker_id(), slot, request.loaded_models(), next)) {
           ++stats_.assigned_with_completion;
         } else {
@@ -1666,7 +1690,7 @@ void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitRea
                                             const std::string& message, bool permanent,
                                             bool counted, store::WriteSet& writes) {
   const absl::Time now = clock_->Now();
-  Job& job = active.job;
+  Job& job = active.job();
   kiln::v1::Attempt* attempt = job.mutable_attempts(job.attempts_size() - 1);
   *attempt->mutable_ended_at() = ToProtoTime(now);
   attempt->set_exit_reason(reason);
@@ -1732,7 +1756,7 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
     absl::StatusOr<ActiveJob*> found =
         FindLeasedLocked(request.worker_id(), request.job_id(), request.attempt());
     absl::StatusOr<std::vector<kiln::v1::StoredBlob>> granted =
-        found.ok() ? GrantedToJobLocked((*found)->job, {}, *log) : found.status();
+        found.ok() ? GrantedToJobLocked((*found)->job(), {}, *log) : found.status();
     if (!granted.ok()) {
       status = granted.status();
     } else {
@@ -1750,23 +1774,23 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
           !device_cannot_run && request.reason() != kiln::v1::EXIT_REASON_WORKER_STOPPING;
       if (device_cannot_run) {
         // Keep this (worker, device, model) away from the model for a while.
-        const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
-        incapable_[IncapableKey(attempt.worker_id(), attempt.device(), active.job.spec(),
+        const kiln::v1::Attempt& attempt = *active.job().attempts().rbegin();
+        incapable_[IncapableKey(attempt.worker_id(), attempt.device(), active.job().spec(),
                                 attempt.tier_index())] =
             clock_->Now() + options_.incapable_cooldown;
         dispatch_needed_ = true;
       }
       if (!log->sha256().empty()) {
-        *active.job.mutable_attempts(active.job.attempts_size() - 1)->mutable_log() = *log;
+        *active.job().mutable_attempts(active.job().attempts_size() - 1)->mutable_log() = *log;
       }
       EndAttemptWithFailureLocked(active, request.reason(), request.message(), request.permanent(),
                                   counted, writes);
       kiln::v1::FailJobResponse response;
-      response.set_state(active.job.state());
-      if (active.job.has_not_before()) *response.mutable_retry_at() = active.job.not_before();
-      const std::string job_id = active.job.id();
+      response.set_state(active.state());
+      if (active.job().has_not_before()) *response.mutable_retry_at() = active.job().not_before();
+      const std::string job_id = active.job().id();
       std::vector<std::string> changed = {job_id};
-      if (IsTerminal(active.job.state())) PropagateFinishLocked(job_id, writes, changed);
+      if (IsTerminal(active.state())) PropagateFinishLocked(job_id, writes, changed);
       CommitLocked(std::move(writes), std::move(changed),
                    AnswerWhenDurable(std::move(response), std::move(done)),
                    std::move(pending_blobs));
@@ -1798,8 +1822,8 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
   absl::flat_hash_set<std::string> busy;  // "worker#slot" holding a lease
   for (const auto& [deadline, id] : leases_) {
     auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second.job.attempts().empty()) continue;
-    const kiln::v1::Attempt& attempt = *it->second.job.attempts().rbegin();
+    if (it == jobs_.end() || it->second.job().attempts().empty()) continue;
+    const kiln::v1::Attempt& attempt = *it->second.job().attempts().rbegin();
     busy.insert(absl::StrCat(attempt.worker_id(), "#", attempt.slot()));
   }
   // Slots a preemption freed are kept for the job that waited (scheduler_preemption.cc).
@@ -1884,7 +1908,7 @@ void Scheduler::UpdatePendingReasonsLocked(absl::Time now) {
   });
 }
 
-kiln::v1::Job Scheduler::WithPendingReasonLocked(const kiln::v1::Job& job) const {
+kiln::v1::Job Scheduler::WithPendingReasonLocked(kiln::v1::Job job) const {
   if (job.state() != kiln::v1::JOB_STATE_QUEUED) return job;
   if (job.has_not_before() && FromProtoTime(job.not_before()) > clock_->Now()) return job;
   // A limit of the sharing policy holds it back whatever the slots say.
@@ -1894,15 +1918,15 @@ kiln::v1::Job Scheduler::WithPendingReasonLocked(const kiln::v1::Job& job) const
     if (it == class_reasons_.end()) return job;
     reason = it->second;
   }
-  kiln::v1::Job copy = job;
-  copy.set_status_message(std::move(reason));
+  job.set_status_message(std::move(reason));
   // A preempted job says so while it waits (its stored message did, until now).
   if (!job.attempts().empty() &&
       job.attempts().rbegin()->exit_reason() == kiln::v1::EXIT_REASON_PREEMPTED) {
-    absl::StrAppend(copy.mutable_status_message(), " (attempt ", job.attempts().rbegin()->number(),
-                    " was ", job.attempts().rbegin()->message(), ")");
+    const kiln::v1::Attempt& last = *job.attempts().rbegin();
+    absl::StrAppend(job.mutable_status_message(), " (attempt ", last.number(), " was ",
+                    last.message(), ")");
   }
-  return copy;
+  return job;
 }
 
 void Scheduler::Tick() {
@@ -1937,9 +1961,8 @@ void Scheduler::Tick() {
         const std::string id = delayed_.begin()->second;
         delayed_.erase(delayed_.begin());
         auto it = jobs_.find(id);
-        if (it != jobs_.end() && it->second.job.state() == kiln::v1::JOB_STATE_QUEUED) {
-          queue_.Push(it->second.job.spec(), it->second.seq, id,
-                      fair_share_.ShareOf(it->second.job));
+        if (it != jobs_.end() && it->second.state() == kiln::v1::JOB_STATE_QUEUED) {
+          QueueLocked(it->second, it->second.job());
           dispatch_needed_ = true;
         }
       }
@@ -1954,7 +1977,7 @@ void Scheduler::Tick() {
           continue;
         }
         ActiveJob& active = it->second;
-        const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
+        const kiln::v1::Attempt& attempt = *active.job().attempts().rbegin();
         // An assignment that never started (its answer was lost, or the worker
         // died at once) ran nothing: it does not use up an attempt.
         const bool started = attempt.has_started_at();
@@ -1965,7 +1988,7 @@ void Scheduler::Tick() {
                          started ? "" : " (never started: not counted)"),
             /*permanent=*/false, /*counted=*/started, writes);
         changed.push_back(id);
-        if (IsTerminal(active.job.state())) PropagateFinishLocked(id, writes, changed);
+        if (IsTerminal(active.state())) PropagateFinishLocked(id, writes, changed);
         ++stats_.leases_expired;
       }
       if (!changed.empty())
@@ -1985,6 +2008,7 @@ void Scheduler::Tick() {
       }
       if (dispatch_needed_) DispatchLocked();
     }
+    PackQueuedLocked();
   }
   for (auto& done : expired_waiters) done(kiln::v1::AcquireJobResponse());
   for (auto& [done, answer] : log_tails_.TakeDue(now)) done(std::move(answer));
@@ -2013,7 +2037,7 @@ uint64_t Scheduler::GetJobLog(const kiln::v1::GetJobLogRequest& request,
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(request.job_id());
     if (it != jobs_.end()) {
-      const Job& active = it->second.job;
+      const Job& active = it->second.job();
       absl::StatusOr<int> number = ResolveLogAttempt(active, request.attempt());
       if (!number.ok()) {
         answer = number.status();
@@ -2071,26 +2095,26 @@ void Scheduler::RunTicker() {
 }
 
 void Scheduler::ObserveEndLocked(const ActiveJob& active, bool attempt_ended) {
-  if (IsTerminal(active.job.state())) {
-    auto it = active_per_tenant_.find(auth::EffectiveTenant(active.job.tenant()));
+  if (IsTerminal(active.state())) {
+    auto it = active_per_tenant_.find(auth::EffectiveTenant(active.job().tenant()));
     if (it != active_per_tenant_.end() && --it->second <= 0) active_per_tenant_.erase(it);
   }
-  if (attempt_ended && !active.job.attempts().empty()) {
+  if (attempt_ended && !active.job().attempts().empty()) {
     // Readers parked on the live tail learn of the end (and of the log blob) at the next
     // Tick, outside the lock.
-    const int number = active.job.attempts().rbegin()->number();
-    log_tails_.End(active.job.id(), number,
-                   EndedLogResponse(active.job, active.job.attempts_size(), 0));
+    const int number = active.job().attempts().rbegin()->number();
+    log_tails_.End(active.job().id(), number,
+                   EndedLogResponse(active.job(), active.job().attempts_size(), 0));
   }
   if (options_.observer == nullptr) return;
   const kiln::v1::Device* device = nullptr;
-  if (!active.job.attempts().empty()) {
-    const kiln::v1::Attempt& attempt = *active.job.attempts().rbegin();
+  if (!active.job().attempts().empty()) {
+    const kiln::v1::Attempt& attempt = *active.job().attempts().rbegin();
     const kiln::v1::Slot* slot = nullptr;
     device = SlotDeviceLocked(attempt.worker_id(), attempt.slot(), &slot);
   }
-  if (attempt_ended) options_.observer->AttemptEnded(active.job, device);
-  if (IsTerminal(active.job.state())) options_.observer->JobFinished(active.job, device);
+  if (attempt_ended) options_.observer->AttemptEnded(active.job(), device);
+  if (IsTerminal(active.state())) options_.observer->JobFinished(active.job(), device);
 }
 
 std::vector<QueueClassInfo> Scheduler::QueueClasses() const {
@@ -2102,11 +2126,8 @@ std::vector<QueueClassInfo> Scheduler::QueueClasses() const {
     info.representative = spec;
     info.jobs = jobs;
     if (const std::string* oldest = queue_.OldestJobOf(key); oldest != nullptr) {
-      if (auto it = jobs_.find(*oldest); it != jobs_.end()) {
-        const Job& job = it->second.job;
-        info.oldest_ready =
-            FromProtoTime(job.has_not_before() ? job.not_before() : job.created_at());
-      }
+      if (auto it = jobs_.find(*oldest); it != jobs_.end())
+        info.oldest_ready = it->second.ready_at();
     }
     if (auto it = class_placement_.find(key); it != class_placement_.end()) {
       info.placement = it->second;
@@ -2121,6 +2142,12 @@ std::vector<QueueClassInfo> Scheduler::QueueClasses() const {
     classes.push_back(std::move(info));
   });
   return classes;
+}
+
+size_t Scheduler::PackedJobs() const {
+  absl::MutexLock lock(&mu_);
+  return std::count_if(jobs_.begin(), jobs_.end(),
+                       [](const auto& entry) { return entry.second.packed(); });
 }
 
 SchedulerStats Scheduler::Stats() const {

@@ -45,6 +45,7 @@
 #include "kiln/v1/job_service.pb.h"
 #include "kiln/v1/worker_service.pb.h"
 #include "scheduler/auth/caller.h"
+#include "scheduler/core/active_job.h"
 #include "scheduler/core/fair_share.h"
 #include "scheduler/core/job_queue.h"
 #include "scheduler/core/job_validation.h"
@@ -267,16 +268,10 @@ class Scheduler {
   std::map<std::string, int64_t> RunningByTenant() const;
   // The ready queue by requirement class (scrape time; O(classes) under the lock).
   std::vector<QueueClassInfo> QueueClasses() const;
+  // How many jobs are held packed (ActiveJob); O(jobs) under the lock: tests and debugging.
+  size_t PackedJobs() const;
 
  private:
-  struct ActiveJob {
-    kiln::v1::Job job;
-    uint64_t seq = 0;
-    absl::Time lease_deadline = absl::InfinitePast();
-    int commits_in_flight = 0;  // a terminal job stays visible here until 0
-    // WAITING jobs: the dependencies that have not finished yet.
-    std::vector<std::string> waiting_on;
-  };
   // What the dependencies of a spec being submitted say about it.
   struct DependencyCheck {
     std::vector<std::string> pending;  // ids not finished yet: the job WAITs
@@ -381,6 +376,16 @@ class Scheduler {
                         std::vector<std::string>& pending) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TouchLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same with `job`, active's job parsed (a packed job's record, read in recovery).
+  void EnqueueLocked(ActiveJob& active, const kiln::v1::Job& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts a ready job into queue_; an unpacked one is packed at the next Tick if still queued.
+  void QueueLocked(const ActiveJob& active, const kiln::v1::Job& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Packs the jobs queued since the last Tick that still wait (ActiveJob): only here, so
+  // no reference to a parsed job taken under the lock elsewhere is ever left dangling,
+  // and a job assigned within a tick of its submit is never packed at all.
+  void PackQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetLeaseLocked(ActiveJob& active, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearLeaseLocked(ActiveJob& active) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the current attempt; requeues (with backoff when it `counted` against
@@ -437,9 +442,8 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes why each class of ready queued jobs is waiting.
   void UpdatePendingReasonsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A copy of `job` with its pending reason, for GetJob and ListJobs.
-  kiln::v1::Job WithPendingReasonLocked(const kiln::v1::Job& job) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `job` (a copy) with its pending reason, for GetJob and ListJobs.
+  kiln::v1::Job WithPendingReasonLocked(kiln::v1::Job job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // DispatchLocked for just-queued jobs when nothing else changed: asks only
   // about their classes instead of every class for every waiting slot.
@@ -494,6 +498,8 @@ class Scheduler {
   // Parent id -> its unfinished children (SubmitChildJobs).
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> children_ ABSL_GUARDED_BY(mu_);
   JobQueue queue_ ABSL_GUARDED_BY(mu_);
+  // Jobs put into queue_ unpacked since the last Tick (PackQueuedLocked).
+  std::vector<std::string> to_pack_ ABSL_GUARDED_BY(mu_);
   // The sharing policy and the leased jobs per tenant and label (counted in ReserveLocked).
   FairShare fair_share_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Time, std::string>> delayed_ ABSL_GUARDED_BY(mu_);

@@ -81,8 +81,8 @@ absl::StatusOr<Scheduler::DependencyCheck> Scheduler::CheckDependenciesLocked(
     JobState state;
     std::string message;
     if (auto it = jobs_.find(dep_id); it != jobs_.end()) {
-      state = it->second.job.state();
-      message = it->second.job.status_message();
+      state = it->second.state();
+      message = it->second.job().status_message();
     } else {
       KILN_ASSIGN_OR_RETURN(std::optional<Job> stored, store_->GetJob(dep_id));
       if (!stored.has_value()) {
@@ -110,7 +110,7 @@ absl::Status Scheduler::AddDependencyOutputsLocked(Job& job) const {
     std::optional<Job> stored;
     const Job* dep_job = nullptr;
     if (auto it = jobs_.find(dep.job_id()); it != jobs_.end()) {
-      dep_job = &it->second.job;
+      dep_job = &it->second.job();
     } else {
       KILN_ASSIGN_OR_RETURN(stored, store_->GetJob(dep.job_id()));
       if (!stored.has_value()) {
@@ -144,7 +144,7 @@ void Scheduler::LinkNewJobsLocked(const std::vector<std::string>& new_ids,
   absl::flat_hash_set<std::string> touched;  // existing jobs whose record changes
   for (const std::string& id : new_ids) {
     ActiveJob& active = jobs_.at(id);
-    const JobState state = active.job.state();
+    const JobState state = active.state();
     if (Finished(state)) {
       // Resolved at submit (a dependency had already failed): nothing waits.
       if (state == kiln::v1::JOB_STATE_CANCELLED) ++stats_.jobs_cancelled;
@@ -154,7 +154,7 @@ void Scheduler::LinkNewJobsLocked(const std::vector<std::string>& new_ids,
     if (!parent_id.empty()) {
       if (!Finished(state)) children_[parent_id].insert(id);
       if (auto parent = jobs_.find(parent_id); parent != jobs_.end()) {
-        parent->second.job.add_child_job_ids(id);
+        parent->second.job().add_child_job_ids(id);
         touched.insert(parent_id);
       }
     }
@@ -164,10 +164,10 @@ void Scheduler::LinkNewJobsLocked(const std::vector<std::string>& new_ids,
       dependents_[dep_id].push_back(id);
       auto dep = jobs_.find(dep_id);
       // A dependency new in this batch is written with this commit anyway.
-      if (dep == jobs_.end() || dep->second.job.dependent_ids_size() >= kMaxRecordedDependents) {
+      if (dep == jobs_.end() || dep->second.job().dependent_ids_size() >= kMaxRecordedDependents) {
         continue;
       }
-      dep->second.job.add_dependent_ids(id);
+      dep->second.job().add_dependent_ids(id);
       touched.insert(dep_id);
     }
   }
@@ -178,7 +178,7 @@ void Scheduler::LinkNewJobsLocked(const std::vector<std::string>& new_ids,
       TouchLocked(active);
       changed.push_back(id);
     }
-    writes.PutJob(active.job);  // later in the batch than its first put: this one wins
+    writes.PutJob(active.job());  // later in the batch than its first put: this one wins
   }
 }
 
@@ -190,9 +190,9 @@ void Scheduler::PropagateFinishLocked(const std::string& job_id, store::WriteSet
     finished.pop_back();
     auto it = jobs_.find(id);
     if (it == jobs_.end()) continue;
-    const JobState state = it->second.job.state();
-    const std::string message = it->second.job.status_message();
-    const std::string parent_id = it->second.job.parent_job_id();
+    const JobState state = it->second.state();
+    const std::string message = it->second.job().status_message();
+    const std::string parent_id = it->second.job().parent_job_id();
     if (!parent_id.empty()) {
       if (auto parent = children_.find(parent_id); parent != children_.end()) {
         parent->second.erase(id);
@@ -206,7 +206,7 @@ void Scheduler::PropagateFinishLocked(const std::string& job_id, store::WriteSet
       if (state == kiln::v1::JOB_STATE_CANCELLED) {
         for (const std::string& child_id : children) {
           auto child = jobs_.find(child_id);
-          if (child == jobs_.end() || Finished(child->second.job.state())) continue;
+          if (child == jobs_.end() || Finished(child->second.state())) continue;
           CancelJobLocked(child->second, absl::StrCat("cancelled: parent ", id, " was cancelled"),
                           writes);
           changed.push_back(child_id);
@@ -220,8 +220,7 @@ void Scheduler::PropagateFinishLocked(const std::string& job_id, store::WriteSet
     dependents_.erase(deps);
     for (const std::string& dependent_id : dependents) {
       auto dependent = jobs_.find(dependent_id);
-      if (dependent == jobs_.end() ||
-          dependent->second.job.state() != kiln::v1::JOB_STATE_WAITING) {
+      if (dependent == jobs_.end() || dependent->second.state() != kiln::v1::JOB_STATE_WAITING) {
         continue;  // cancelled meanwhile
       }
       SettleDependentLocked(dependent->second, id, state, message, writes, changed, finished);
@@ -233,7 +232,7 @@ void Scheduler::SettleDependentLocked(ActiveJob& waiting, const std::string& dep
                                       const std::string& dep_message, store::WriteSet& writes,
                                       std::vector<std::string>& changed,
                                       std::vector<std::string>& finished) {
-  Job& job = waiting.job;
+  Job& job = waiting.job();
   std::vector<std::string>& waiting_on = waiting.waiting_on;
   waiting_on.erase(std::remove(waiting_on.begin(), waiting_on.end(), dep_id), waiting_on.end());
   const int index = DependencyIndex(job.spec(), dep_id);
@@ -258,7 +257,7 @@ void Scheduler::SettleDependentLocked(ActiveJob& waiting, const std::string& dep
 void Scheduler::ReleaseWaitingLocked(ActiveJob& waiting, store::WriteSet& writes,
                                      std::vector<std::string>& changed,
                                      std::vector<std::string>& finished) {
-  Job& job = waiting.job;
+  Job& job = waiting.job();
   waiting_.erase(job.id());
   writes.UnmarkWaiting(job.id());
   TouchLocked(waiting);
@@ -284,9 +283,7 @@ void Scheduler::ReleaseWaitingLocked(ActiveJob& waiting, store::WriteSet& writes
 }
 
 absl::Status Scheduler::RecoverPipelinesLocked(const std::vector<std::string>& waiting_ids) {
-  for (const auto& [id, active] : jobs_) {
-    if (!active.job.parent_job_id().empty()) children_[active.job.parent_job_id()].insert(id);
-  }
+  // children_ was filled while the jobs were read (RecoverLocked).
   // A dependency that succeeded earlier is satisfied. One that failed (or is missing)
   // while a dependent still waits, or a dependent whose dependencies all finished, can
   // only come from a store written otherwise (a finish and its settling are one write):
@@ -296,7 +293,7 @@ absl::Status Scheduler::RecoverPipelinesLocked(const std::vector<std::string>& w
   for (const std::string& id : waiting_ids) {
     ActiveJob& active = jobs_.at(id);
     waiting_.insert(id);
-    for (const kiln::v1::Dependency& dep : active.job.spec().dependencies()) {
+    for (const kiln::v1::Dependency& dep : active.job().spec().dependencies()) {
       const std::string& dep_id = dep.job_id();
       if (auto it = jobs_.find(dep_id); it != jobs_.end()) {
         active.waiting_on.push_back(dep_id);
@@ -324,7 +321,7 @@ absl::Status Scheduler::RecoverPipelinesLocked(const std::vector<std::string>& w
   std::vector<std::string> finished;
   for (const auto& [id, dep_id, state, message] : blocked) {
     ActiveJob& active = jobs_.at(id);
-    if (active.job.state() != kiln::v1::JOB_STATE_WAITING) continue;
+    if (active.state() != kiln::v1::JOB_STATE_WAITING) continue;
     SettleDependentLocked(active, dep_id, state, message, writes, changed, finished);
   }
   for (const std::string& id : released) {
@@ -366,7 +363,7 @@ void Scheduler::SubmitChildJobs(const kiln::v1::SubmitChildJobsRequest& request,
   {
     absl::MutexLock lock(&mu_);
     if (auto it = jobs_.find(request.job_id()); it != jobs_.end()) {
-      origin.tenant = auth::EffectiveTenant(it->second.job.tenant());
+      origin.tenant = auth::EffectiveTenant(it->second.job().tenant());
     }
   }
   origin.any_input_blob = true;
@@ -386,10 +383,10 @@ void Scheduler::SubmitChildJobs(const kiln::v1::SubmitChildJobsRequest& request,
 absl::Status Scheduler::CheckParentLocked(const kiln::v1::SubmitChildJobsRequest& parent) {
   KILN_ASSIGN_OR_RETURN(ActiveJob * active,
                         FindLeasedLocked(parent.worker_id(), parent.job_id(), parent.attempt()));
-  if (active->job.child_job_ids_size() + parent.specs_size() >
+  if (active->job().child_job_ids_size() + parent.specs_size() >
       options_.limits.max_children_per_job) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "specs: job ", parent.job_id(), " has ", active->job.child_job_ids_size(), " children; ",
+        "specs: job ", parent.job_id(), " has ", active->job().child_job_ids_size(), " children; ",
         parent.specs_size(), " more exceed the limit of ", options_.limits.max_children_per_job));
   }
   return absl::OkStatus();
@@ -397,7 +394,7 @@ absl::Status Scheduler::CheckParentLocked(const kiln::v1::SubmitChildJobsRequest
 
 void Scheduler::ApplyDependencyCheckLocked(DependencyCheck check, const std::string& parent_id,
                                            ActiveJob& active, store::WriteSet& writes) {
-  Job& job = active.job;
+  Job& job = active.job();
   if (!parent_id.empty()) job.set_parent_job_id(parent_id);
   if (!check.blocked.empty()) {
     // A dependency already failed or was cancelled: resolved at once.

@@ -33,12 +33,6 @@ std::string MemoryKey(const std::string& worker_id, const std::string& device_id
   return absl::StrCat(worker_id, "/", device_id);
 }
 
-// When a queued job became ready: its submit, or the end of its retry backoff (or of
-// its preemption, which sets not_before to that moment).
-absl::Time ReadyAt(const kiln::v1::Job& job) {
-  return FromProtoTime(job.has_not_before() ? job.not_before() : job.created_at());
-}
-
 bool Leased(kiln::v1::JobState state) {
   return state == kiln::v1::JOB_STATE_ASSIGNED || state == kiln::v1::JOB_STATE_RUNNING;
 }
@@ -52,7 +46,7 @@ void Scheduler::PreemptLocked(absl::Time now) {
   for (auto it = slot_reservations_.begin(); it != slot_reservations_.end();) {
     auto job = jobs_.find(it->second.job_id);
     if (it->second.until <= now || job == jobs_.end() ||
-        job->second.job.state() != kiln::v1::JOB_STATE_QUEUED) {
+        job->second.state() != kiln::v1::JOB_STATE_QUEUED) {
       slot_reservations_.erase(it++);
       continue;
     }
@@ -76,10 +70,10 @@ void Scheduler::PreemptLocked(absl::Time now) {
   std::vector<Victim> victims;
   for (const auto& [deadline, id] : leases_) {
     auto it = jobs_.find(id);
-    if (it == jobs_.end() || !Leased(it->second.job.state()) || it->second.job.attempts().empty()) {
+    if (it == jobs_.end() || !Leased(it->second.state()) || it->second.job().attempts().empty()) {
       continue;
     }
-    const kiln::v1::Job& job = it->second.job;
+    const kiln::v1::Job& job = it->second.job();
     const kiln::v1::Attempt& attempt = *job.attempts().rbegin();
     auto worker = workers_.find(attempt.worker_id());
     if (worker == workers_.end() || worker->second.info.draining()) continue;
@@ -108,20 +102,19 @@ void Scheduler::PreemptLocked(absl::Time now) {
   };
   std::vector<Waiting> waiting;
   for (auto& [id, active] : jobs_) {
-    if (active.job.state() != kiln::v1::JOB_STATE_QUEUED) continue;
-    if (active.job.spec().priority() < lowest + gap) continue;
-    const absl::Time ready = ReadyAt(active.job);
+    if (active.state() != kiln::v1::JOB_STATE_QUEUED) continue;
+    if (active.priority() < lowest + gap) continue;
+    const absl::Time ready = active.ready_at();
     if (now - ready < options_.preemption_grace || reserved_jobs.contains(id)) continue;
     waiting.push_back({&active, ready});
   }
   if (waiting.empty()) return;
   const size_t examined = std::min(waiting.size(), kMaxPreemptorsExamined);
-  std::partial_sort(
-      waiting.begin(), waiting.begin() + examined, waiting.end(),
-      [](const Waiting& a, const Waiting& b) {
-        return std::make_tuple(-a.active->job.spec().priority(), a.ready, a.active->seq) <
-               std::make_tuple(-b.active->job.spec().priority(), b.ready, b.active->seq);
-      });
+  std::partial_sort(waiting.begin(), waiting.begin() + examined, waiting.end(),
+                    [](const Waiting& a, const Waiting& b) {
+                      return std::make_tuple(-a.active->priority(), a.ready, a.active->seq) <
+                             std::make_tuple(-b.active->priority(), b.ready, b.active->seq);
+                    });
   waiting.resize(examined);
 
   // Per requirement class: whether a parked (free) slot can run it; such jobs are about
@@ -133,7 +126,8 @@ void Scheduler::PreemptLocked(absl::Time now) {
   std::vector<std::string> changed;
   for (const Waiting& candidate : waiting) {
     if (static_cast<int>(changed.size()) >= options_.max_preemptions_per_interval) break;
-    const kiln::v1::Job& job = candidate.active->job;
+    // A copy: a packed candidate that finds no victim stays packed.
+    const kiln::v1::Job job = candidate.active->Copy();
     const kiln::v1::JobSpec& spec = job.spec();
     const std::string class_key = RequirementClassKey(spec);
     const std::string tenant = auth::EffectiveTenant(job.tenant());
@@ -172,7 +166,7 @@ void Scheduler::PreemptLocked(absl::Time now) {
       if (victim.priority > spec.priority() - gap) break;  // sorted: none further qualifies
       if (victim.active == nullptr) continue;              // preempted already
       if (!options_.preemption_across_tenants &&
-          auth::EffectiveTenant(victim.active->job.tenant()) != tenant) {
+          auth::EffectiveTenant(victim.active->job().tenant()) != tenant) {
         continue;
       }
       const std::string memory_key = MemoryKey(victim.worker_id, victim.device->id());
@@ -183,9 +177,9 @@ void Scheduler::PreemptLocked(absl::Time now) {
       if (!tier.has_value()) continue;
       // The sharing policy's limits, as they would be without the victim: preempting
       // must not take a tenant or a label pool past its limit.
-      fair_share_.CountRunning(victim.active->job, -1);
+      fair_share_.CountRunning(victim.active->job(), -1);
       const bool blocked = fair_share_.Blocked(share);
-      fair_share_.CountRunning(victim.active->job, +1);
+      fair_share_.CountRunning(victim.active->job(), +1);
       if (!blocked) {
         chosen = i;
         break;
@@ -196,7 +190,7 @@ void Scheduler::PreemptLocked(absl::Time now) {
       continue;
     }
     Victim& victim = victims[*chosen];
-    changed.push_back(victim.active->job.id());
+    changed.push_back(victim.active->job().id());
     PreemptAttemptLocked(*victim.active, *candidate.active, now - candidate.ready, writes);
     const std::string memory_key = MemoryKey(victim.worker_id, victim.device->id());
     const int64_t bytes = TierRequirements(spec, *tier).min_device_memory_bytes();
@@ -211,11 +205,11 @@ void Scheduler::PreemptLocked(absl::Time now) {
 void Scheduler::PreemptAttemptLocked(ActiveJob& victim, const ActiveJob& by, absl::Duration waited,
                                      store::WriteSet& writes) {
   const absl::Time now = clock_->Now();
-  kiln::v1::Job& job = victim.job;
+  kiln::v1::Job& job = victim.job();
   kiln::v1::Attempt* attempt = job.mutable_attempts(job.attempts_size() - 1);
   const std::string why =
-      absl::StrCat("preempted by ", by.job.id(), " (priority ", by.job.spec().priority(), " over ",
-                   job.spec().priority(), ") after it waited ",
+      absl::StrCat("preempted by ", by.job().id(), " (priority ", by.job().spec().priority(),
+                   " over ", job.spec().priority(), ") after it waited ",
                    absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))));
   *attempt->mutable_ended_at() = ToProtoTime(now);
   attempt->set_exit_reason(kiln::v1::EXIT_REASON_PREEMPTED);
@@ -249,7 +243,7 @@ bool Scheduler::TryAssignReservedLocked(const std::string& worker_id, int slot_i
   const absl::Time now = clock_->Now();
   if (reservation.until <= now) return false;
   auto job = jobs_.find(reservation.job_id);
-  if (job == jobs_.end() || job->second.job.state() != kiln::v1::JOB_STATE_QUEUED) return false;
+  if (job == jobs_.end() || job->second.state() != kiln::v1::JOB_STATE_QUEUED) return false;
   if (auto worker = workers_.find(worker_id);
       worker == workers_.end() || worker->second.info.draining()) {
     return false;
@@ -258,9 +252,9 @@ bool Scheduler::TryAssignReservedLocked(const std::string& worker_id, int slot_i
   const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot_index, &slot);
   if (device == nullptr) return false;
   const std::optional<int> tier =
-      FittingTierLocked(worker_id, *device, *slot, job->second.job.spec(),
+      FittingTierLocked(worker_id, *device, *slot, job->second.job().spec(),
                         ReservedLocked(worker_id, device->id()), now);
-  if (!tier.has_value() || fair_share_.Blocked(fair_share_.ShareOf(job->second.job)) ||
+  if (!tier.has_value() || fair_share_.Blocked(fair_share_.ShareOf(job->second.job())) ||
       !queue_.Remove(reservation.job_id)) {
     return false;
   }

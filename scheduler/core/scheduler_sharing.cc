@@ -14,13 +14,13 @@ void Scheduler::SetSharingPolicy(SharingPolicy policy) {
   // the new ones (same sequence numbers, so the order within a class is kept).
   std::vector<std::string> requeue;
   for (const auto& [id, active] : jobs_) {
-    if (active.job.state() == kiln::v1::JOB_STATE_QUEUED && queue_.Remove(id)) {
+    if (active.state() == kiln::v1::JOB_STATE_QUEUED && queue_.Remove(id)) {
       requeue.push_back(id);
     }
   }
   for (const std::string& id : requeue) {
-    const ActiveJob& active = jobs_.at(id);
-    queue_.Push(active.job.spec(), active.seq, id, fair_share_.ShareOf(active.job));
+    ActiveJob& active = jobs_.at(id);
+    QueueLocked(active, active.job());
   }
   // Limits may have risen: parked slots may fit now. Reasons are recomputed at once.
   dispatch_needed_ = true;

@@ -384,6 +384,70 @@ TEST_F(SchedulerTest, BadSubmitsChangeNothing) {
   EXPECT_EQ(scheduler_->GetJob("nope").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Queued jobs are held packed from the Tick after their submit (or from recovery on):
+// every way of reading or changing one sees the whole job, and only waiting jobs stay packed.
+TEST_F(SchedulerTest, QueuedJobsArePackedAndEveryPathSeesThemWhole) {
+  kiln::v1::JobSpec spec = MeshSpec();
+  (*spec.mutable_labels())["team"] = "lab";
+  spec.set_priority(7);
+  std::vector<kiln::v1::Job> submitted;
+  for (int i = 0; i < 4; ++i) submitted.push_back(Submit(spec));
+  EXPECT_EQ(scheduler_->PackedJobs(), 0u);  // packed only at the next Tick
+  scheduler_->Tick();
+  ASSERT_EQ(scheduler_->PackedJobs(), 4u);
+
+  auto expect_whole = [&](const kiln::v1::Job& job) {
+    EXPECT_EQ(job.spec().priority(), 7);
+    EXPECT_EQ(job.spec().labels().at("team"), "lab");
+    EXPECT_EQ(job.spec().parameters().fields().at("resolution").number_value(), 16);
+    EXPECT_EQ(job.state(), kiln::v1::JOB_STATE_QUEUED);
+  };
+  absl::StatusOr<kiln::v1::Job> read = scheduler_->GetJob(submitted[0].id());
+  ASSERT_TRUE(read.ok()) << read.status();
+  expect_whole(*read);
+  EXPECT_EQ(read->created_at().seconds(), submitted[0].created_at().seconds());
+  EXPECT_EQ(read->status_message(), "waiting: no worker is registered and alive");
+  kiln::v1::ListJobsRequest by_label;
+  (*by_label.mutable_labels())["team"] = "lab";
+  EXPECT_EQ(scheduler_->ListJobs(by_label)->jobs_size(), 4);
+  EXPECT_EQ(scheduler_->PackedJobs(), 4u);  // reads leave them packed
+
+  // Cancelling a packed job changes and stores the whole job.
+  Result<kiln::v1::Job> cancelled;
+  scheduler_->Cancel(submitted[3].id(), "not needed", cancelled.callback());
+  ASSERT_TRUE(cancelled.Get().ok()) << cancelled.Get().status();
+  expect_whole(*scheduler_->GetJob(submitted[2].id()));
+  EXPECT_EQ(StateOf(submitted[3].id()), kiln::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(scheduler_->GetJob(submitted[3].id())->spec().labels().at("team"), "lab");
+
+  Open();  // recovery holds the queued jobs packed straight from their records
+  EXPECT_EQ(scheduler_->PackedJobs(), 3u);
+  EXPECT_EQ(scheduler_->Stats().queued, 3u);
+  Register("w1");
+  std::optional<kiln::v1::Assignment> assignment = Acquire("w1");
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_EQ(assignment->job().id(), submitted[0].id());
+  EXPECT_EQ(assignment->job().state(), kiln::v1::JOB_STATE_ASSIGNED);
+  EXPECT_EQ(assignment->job().spec().labels().at("team"), "lab");
+  EXPECT_EQ(assignment->job().spec().parameters().fields().at("resolution").number_value(), 16);
+  EXPECT_EQ(scheduler_->PackedJobs(), 2u);
+  ASSERT_TRUE(Complete("w1", submitted[0].id(), 1).ok());
+  EXPECT_EQ(StateOf(submitted[0].id()), kiln::v1::JOB_STATE_SUCCEEDED);
+
+  // A failed attempt requeues the job unpacked; the next Tick packs it again.
+  assignment = Acquire("w1");
+  ASSERT_TRUE(assignment.has_value());
+  ASSERT_TRUE(Fail("w1", assignment->job().id(), 1).ok());
+  EXPECT_EQ(scheduler_->PackedJobs(), 1u);
+  clock_.Advance(absl::Seconds(2));  // past the retry backoff
+  scheduler_->Tick();
+  EXPECT_EQ(scheduler_->PackedJobs(), 2u);
+  kiln::v1::Job retried = *scheduler_->GetJob(assignment->job().id());
+  expect_whole(retried);
+  EXPECT_EQ(retried.attempts_size(), 1);
+  EXPECT_EQ(retried.attempts(0).exit_reason(), kiln::v1::EXIT_REASON_EXECUTOR_CRASH);
+}
+
 TEST_F(SchedulerTest, ListFiltersByStateAndLabelAndPages) {
   for (int i = 0; i < 5; ++i) {
     kiln::v1::JobSpec spec = MeshSpec();

@@ -179,6 +179,10 @@ absl::StatusOr<std::optional<kiln::v1::Job>> Store::GetJob(const std::string& jo
   return *std::move(job);
 }
 
+absl::StatusOr<std::optional<std::string>> Store::GetJobRecord(const std::string& job_id) const {
+  return impl_->Get(Family::kJobs, job_id);
+}
+
 absl::StatusOr<std::optional<std::string>> Store::GetRequestJobId(
     const std::string& request_id) const {
   return impl_->Get(Family::kRequests, request_id);

@@ -43,6 +43,8 @@ class Store {
 
   // Point reads; nullopt when absent.
   absl::StatusOr<std::optional<kiln::v1::Job>> GetJob(const std::string& job_id) const;
+  // The job's record as stored (a serialized kiln.v1.Job), unparsed.
+  absl::StatusOr<std::optional<std::string>> GetJobRecord(const std::string& job_id) const;
   absl::StatusOr<std::optional<std::string>> GetRequestJobId(const std::string& request_id) const;
   absl::StatusOr<std::optional<kiln::v1::StoredBlob>> GetBlob(const std::string& sha256) const;
   absl::StatusOr<std::optional<std::string>> GetMeta(const std::string& key) const;
