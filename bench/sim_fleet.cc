@@ -98,6 +98,9 @@ absl::Status WorkerFleet::Register() {
   for (size_t w = 0; w < workers_.size(); ++w) {
     Registration& call = calls[w];
     call.context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    // A connection that is still being made (or refused once on a loaded machine) is
+    // waited for, as a real worker retries its registration.
+    call.context.set_wait_for_ready(true);
     call.request.set_worker_id(workers_[w]->id);
     *call.request.mutable_capabilities() = SimulatedCapabilities(static_cast<int>(w), plan_.slots);
     workers_[w]->stub->async()->RegisterWorker(

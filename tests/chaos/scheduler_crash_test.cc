@@ -168,7 +168,8 @@ TEST(SchedulerCrashChaos, EveryAcknowledgedJobEndsExactlyOnceThroughKillNines) {
     accepted.Record(job_id, attempt, worker);
   };
   bench::WorkerFleet fleet(plan);
-  ASSERT_TRUE(fleet.Register().ok());
+  const absl::Status registered = fleet.Register();
+  ASSERT_TRUE(registered.ok()) << registered;
   fleet.Start();
 
   // Clients: batches of 50 paced over the window, each retried with the same
