@@ -544,6 +544,9 @@ TEST_F(CannotRunWorkerAgentTest, JobMovesToTheCpuTierWithoutUsingAnAttempt) {
   Tier* cpu = spec.add_tiers();
   cpu->set_name("cpu");
   cpu->mutable_requirements()->set_accelerator(ACCELERATOR_CPU);
+  // Both slots must be parked, or the CPU slot may ask first and take the job at once (it
+  // did on a loaded machine).
+  ASSERT_TRUE(PollUntil([this] { return server_->scheduler().Stats().parked_acquires == 2; }));
   const Job job = WaitDone(Submit(spec));
   ASSERT_EQ(job.state(), JOB_STATE_SUCCEEDED) << job.status_message();
   ASSERT_EQ(job.attempts_size(), 2);
