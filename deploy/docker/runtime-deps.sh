@@ -27,18 +27,37 @@ libs() {  # Every resolved library path of the binaries, once.
 
 case $mode in
   packages)
-    libs "$@" | while read -r lib; do
-      # Merged /usr: ldd may say /lib/... where dpkg recorded /usr/lib/... or the reverse.
+    found=$(libs "$@")
+    [ -n "$found" ] || exit 0
+    # Each library under every name dpkg may have recorded it by (merged /usr: ldd may say
+    # /lib/... where dpkg recorded /usr/lib/... or the reverse), as "library<TAB>name".
+    names=$(while read -r lib; do
       real=$(readlink -f "$lib")
-      for candidate in "$lib" "$real" "/usr${lib}" "${lib#/usr}" "/usr${real}" "${real#/usr}"; do
-        if owner=$(dpkg-query -S "$candidate" 2>/dev/null); then
-          echo "${owner%%:*}"
-          continue 2
-        fi
+      for name in "$lib" "$real" "/usr${lib}" "${lib#/usr}" "/usr${real}" "${real#/usr}"; do
+        printf '%s\t%s\n' "$lib" "$name"
       done
-      # Not from a package (e.g. the CUDA toolkit in /usr/local/cuda): the caller decides.
-      echo "runtime-deps: $lib belongs to no Debian package" >&2
-    done | sort -u
+    done <<<"$found")
+    # One dpkg-query for all of them: each call reads dpkg's whole database (a call per
+    # name took minutes for the worker's few hundred libraries). It prints
+    # "package[:arch][, package...]: path" for the names it finds and fails for the rest.
+    owners=$(cut -f2 <<<"$names" | sort -u | xargs -d '\n' dpkg-query -S 2>/dev/null || true)
+    # The first name of each library that a package owns; a library under none of its
+    # names is not from a package (e.g. the CUDA toolkit in /usr/local/cuda): the caller
+    # decides.
+    awk -F'\t' '
+      FNR == NR {
+        if ($0 ~ /^diversion /) next
+        split($0, parts, ": /")
+        if (length(parts) < 2) next
+        pkg = parts[1]; sub(/,.*/, "", pkg); sub(/:.*/, "", pkg)
+        owner["/" substr($0, length(parts[1]) + 4)] = pkg
+        next
+      }
+      !($1 in done) && ($2 in owner) { print owner[$2]; done[$1] = 1 }
+      { libs[$1] = 1 }
+      END {
+        for (lib in libs) if (!(lib in done)) print "runtime-deps: " lib " belongs to no Debian package" > "/dev/stderr"
+      }' <(printf '%s\n' "$owners") <(printf '%s\n' "$names") | sort -u
     ;;
   bundle)
     mkdir -p "$dir"
