@@ -370,6 +370,16 @@ absl::Status Scheduler::RecoverLocked() {
       return false;
     }
     if (!record->has_value() || !IsLeased(parsed.state())) return true;
+    // A lease is held by the job's last attempt on one of its tiers; a record without
+    // one would be read out of bounds below (found by fuzz_store_record).
+    if (parsed.attempts().empty() || parsed.attempts().rbegin()->tier_index() < 0 ||
+        (parsed.spec().tiers_size() > 0 &&
+         parsed.attempts().rbegin()->tier_index() >= parsed.spec().tiers_size())) {
+      status = absl::DataLossError(absl::StrCat("corrupt record in jobs: leased job \"",
+                                                absl::CHexEscape(lease.job_id().substr(0, 40)),
+                                                "\" has no attempt on one of its tiers"));
+      return false;
+    }
     ActiveJob& active = keep(lease.job_id(), nullptr);
     // Lease deadlines are not stored: every lease gets a full period after a
     // restart, so live workers keep their jobs and dead ones lose them.

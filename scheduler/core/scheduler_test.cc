@@ -499,6 +499,41 @@ TEST_F(SchedulerTest, RecoveryRefusesAJobRecordStoredUnderAnotherKey) {
   EXPECT_EQ((*stored)->revision(), job.revision());
 }
 
+// A leased job whose last attempt is missing or names a tier its spec does not have was
+// read out of bounds when recovery counted its device memory (found by fuzz_store_record).
+TEST_F(SchedulerTest, RecoveryRefusesALeasedJobWithoutAnAttemptOnItsTiers) {
+  Register("w1");
+  kiln::v1::JobSpec spec = MeshSpec();
+  spec.add_tiers()->mutable_requirements()->set_accelerator(kiln::v1::ACCELERATOR_GPU);
+  spec.add_tiers()->mutable_requirements()->set_accelerator(kiln::v1::ACCELERATOR_CPU);
+  const kiln::v1::Job submitted = Submit(spec);
+  std::optional<kiln::v1::Assignment> assignment = Acquire("w1");
+  ASSERT_TRUE(assignment.has_value());
+  kiln::v1::Job leased = *scheduler_->GetJob(submitted.id());
+  ASSERT_EQ(leased.attempts(0).tier_index(), 1);
+  scheduler_.reset();
+
+  SchedulerOptions options;
+  options.clock = &clock_;
+  options.run_ticker = false;
+  for (int corruption = 0; corruption < 2; ++corruption) {
+    kiln::v1::Job corrupt = leased;
+    if (corruption == 0) {
+      corrupt.mutable_attempts(0)->set_tier_index(2);  // the spec has tiers 0 and 1
+    } else {
+      corrupt.clear_attempts();
+    }
+    store::WriteSet writes;
+    writes.PutRawForTest(store::Family::kJobs, leased.id(), corrupt.SerializeAsString());
+    ASSERT_TRUE(store_->Write(writes).ok());
+    auto recovered = Scheduler::Create(options, store_.get(), committer_.get());
+    ASSERT_FALSE(recovered.ok()) << "corruption " << corruption;
+    EXPECT_EQ(recovered.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(recovered.status().message(),
+                ::testing::HasSubstr("leased job \"" + leased.id() + "\" has no attempt"));
+  }
+}
+
 TEST_F(SchedulerTest, FailedWriteRefusesWorkThenRecoversExactlyWhatWasAcknowledged) {
   Register("w1");
   kiln::v1::Job kept = Submit(MeshSpec());
