@@ -13,6 +13,15 @@ absl::Time ReadyAtOf(const kiln::v1::Job& job) {
   return FromProtoTime(job.has_not_before() ? job.not_before() : job.created_at());
 }
 
+// The record was serialized here or parsed once already: it cannot fail to parse, and
+// going on with an empty job would corrupt the store at the next write.
+void ParseRecordOrDie(const std::string& record, kiln::v1::Job* job) {
+  if (job->ParseFromString(record)) return;
+  std::fprintf(stderr, "kiln-scheduler: a packed job no longer parses (%zu bytes)\n",
+               record.size());
+  std::abort();
+}
+
 }  // namespace
 
 kiln::v1::Job& ActiveJob::job() {
@@ -28,7 +37,7 @@ const kiln::v1::Job& ActiveJob::job() const {
 kiln::v1::Job ActiveJob::Copy() const {
   if (!packed()) return *job_;
   kiln::v1::Job copy;
-  if (!copy.ParseFromString(record_)) std::abort();  // see Unpack
+  ParseRecordOrDie(record_, &copy);
   return copy;
 }
 
@@ -56,13 +65,7 @@ void ActiveJob::KeepSummary(const kiln::v1::Job& job) {
 void ActiveJob::Unpack() const {
   if (!packed()) return;
   auto job = std::make_unique<kiln::v1::Job>();
-  // The record was serialized here or parsed once already: it cannot fail to parse, and
-  // going on with an empty job would corrupt the store at the next write.
-  if (!job->ParseFromString(record_)) {
-    std::fprintf(stderr, "kiln-scheduler: a packed job no longer parses (%zu bytes)\n",
-                 record_.size());
-    std::abort();
-  }
+  ParseRecordOrDie(record_, job.get());
   job_ = std::move(job);
   std::string().swap(record_);  // frees the record's buffer
 }
