@@ -1615,18 +1615,21 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
              job.attempts().rbegin()->number() == request.attempt() &&
              job.attempts().rbegin()->worker_id() == request.worker_id();
     };
-    std::optional<Job> finished;
+    // Judged in place (no copy of the job on every completion); the store is read only
+    // for a job no longer in memory.
+    bool same_completion = false;
     bool durable = true;
     if (auto it = jobs_.find(request.job_id()); it != jobs_.end()) {
-      finished = it->second.job();
+      same_completion = it->second.state() == kiln::v1::JOB_STATE_SUCCEEDED &&
+                        is_same_completion(it->second.job());
       durable = it->second.commits_in_flight == 0;
     } else if (absl::StatusOr<std::optional<Job>> stored = store_->GetJob(request.job_id());
-               stored.ok()) {
-      finished = *stored;
+               stored.ok() && stored->has_value()) {
+      same_completion = is_same_completion(**stored);
     }
     if (absl::Status writable = WritableLocked(); !writable.ok()) {
       status = writable;
-    } else if (finished.has_value() && is_same_completion(*finished)) {
+    } else if (same_completion) {
       // Answer OK only once the first completion is durable.
       status = durable ? absl::OkStatus()
                        : absl::UnavailableError("the completion is still being stored; retry");
