@@ -64,6 +64,9 @@ ABSL_FLAG(bool, acquire_next, true,
           "(lifecycle; false: a separate AcquireJob after each completion)");
 ABSL_FLAG(absl::Duration, acquire_wait, absl::Seconds(5), "AcquireJob long-poll wait");
 ABSL_FLAG(int, worker_channels, 8, "gRPC channels (connections) the workers share");
+ABSL_FLAG(double, warmup_seconds, 0,
+          "Lifecycle: jobs submitted in the first seconds count in throughput, not in the "
+          "submit-to-assign latencies");
 ABSL_FLAG(double, max_seconds, 60, "Time limit of the measured phase (heartbeat: its length)");
 ABSL_FLAG(bool, json, false, "Print the report as one JSON object too");
 ABSL_FLAG(bool, keep_data, false, "Keep the temp dir (data dir, scheduler log)");
@@ -477,6 +480,8 @@ absl::Status RunLifecycle(const Target& target, Report& report) {
   meter.Begin();
   SubmitDriver driver(PlanFromFlags(target, &timer, job_seconds));
   driver.Start();
+  const double warmup = absl::GetFlag(FLAGS_warmup_seconds);
+  if (warmup > 0) fleet.MeasureLatencyFrom(driver.start() + absl::Seconds(warmup));
   const absl::Time deadline = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_max_seconds));
   fleet.WaitCompletions(deadline);
   meter.End();
@@ -492,7 +497,11 @@ absl::Status RunLifecycle(const Target& target, Report& report) {
   report.Add("jobs_completed", completed);
   report.Add("lifecycle_seconds", seconds, "s");
   report.Add("lifecycle_jobs_per_s", seconds > 0 ? completed / seconds : 0, "jobs/s");
+  if (warmup > 0) report.Add("latency_warmup_seconds", warmup, "s");
+  report.Add("latency_samples", static_cast<int64_t>(fleet.assign_latency().count()));
   AddLatency(report, "submit_to_assign", fleet.assign_latency());
+  AddLatency(report, "assign_decision", fleet.decide_latency());
+  AddLatency(report, "assign_delivery", fleet.deliver_latency());
   AddSubmitFigures(report, driver, std::max(driver.last_ack(), driver.start()));
   report.Add("heartbeats", fleet.heartbeats());
   report.Add("worker_call_errors", fleet.errors());

@@ -222,7 +222,18 @@ void WorkerFleet::OnAcquired(Slot* slot, const grpc::Status& status) {
 }
 
 void WorkerFleet::Run(Slot* slot, const kiln::v1::Assignment& assignment) {
-  assign_latency_.Add(absl::Now() - FromProtoTime(assignment.job().created_at()));
+  const absl::Time now = absl::Now();
+  const absl::Time created = FromProtoTime(assignment.job().created_at());
+  if (absl::ToUnixNanos(created) >= measure_from_ns_.load(std::memory_order_relaxed)) {
+    assign_latency_.Add(now - created);
+    if (assignment.job().attempts_size() > 0) {
+      // The two halves: waiting for a slot in memory, then the durable write and the answer.
+      const absl::Time assigned =
+          FromProtoTime(assignment.job().attempts().rbegin()->assigned_at());
+      decide_latency_.Add(assigned - created);
+      deliver_latency_.Add(now - assigned);
+    }
+  }
   const std::string& job_id = assignment.job().id();
   {
     absl::MutexLock lock(&slot->worker->mu);

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,7 +87,14 @@ class WorkerFleet {
   absl::Duration heartbeat_interval() const;
   int64_t errors() const { return errors_.load(); }
   std::string first_error() const;
+  // Only jobs created from `t` on count in the latencies below (a warm-up before it:
+  // the first assignment to each of a thousand fresh slots is not the steady state).
+  void MeasureLatencyFrom(absl::Time t) { measure_from_ns_ = absl::ToUnixNanos(t); }
   const LatencyRecorder& assign_latency() const { return assign_latency_; }
+  // assign_latency's parts: created_at to the attempt's assigned_at (the scheduler's
+  // decision), and assigned_at to the assignment's arrival (commit, answer, delivery).
+  const LatencyRecorder& decide_latency() const { return decide_latency_; }
+  const LatencyRecorder& deliver_latency() const { return deliver_latency_; }
 
  private:
   struct Worker {
@@ -135,7 +143,10 @@ class WorkerFleet {
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> heartbeats_{0};
   std::atomic<int64_t> errors_{0};
+  std::atomic<int64_t> measure_from_ns_{std::numeric_limits<int64_t>::min()};
   LatencyRecorder assign_latency_;
+  LatencyRecorder decide_latency_;
+  LatencyRecorder deliver_latency_;
   mutable absl::Mutex mu_;
   int active_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
