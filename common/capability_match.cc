@@ -137,6 +137,7 @@ bool Fits(const kiln::v1::Device& device, const kiln::v1::Slot& slot, const kiln
 }
 
 bool DeviceClassMayFit(int compute_capability, int64_t total_memory_bytes,
+                       const std::vector<std::string>* sorted_features,
                        const kiln::v1::Requirements& req) {
   const int cc = compute_capability;
   if (req.accelerator() == kiln::v1::ACCELERATOR_GPU && cc <= 0) return false;
@@ -147,6 +148,13 @@ bool DeviceClassMayFit(int compute_capability, int64_t total_memory_bytes,
       std::find(req.architectures().begin(), req.architectures().end(), ArchitectureName(cc)) ==
           req.architectures().end()) {
     return false;
+  }
+  if (sorted_features != nullptr) {
+    for (const std::string& feature : req.features()) {
+      if (!std::binary_search(sorted_features->begin(), sorted_features->end(), feature)) {
+        return false;
+      }
+    }
   }
   return total_memory_bytes >= req.min_device_memory_bytes();
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "google/protobuf/struct.pb.h"
 #include "kiln/v1/capability.pb.h"
@@ -53,11 +54,13 @@ std::string WhyCannotRun(const kiln::v1::Device& device, const kiln::v1::Slot& s
 bool Fits(const kiln::v1::Device& device, const kiln::v1::Slot& slot, const kiln::v1::JobSpec& spec,
           int tier = 0, int64_t reserved_bytes = 0);
 
-// Whether a device of this compute capability (0 for a CPU) and total memory could
-// meet `requirements` at all: Fits' checks that look at nothing else. A necessary
-// condition only (tasks, models, features, reservations are not looked at), so that
-// placement can skip a whole run of such devices at once.
+// Whether a device of this compute capability (0 for a CPU), total memory and
+// feature set (sorted; null: not known) could meet `requirements` at all: Fits'
+// checks that look at nothing else. A necessary condition only (tasks, models,
+// reservations are not looked at), so that placement can skip a whole run of such
+// devices at once.
 bool DeviceClassMayFit(int compute_capability, int64_t total_memory_bytes,
+                       const std::vector<std::string>* sorted_features,
                        const kiln::v1::Requirements& requirements);
 
 // The first tier of `spec` that `slot` on `device` can run, or -1.

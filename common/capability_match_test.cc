@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "common/device_features.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -74,8 +78,15 @@ TEST(CapabilityMatchTest, FeasibilityTable) {
   }
 }
 
-// Placement skips a run of waiting slots with equal (compute capability, memory) when
-// DeviceClassMayFit says none can run a tier: it must hold wherever Fits does.
+std::vector<std::string> SortedFeatures(const kiln::v1::Device& device) {
+  std::vector<std::string> features(device.features().begin(), device.features().end());
+  std::sort(features.begin(), features.end());
+  return features;
+}
+
+// Placement skips a run of waiting slots with equal (compute capability, memory,
+// features) when DeviceClassMayFit says none can run a tier: it must hold wherever
+// Fits does, with the features known or not.
 TEST(CapabilityMatchTest, DeviceClassMayFitIsNecessaryForFits) {
   const kiln::v1::Device devices[] = {Gpu(120, 32), Gpu(90, 80), Gpu(86, 24), Gpu(75, 16),
                                       Gpu(0, 64)};
@@ -95,11 +106,18 @@ TEST(CapabilityMatchTest, DeviceClassMayFitIsNecessaryForFits) {
     const kiln::v1::JobSpec spec = Spec(json);
     for (const kiln::v1::Device& device : devices) {
       for (int tier = 0; tier < TierCount(spec); ++tier) {
-        const bool may_fit = DeviceClassMayFit(
-            device.compute_capability(), device.total_memory_bytes(), TierRequirements(spec, tier));
+        const std::vector<std::string> features = SortedFeatures(device);
+        const bool may_fit =
+            DeviceClassMayFit(device.compute_capability(), device.total_memory_bytes(), &features,
+                              TierRequirements(spec, tier));
+        const bool may_fit_unknown_features =
+            DeviceClassMayFit(device.compute_capability(), device.total_memory_bytes(), nullptr,
+                              TierRequirements(spec, tier));
+        EXPECT_TRUE(may_fit_unknown_features || !may_fit) << json;
         if (Fits(device, SlotFor(device), spec, tier)) {
           ++fits;
           EXPECT_TRUE(may_fit) << json << " on cc " << device.compute_capability();
+          EXPECT_TRUE(may_fit_unknown_features) << json;
         } else if (!may_fit) {
           ++skipped;
         }
@@ -109,21 +127,26 @@ TEST(CapabilityMatchTest, DeviceClassMayFitIsNecessaryForFits) {
   EXPECT_GT(fits, 10);
   EXPECT_GT(skipped, 10);
   const kiln::v1::Requirements any_gpu = Spec(specs[1]).requirements();
-  EXPECT_FALSE(DeviceClassMayFit(0, int64_t{64} << 30, any_gpu));
+  EXPECT_FALSE(DeviceClassMayFit(0, int64_t{64} << 30, nullptr, any_gpu));
   const kiln::v1::Requirements cpu_only = Spec(specs[2]).requirements();
-  EXPECT_FALSE(DeviceClassMayFit(86, int64_t{24} << 30, cpu_only));
+  EXPECT_FALSE(DeviceClassMayFit(86, int64_t{24} << 30, nullptr, cpu_only));
   const kiln::v1::Requirements archs = Spec(specs[3]).requirements();
-  EXPECT_FALSE(DeviceClassMayFit(90, int64_t{80} << 30, archs));
-  EXPECT_TRUE(DeviceClassMayFit(86, int64_t{24} << 30, archs));
+  EXPECT_FALSE(DeviceClassMayFit(90, int64_t{80} << 30, nullptr, archs));
+  EXPECT_TRUE(DeviceClassMayFit(86, int64_t{24} << 30, nullptr, archs));
   const kiln::v1::Requirements band = Spec(specs[4]).requirements();
-  EXPECT_FALSE(DeviceClassMayFit(120, int64_t{32} << 30, band));
-  EXPECT_FALSE(DeviceClassMayFit(75, int64_t{16} << 30, band));
+  EXPECT_FALSE(DeviceClassMayFit(120, int64_t{32} << 30, nullptr, band));
+  EXPECT_FALSE(DeviceClassMayFit(75, int64_t{16} << 30, nullptr, band));
   const kiln::v1::Requirements big = Spec(specs[6]).requirements();
-  EXPECT_FALSE(DeviceClassMayFit(120, int64_t{32} << 30, big));
-  EXPECT_TRUE(DeviceClassMayFit(90, int64_t{80} << 30, big));
-  // Only a necessary condition: features are left to Fits.
+  EXPECT_FALSE(DeviceClassMayFit(120, int64_t{32} << 30, nullptr, big));
+  EXPECT_TRUE(DeviceClassMayFit(90, int64_t{80} << 30, nullptr, big));
+  // Features: a class whose feature set lacks one is skipped; with the features not
+  // known they are left to Fits.
   const kiln::v1::Requirements fp8 = Spec(specs[5]).requirements();
-  EXPECT_TRUE(DeviceClassMayFit(86, int64_t{24} << 30, fp8));
+  const std::vector<std::string> sm86_features = SortedFeatures(Gpu(86, 24));
+  const std::vector<std::string> sm90_features = SortedFeatures(Gpu(90, 80));
+  EXPECT_FALSE(DeviceClassMayFit(86, int64_t{24} << 30, &sm86_features, fp8));
+  EXPECT_TRUE(DeviceClassMayFit(90, int64_t{80} << 30, &sm90_features, fp8));
+  EXPECT_TRUE(DeviceClassMayFit(86, int64_t{24} << 30, nullptr, fp8));
   EXPECT_FALSE(Fits(Gpu(86, 24), SlotFor(Gpu(86, 24)), Spec(specs[5])));
 }
 

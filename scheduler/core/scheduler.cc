@@ -1278,12 +1278,13 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
           const kiln::v1::Slot* slot = nullptr;
           const kiln::v1::Device* device =
               SlotDeviceLocked(request.worker_id(), request.slot(), &slot);
-          Waiter waiter{request.worker_id(),
-                        request.slot(),
-                        now + wait,
-                        std::move(done),
-                        {device ? device->compute_capability() : 0,
-                         device ? device->total_memory_bytes() : 0, id}};
+          Waiter waiter{
+              request.worker_id(),
+              request.slot(),
+              now + wait,
+              std::move(done),
+              {device ? device->compute_capability() : 0, device ? device->total_memory_bytes() : 0,
+               device ? feature_sets_.IdOf(*device) : FeatureSetIds::kUnknown, id}};
           waiter_order_.insert(waiter.order);
           waiters_.emplace(id, std::move(waiter));
           return id;
@@ -1344,12 +1345,12 @@ void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
       std::map<uint64_t, Waiter>::iterator chosen = waiters_.end();
       const kiln::v1::Requirements& requirements = TierRequirements(spec, tier);
       for (auto order = waiter_order_.begin(); order != waiter_order_.end(); ++order) {
-        const auto& [cc, memory, id] = *order;
+        const auto& [cc, memory, features, id] = *order;
         if (chosen_class.has_value() && *chosen_class != std::make_tuple(cc, memory)) break;
-        if (!DeviceClassMayFit(cc, memory, requirements)) {
-          // No slot of this (cc, memory) can run the tier: skip them all in one step.
-          order = std::prev(
-              waiter_order_.upper_bound({cc, memory, std::numeric_limits<uint64_t>::max()}));
+        if (!DeviceClassMayFit(cc, memory, feature_sets_.Features(features), requirements)) {
+          // No slot of this device class can run the tier: skip them all in one step.
+          order = std::prev(waiter_order_.upper_bound(
+              {cc, memory, features, std::numeric_limits<uint64_t>::max()}));
           continue;
         }
         auto it = waiters_.find(id);
@@ -1400,8 +1401,7 @@ void Scheduler::DispatchLocked() {
   // work of the best priority it could take at all, so the passes never put
   // lower-priority work ahead of higher.
   // A copy: assignments erase from the index while we walk it.
-  const std::vector<std::tuple<int, int64_t, uint64_t>> order(waiter_order_.begin(),
-                                                              waiter_order_.end());
+  const std::vector<WaiterKey> order(waiter_order_.begin(), waiter_order_.end());
   // Among equally capable slots (a run of equal (cc, memory) in the order), those
   // with a job's model loaded take such jobs first.
   const int tiers = queue_.MaxTierCount();
@@ -1415,7 +1415,7 @@ void Scheduler::DispatchLocked() {
       }
       for (const bool warm_pass : {true, false}) {
         for (size_t i = group; i < group_end; ++i) {
-          auto it = waiters_.find(std::get<2>(order[i]));
+          auto it = waiters_.find(std::get<3>(order[i]));
           if (it == waiters_.end()) continue;
           if (warm_pass && !HasLoadedModelsLocked(it->second.worker_id, it->second.slot)) continue;
           const kiln::v1::Slot* slot = nullptr;

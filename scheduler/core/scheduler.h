@@ -47,6 +47,7 @@
 #include "scheduler/auth/caller.h"
 #include "scheduler/core/active_job.h"
 #include "scheduler/core/fair_share.h"
+#include "scheduler/core/feature_set_ids.h"
 #include "scheduler/core/job_queue.h"
 #include "scheduler/core/job_validation.h"
 #include "scheduler/core/log_tails.h"
@@ -283,13 +284,16 @@ class Scheduler {
     // Per slot: the models its executor had loaded at its last AcquireJob.
     std::vector<std::vector<std::string>> loaded_models;
   };
+  // A waiting slot's place in waiter_order_: its device class (compute capability,
+  // memory, feature set id in feature_sets_), then the waiter id.
+  using WaiterKey = std::tuple<int, int64_t, int, uint64_t>;
   struct Waiter {
     std::string worker_id;
     int slot = 0;
     absl::Time deadline;
     Callback<kiln::v1::AcquireJobResponse> done;
-    // Position in waiter_order_: (compute capability, device memory, id).
-    std::tuple<int, int64_t, uint64_t> order;
+    // Position in waiter_order_.
+    WaiterKey order;
   };
 
   Scheduler(const SchedulerOptions& options, store::Store* store, store::GroupCommitter* committer);
@@ -509,7 +513,8 @@ class Scheduler {
   absl::flat_hash_map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);  // FIFO by id
   // The same waiters, least capable device first (kept, not sorted per dispatch).
-  std::set<std::tuple<int, int64_t, uint64_t>> waiter_order_ ABSL_GUARDED_BY(mu_);
+  std::set<WaiterKey> waiter_order_ ABSL_GUARDED_BY(mu_);
+  FeatureSetIds feature_sets_ ABSL_GUARDED_BY(mu_);
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Set when a commit failed: memory is ahead of the store. Every mutating call
   // answers Unavailable until Tick has rebuilt memory from the store, which it

@@ -673,9 +673,11 @@ TEST_F(SchedulerTest, AHandedBackAttemptDoesNotCountAndKeepsTheWorker) {
 class PlacementTest : public SchedulerTest {
  protected:
   // A worker with one device (cc 0: CPU) and `slots` slots on it.
-  // Every slot lists `models` ("name@version").
+  // Every slot lists `models` ("name@version"). The device advertises `features`, or
+  // when null those of its compute capability.
   void RegisterDevice(const std::string& worker, int cc, int gib, int slots = 1,
-                      const std::vector<std::string>& models = {}) {
+                      const std::vector<std::string>& models = {},
+                      const std::vector<std::string>* features = nullptr) {
     kiln::v1::RegisterWorkerRequest request;
     request.set_worker_id(worker);
     auto* device = request.mutable_capabilities()->add_devices();
@@ -683,7 +685,9 @@ class PlacementTest : public SchedulerTest {
     device->set_compute_capability(cc);
     device->set_total_memory_bytes(int64_t{gib} << 30);
     device->set_runnable(true);
-    for (const std::string& f : FeaturesForComputeCapability(cc)) device->add_features(f);
+    for (const std::string& f : features ? *features : FeaturesForComputeCapability(cc)) {
+      device->add_features(f);
+    }
     for (int i = 0; i < slots; ++i) {
       auto* slot = request.mutable_capabilities()->add_slots();
       slot->set_index(i);
@@ -750,6 +754,51 @@ TEST_F(PlacementTest, EachJobGoesToTheLeastCapableWaitingDeviceThatFits) {
   EXPECT_FALSE(cpu->ready());
   kiln::v1::Job anything = Submit(MeshSpec());
   ASSERT_EQ(cpu->Get()->assignment().job().id(), anything.id());
+}
+
+// Waiting slots are kept by device class (compute capability, memory, features), and a
+// class whose devices lack a feature the job needs is skipped whole: the job must still
+// reach the one fitting slot, also one of the same compute capability and memory.
+TEST_F(PlacementTest, AFeatureJobSkipsWaitingDevicesWithoutTheFeature) {
+  const std::vector<std::string> plain = {"fp16", "tf32"};
+  const std::vector<std::string> with_bf16 = {"tf32", "bf16", "fp16"};
+  RegisterDevice("cpu-node", 0, 64);
+  RegisterDevice("turing", 75, 16);
+  for (int i = 0; i < 3; ++i) {
+    RegisterDevice(absl::StrCat("ampere-plain-", i), 86, 24, 1, {}, &plain);
+  }
+  RegisterDevice("ampere-bf16", 86, 24, 1, {}, &with_bf16);
+  RegisterDevice("ampere-plain-late", 86, 24, 1, {}, &plain);
+  // Work no device here runs: its submit makes the full dispatch that new workers call
+  // for, so that the jobs below take the path of a submit meeting parked slots.
+  kiln::v1::Job fp4 = Submit(SpecJson(R"({"requirements":{"features":["fp4"]}})"));
+  std::vector<std::unique_ptr<Result<kiln::v1::AcquireJobResponse>>> others;
+  others.push_back(Park("cpu-node"));
+  others.push_back(Park("turing"));
+  for (int i = 0; i < 3; ++i) others.push_back(Park(absl::StrCat("ampere-plain-", i)));
+  auto bf16_slot = Park("ampere-bf16");
+  others.push_back(Park("ampere-plain-late"));
+
+  kiln::v1::Job bf16 = Submit(SpecJson(R"({"requirements":{"features":["bf16"]}})"));
+  ASSERT_TRUE(bf16_slot->Get().ok());
+  EXPECT_EQ(bf16_slot->Get()->assignment().job().id(), bf16.id());
+  // Nobody else can run the next one: it waits. A plain job then goes to the least
+  // capable slot (the CPU); answers come in commit order, so once the CPU's came, a
+  // wrong assignment of the bf16 job would have come too.
+  kiln::v1::Job second = Submit(SpecJson(R"({"requirements":{"features":["bf16"]}})"));
+  kiln::v1::Job anything = Submit(MeshSpec());
+  ASSERT_TRUE(others[0]->Get().ok());
+  EXPECT_EQ(others[0]->Get()->assignment().job().id(), anything.id());
+  for (size_t i = 1; i < others.size(); ++i) EXPECT_FALSE(others[i]->ready()) << i;
+  EXPECT_EQ(StateOf(second.id()), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(StateOf(fp4.id()), kiln::v1::JOB_STATE_QUEUED);
+  // The rest are answered empty when their wait ends (before they go out of scope).
+  clock_.Advance(absl::Seconds(31));
+  scheduler_->Tick();
+  for (size_t i = 1; i < others.size(); ++i) {
+    ASSERT_TRUE(others[i]->Get().ok());
+    EXPECT_FALSE(others[i]->Get()->has_assignment()) << i;
+  }
 }
 
 TEST_F(PlacementTest, Sm120WorkWaitsForBlackwellAndBlackwellTakesItFirst) {
