@@ -373,8 +373,7 @@ absl::Status Scheduler::RecoverLocked() {
     // A lease is held by the job's last attempt on one of its tiers; a record without
     // one would be read out of bounds below (found by fuzz_store_record).
     if (parsed.attempts().empty() || parsed.attempts().rbegin()->tier_index() < 0 ||
-        (parsed.spec().tiers_size() > 0 &&
-         parsed.attempts().rbegin()->tier_index() >= parsed.spec().tiers_size())) {
+        parsed.attempts().rbegin()->tier_index() >= TierCount(parsed.spec())) {
       status = absl::DataLossError(absl::StrCat("corrupt record in jobs: leased job \"",
                                                 absl::CHexEscape(lease.job_id().substr(0, 40)),
                                                 "\" has no attempt on one of its tiers"));
@@ -1615,8 +1614,9 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
              job.attempts().rbegin()->number() == request.attempt() &&
              job.attempts().rbegin()->worker_id() == request.worker_id();
     };
-    // Judged in place (no copy of the job on every completion); the store is read only
-    // for a job no longer in memory.
+    // Judged in place (no copy of the job on every completion; the state first, which a
+    // packed queued job answers without being unpacked); the store is read only for a job
+    // no longer in memory.
     bool same_completion = false;
     bool durable = true;
     if (auto it = jobs_.find(request.job_id()); it != jobs_.end()) {
