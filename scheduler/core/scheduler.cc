@@ -1264,31 +1264,13 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
       error = absl::InvalidArgumentError(
           absl::StrCat("loaded_models: more than the limit of ", options_.max_models_per_slot));
     } else if (error = WritableLocked(); !error.ok()) {
-    } else {
-      const absl::Time now = clock_->Now();
-      if (AssignToAskingSlotLocked(request.worker_id(), request.slot(), request.loaded_models(),
-                                   done)) {
-        return 0;
-      } else {
-        const absl::Duration wait = std::clamp(FromProtoDuration(request.wait()),
-                                               absl::ZeroDuration(), options_.max_acquire_wait);
-        if (wait > absl::ZeroDuration()) {
-          const uint64_t id = next_waiter_id_++;
-          const kiln::v1::Slot* slot = nullptr;
-          const kiln::v1::Device* device =
-              SlotDeviceLocked(request.worker_id(), request.slot(), &slot);
-          Waiter waiter{
-              request.worker_id(),
-              request.slot(),
-              now + wait,
-              std::move(done),
-              {device ? device->compute_capability() : 0, device ? device->total_memory_bytes() : 0,
-               device ? feature_sets_.IdOf(*device) : FeatureSetIds::kUnknown, id}};
-          waiter_order_.insert(waiter.order);
-          waiters_.emplace(id, std::move(waiter));
-          return id;
-        }
-      }
+    } else if (AssignToAskingSlotLocked(request.worker_id(), request.slot(),
+                                        request.loaded_models(), done)) {
+      return 0;
+    } else if (const uint64_t id =
+                   ParkLocked(request.worker_id(), request.slot(), request.wait(), done);
+               id != 0) {
+      return id;
     }
   }
   if (error.ok()) {
@@ -1297,6 +1279,27 @@ uint64_t Scheduler::AcquireJob(const kiln::v1::AcquireJobRequest& request,
     done(error);
   }
   return 0;
+}
+
+uint64_t Scheduler::ParkLocked(const std::string& worker_id, int slot_index,
+                               const google::protobuf::Duration& requested_wait,
+                               Callback<kiln::v1::AcquireJobResponse>& done) {
+  const absl::Duration wait = std::clamp(FromProtoDuration(requested_wait), absl::ZeroDuration(),
+                                         options_.max_acquire_wait);
+  if (wait <= absl::ZeroDuration()) return 0;
+  const uint64_t id = next_waiter_id_++;
+  const kiln::v1::Slot* slot = nullptr;
+  const kiln::v1::Device* device = SlotDeviceLocked(worker_id, slot_index, &slot);
+  Waiter waiter{
+      worker_id,
+      slot_index,
+      clock_->Now() + wait,
+      std::move(done),
+      {device ? device->compute_capability() : 0, device ? device->total_memory_bytes() : 0,
+       device ? feature_sets_.IdOf(*device) : FeatureSetIds::kUnknown, id}};
+  waiter_order_.insert(waiter.order);
+  waiters_.emplace(id, std::move(waiter));
+  return id;
 }
 
 bool Scheduler::AssignToAskingSlotLocked(
@@ -1326,6 +1329,26 @@ void Scheduler::CancelAcquire(uint64_t waiter_id) {
     EraseWaiterLocked(it);
   }
   done(absl::CancelledError("acquire cancelled by the client"));
+}
+
+void Scheduler::ReturnUndelivered(const kiln::v1::Assignment& assignment) {
+  if (assignment.job().attempts().empty()) return;
+  const std::string worker_id = assignment.job().attempts().rbegin()->worker_id();
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<ActiveJob*> found =
+      FindLeasedLocked(worker_id, assignment.job().id(), assignment.attempt());
+  // Started means the worker has it after all; an unwritable store leaves it to the lease.
+  if (!found.ok() || (*found)->state() != kiln::v1::JOB_STATE_ASSIGNED || !WritableLocked().ok()) {
+    return;
+  }
+  store::WriteSet writes;
+  EndAttemptWithFailureLocked(**found, kiln::v1::EXIT_REASON_UNDELIVERED,
+                              absl::StrCat("the assignment did not reach worker ", worker_id,
+                                           " (its call ended first); requeued, not counted"),
+                              /*permanent=*/false, /*counted=*/false, writes);
+  ++stats_.assignments_undelivered;
+  CommitLocked(std::move(writes), {assignment.job().id()}, [](absl::Status) {});
+  DispatchLocked();
 }
 
 void Scheduler::DispatchNewJobsLocked(const std::vector<std::string>& job_ids) {
@@ -1568,17 +1591,17 @@ void Scheduler::CompleteJob(const kiln::v1::CompleteJobRequest& request,
       });
 }
 
-void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
-                                    Callback<kiln::v1::CompleteJobResponse> done) {
+uint64_t Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
+                                        Callback<kiln::v1::CompleteJobResponse> done) {
   if (request.result().ByteSizeLong() > kMaxResultBytes) {
     done(absl::InvalidArgumentError(
         absl::StrCat("result: larger than the limit of ", kMaxResultBytes, " bytes")));
-    return;
+    return 0;
   }
   if (request.loaded_models_size() > options_.max_models_per_slot) {
     done(absl::InvalidArgumentError(
         absl::StrCat("loaded_models: more than the limit of ", options_.max_models_per_slot)));
-    return;
+    return 0;
   }
   std::vector<kiln::v1::BlobRef> outputs(request.outputs().begin(), request.outputs().end());
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -1586,7 +1609,7 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
     if (!IsSafeName(outputs[i].name(), 128)) {
       done(
           absl::InvalidArgumentError(field + ".name: must be 1..128 characters of [A-Za-z0-9._-]"));
-      return;
+      return 0;
     }
     absl::StatusOr<kiln::v1::StoredBlob> blob = GetBlob(outputs[i].sha256());
     if (!blob.ok()) {
@@ -1594,16 +1617,17 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
                             ? absl::StatusCode::kFailedPrecondition
                             : blob.status().code(),
                         absl::StrCat(field, ".sha256: ", blob.status().message())));
-      return;
+      return 0;
     }
     outputs[i].set_size_bytes(blob->size_bytes());
   }
   absl::StatusOr<kiln::v1::BlobRef> log = CheckLogRef(*this, request.log(), "log");
   if (!log.ok()) {
     done(log.status());
-    return;
+    return 0;
   }
   absl::Status status;
+  uint64_t waiter_id = 0;
   // Answers once the completion and the next assignment (if any) are durable.
   auto answer = std::make_shared<CompletionAnswer>(std::move(done));
   {
@@ -1678,8 +1702,9 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
           [answer](absl::Status stored) { answer->CompletionStored(std::move(stored)); },
           std::move(pending_blobs));
       if (request.acquire_next()) {
-        // The slot asks for its next job as AcquireJob would (no wait), ahead of parked
-        // slots: its worker just proved it is alive.
+        // The slot asks for its next job as AcquireJob would, ahead of parked slots (its
+        // worker just proved it is alive); without a ready job it parks for next_wait.
+        // The completion's own write is already queued ahead of any later assignment.
         answer->Expect();
         Callback<kiln::v1::AcquireJobResponse> next =
             [answer](absl::StatusOr<kiln::v1::AcquireJobResponse> assigned) {
@@ -1688,7 +1713,8 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
         const int slot = active.job().attempts().rbegin()->slot();
         if (AssignToAskingSlotLocked(request.worker_id(), slot, request.loaded_models(), next)) {
           ++stats_.assigned_with_completion;
-        } else {
+        } else if (waiter_id = ParkLocked(request.worker_id(), slot, request.next_wait(), next);
+                   waiter_id == 0) {
           answer->NextStored(kiln::v1::AcquireJobResponse());
         }
       }
@@ -1697,6 +1723,7 @@ void Scheduler::CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
   }
   if (!status.ok()) answer->Refused(std::move(status));
   answer->Release();
+  return waiter_id;
 }
 
 void Scheduler::EndAttemptWithFailureLocked(ActiveJob& active, kiln::v1::ExitReason reason,
@@ -1754,8 +1781,10 @@ void Scheduler::FailJob(const kiln::v1::FailJobRequest& request,
     done(absl::InvalidArgumentError("reason: must name a failure"));
     return;
   }
-  if (request.reason() == kiln::v1::EXIT_REASON_PREEMPTED) {
-    done(absl::InvalidArgumentError("reason: EXIT_REASON_PREEMPTED is set by the scheduler only"));
+  if (request.reason() == kiln::v1::EXIT_REASON_PREEMPTED ||
+      request.reason() == kiln::v1::EXIT_REASON_UNDELIVERED) {
+    done(absl::InvalidArgumentError(absl::StrCat(
+        "reason: ", kiln::v1::ExitReason_Name(request.reason()), " is set by the scheduler only")));
     return;
   }
   absl::StatusOr<kiln::v1::BlobRef> log = CheckLogRef(*this, request.log(), "log");

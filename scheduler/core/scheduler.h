@@ -121,6 +121,8 @@ struct SchedulerStats {
   uint64_t preemptions = 0;
   // Jobs handed to a slot in the answer of its CompleteJob (acquire_next).
   uint64_t assigned_with_completion = 0;
+  // Assignments whose answer did not reach the worker, requeued (ReturnUndelivered).
+  uint64_t assignments_undelivered = 0;
   size_t queued = 0;   // ready and waiting for backoff
   size_t waiting = 0;  // WAITING for dependencies
   size_t leased = 0;   // ASSIGNED or RUNNING
@@ -243,13 +245,19 @@ class Scheduler {
                       Callback<kiln::v1::AcquireJobResponse> done);
   // The client went away: drop the parked call (answered with Cancelled).
   void CancelAcquire(uint64_t waiter_id);
+  // The answer that carried `assignment` did not reach its worker (the call ended first):
+  // unless the attempt has started since, it ends as EXIT_REASON_UNDELIVERED, not
+  // counted, and the job is requeued now rather than when the lease lapses.
+  void ReturnUndelivered(const kiln::v1::Assignment& assignment);
   absl::StatusOr<kiln::v1::HeartbeatResponse> Heartbeat(const kiln::v1::HeartbeatRequest& request);
   void ReportProgress(const kiln::v1::ReportProgressRequest& request,
                       std::function<void(absl::Status)> done);
   // Completes the attempt; with request.acquire_next also assigns the freed slot its
-  // next ready job (no wait), answered once both writes are durable.
-  void CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
-                           Callback<kiln::v1::CompleteJobResponse> done);
+  // next ready job, answered once both writes are durable. Without a ready job the slot
+  // parks for request.next_wait as in AcquireJob; returns an id for CancelAcquire then
+  // (0 when not parked).
+  uint64_t CompleteJobWithNext(const kiln::v1::CompleteJobRequest& request,
+                               Callback<kiln::v1::CompleteJobResponse> done);
   void CompleteJob(const kiln::v1::CompleteJobRequest& request,
                    std::function<void(absl::Status)> done);
   void FailJob(const kiln::v1::FailJobRequest& request, Callback<kiln::v1::FailJobResponse> done);
@@ -480,6 +488,12 @@ class Scheduler {
       const std::string& worker_id, int slot_index,
       const google::protobuf::RepeatedPtrField<std::string>& loaded_models,
       Callback<kiln::v1::AcquireJobResponse>& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The slot found no job: parks `done` (moved from) until one fits or `wait` (capped by
+  // max_acquire_wait) ends. Returns the waiter's id, or 0 (done untouched) for no wait.
+  uint64_t ParkLocked(const std::string& worker_id, int slot_index,
+                      const google::protobuf::Duration& wait,
+                      Callback<kiln::v1::AcquireJobResponse>& done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SchedulerOptions options_;
   Clock* const clock_;

@@ -596,6 +596,46 @@ TEST_F(SchedulerTest, LongUtf8MessagesAreCutAtCharacterBoundaries) {
   EXPECT_LE(stored->attempts(0).message().size(), 4096u);
 }
 
+// An assignment whose answer never reached the worker (its call ended first) goes back
+// to the queue at once, without using up an attempt; one the worker started is left.
+TEST_F(SchedulerTest, AnUndeliveredAssignmentIsRequeuedAtOnce) {
+  Register("w1");
+  const kiln::v1::Job job = Submit(MeshSpec(/*max_attempts=*/1));
+  std::optional<kiln::v1::Assignment> lost = Acquire("w1");
+  ASSERT_TRUE(lost.has_value());
+  scheduler_->ReturnUndelivered(*lost);
+  kiln::v1::Job requeued = *scheduler_->GetJob(job.id());
+  EXPECT_EQ(requeued.state(), kiln::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(requeued.attempts(0).exit_reason(), kiln::v1::EXIT_REASON_UNDELIVERED);
+  EXPECT_TRUE(requeued.attempts(0).not_counted());
+  EXPECT_EQ(scheduler_->Stats().assignments_undelivered, 1u);
+
+  // No backoff: the slot asks again and gets it as attempt 2, which then starts.
+  std::optional<kiln::v1::Assignment> delivered = Acquire("w1");
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ(delivered->attempt(), 2);
+  ASSERT_TRUE(Progress("w1", job.id(), 2).ok());
+  scheduler_->ReturnUndelivered(*delivered);  // started: the worker has it after all
+  scheduler_->ReturnUndelivered(*lost);       // an old attempt: fenced off
+  EXPECT_EQ(StateOf(job.id()), kiln::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(scheduler_->Stats().assignments_undelivered, 1u);
+
+  // Only the scheduler says so.
+  kiln::v1::FailJobRequest fail;
+  fail.set_worker_id("w1");
+  fail.set_job_id(job.id());
+  fail.set_attempt(2);
+  fail.set_reason(kiln::v1::EXIT_REASON_UNDELIVERED);
+  Result<kiln::v1::FailJobResponse> refused;
+  scheduler_->FailJob(fail, refused.callback());
+  EXPECT_EQ(refused.Get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(StateOf(job.id()), kiln::v1::JOB_STATE_RUNNING);
+  Open();  // the requeue was stored
+  const kiln::v1::Job stored = *scheduler_->GetJob(job.id());
+  ASSERT_EQ(stored.attempts_size(), 2);
+  EXPECT_EQ(stored.attempts(0).exit_reason(), kiln::v1::EXIT_REASON_UNDELIVERED);
+}
+
 TEST_F(SchedulerTest, AttemptsThatRanNothingDoNotCount) {
   Register("w1");
   kiln::v1::Job job = Submit(MeshSpec(/*max_attempts=*/1));
@@ -1275,6 +1315,66 @@ TEST_F(SchedulerTest, ACompletionHandsTheSlotItsNextJobDurably) {
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_FALSE(done->has_next());
   EXPECT_EQ(StateOf(third.id()), JobState::JOB_STATE_QUEUED);
+}
+
+// next_wait: with nothing ready the completion is accepted at once and the call waits,
+// like a parked AcquireJob, for the slot's next job, its end or its cancellation.
+TEST_F(SchedulerTest, ACompletionThatWaitsGetsTheNextSubmittedJob) {
+  Register("w1");
+  const kiln::v1::Job first = Submit(MeshSpec());
+  std::optional<kiln::v1::Assignment> assigned = Acquire("w1");
+  ASSERT_TRUE(assigned.has_value());
+  kiln::v1::CompleteJobRequest request;
+  request.set_worker_id("w1");
+  request.set_job_id(first.id());
+  request.set_attempt(assigned->attempt());
+  request.set_acquire_next(true);
+  *request.mutable_next_wait() = ToProtoDuration(absl::Seconds(10));
+
+  Result<kiln::v1::CompleteJobResponse> waiting;
+  EXPECT_NE(scheduler_->CompleteJobWithNext(request, waiting.callback()), 0u);
+  EXPECT_FALSE(waiting.ready());
+  EXPECT_EQ(StateOf(first.id()), JobState::JOB_STATE_SUCCEEDED);
+  const kiln::v1::Job second = Submit(MeshSpec());
+  ASSERT_TRUE(waiting.Get().ok()) << waiting.Get().status();
+  ASSERT_TRUE(waiting.Get()->has_next());
+  EXPECT_EQ(waiting.Get()->next().job().id(), second.id());
+  Open();  // both writes were durable before the answer
+  EXPECT_EQ(StateOf(first.id()), JobState::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(StateOf(second.id()), JobState::JOB_STATE_ASSIGNED);
+
+  // Nothing comes within the wait: answered without a next job, the completion stands.
+  Register("w1");
+  request.set_job_id(second.id());
+  request.set_attempt(1);
+  Result<kiln::v1::CompleteJobResponse> expired;
+  EXPECT_NE(scheduler_->CompleteJobWithNext(request, expired.callback()), 0u);
+  clock_.Advance(absl::Seconds(9));
+  scheduler_->Tick();
+  EXPECT_FALSE(expired.ready());
+  clock_.Advance(absl::Seconds(2));
+  scheduler_->Tick();
+  ASSERT_TRUE(expired.Get().ok()) << expired.Get().status();
+  EXPECT_FALSE(expired.Get()->has_next());
+  EXPECT_EQ(StateOf(second.id()), JobState::JOB_STATE_SUCCEEDED);
+
+  // The worker goes away while waiting: still OK for the completion, and the slot is
+  // no longer offered work (a later job stays queued).
+  const kiln::v1::Job third = Submit(MeshSpec());
+  assigned = Acquire("w1");
+  ASSERT_TRUE(assigned.has_value());
+  request.set_job_id(third.id());
+  request.set_attempt(assigned->attempt());
+  Result<kiln::v1::CompleteJobResponse> cancelled;
+  const uint64_t id = scheduler_->CompleteJobWithNext(request, cancelled.callback());
+  ASSERT_NE(id, 0u);
+  scheduler_->CancelAcquire(id);
+  ASSERT_TRUE(cancelled.Get().ok()) << cancelled.Get().status();
+  EXPECT_FALSE(cancelled.Get()->has_next());
+  EXPECT_EQ(StateOf(third.id()), JobState::JOB_STATE_SUCCEEDED);
+  const kiln::v1::Job fourth = Submit(MeshSpec());
+  EXPECT_EQ(StateOf(fourth.id()), JobState::JOB_STATE_QUEUED);
+  EXPECT_EQ(scheduler_->Stats().parked_acquires, 0u);
 }
 
 TEST_F(SchedulerTest, ACompletionAsksForNothingWhenRefusedOrDrained) {

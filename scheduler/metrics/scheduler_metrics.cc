@@ -324,6 +324,10 @@ class SchedulerMetrics::Collector : public prometheus::Collectable {
                          "Jobs handed to a slot in the answer of its CompleteJob (acquire_next), "
                          "without an AcquireJob call.",
                          MetricType::Counter, static_cast<double>(stats.assigned_with_completion)));
+    out.push_back(Single("kiln_assignments_undelivered_total",
+                         "Assignments whose answer did not reach the worker (its long-poll ended "
+                         "first), requeued at once without using up an attempt.",
+                         MetricType::Counter, static_cast<double>(stats.assignments_undelivered)));
     MetricFamily placement = NewFamily(
         "kiln_placement_failures_total",
         "Times a requirement class of ready jobs started waiting, by reason: no live worker, no "

@@ -162,6 +162,7 @@ TEST_F(SchedulerMetricsTest, ExposesCountersOfTheScheduler) {
   EXPECT_NE(page.find("kiln_jobs_finished_total{state=\"succeeded\"} 0"), std::string::npos);
   EXPECT_NE(page.find("kiln_preemptions_total 0"), std::string::npos) << page;
   EXPECT_NE(page.find("kiln_assignments_with_completion_total 0"), std::string::npos) << page;
+  EXPECT_NE(page.find("kiln_assignments_undelivered_total 0"), std::string::npos) << page;
   // Not judged yet: the pending-reason refresh runs on Tick.
   EXPECT_NE(page.find("kiln_queue_jobs{accelerator=\"any\",memory=\"none\",min_cc=\"none\","
                       "placement=\"unknown\",task=\"debug.sleep\"} 2"),

@@ -7,6 +7,9 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/testing/scoped_temp_dir.h"
@@ -53,6 +56,20 @@ class SchedulerServerTest : public ::testing::Test {
     }
     writer->WritesDone();
     return writer->Finish();
+  }
+
+  // A worker with one CPU slot that runs debug.sleep.
+  void RegisterCpuWorker(const std::string& id) {
+    kiln::v1::RegisterWorkerRequest reg;
+    reg.set_worker_id(id);
+    auto* device = reg.mutable_capabilities()->add_devices();
+    device->set_id("cpu");
+    device->set_runnable(true);
+    auto* slot = reg.mutable_capabilities()->add_slots();
+    slot->set_device_id("cpu");
+    slot->add_tasks("debug.sleep");
+    kiln::v1::RegisterWorkerResponse response;
+    ASSERT_TRUE(workers_->RegisterWorker(Context().get(), reg, &response).ok());
   }
 
   kiln::v1::JobSpec SleepSpec() {
@@ -104,16 +121,7 @@ TEST_F(SchedulerServerTest, BlobsRoundTripAndLimitsAreEnforced) {
 }
 
 TEST_F(SchedulerServerTest, WatchStreamsEveryStateUntilTerminal) {
-  kiln::v1::RegisterWorkerRequest reg;
-  reg.set_worker_id("w1");
-  auto* device = reg.mutable_capabilities()->add_devices();
-  device->set_id("cpu");
-  device->set_runnable(true);
-  auto* slot = reg.mutable_capabilities()->add_slots();
-  slot->set_device_id("cpu");
-  slot->add_tasks("debug.sleep");
-  kiln::v1::RegisterWorkerResponse reg_response;
-  ASSERT_TRUE(workers_->RegisterWorker(Context().get(), reg, &reg_response).ok());
+  RegisterCpuWorker("w1");
 
   kiln::v1::SubmitJobRequest submit;
   *submit.mutable_spec() = SleepSpec();
@@ -170,6 +178,52 @@ TEST_F(SchedulerServerTest, WatchStreamsEveryStateUntilTerminal) {
   kiln::v1::GetJobResponse got;
   ASSERT_TRUE(jobs_->GetJob(Context().get(), get, &got).ok());
   EXPECT_EQ(got.job().state(), kiln::v1::JOB_STATE_SUCCEEDED);
+}
+
+// A CompleteJob that waits for the slot's next job (next_wait) and whose client gives up
+// first: the completion stands and the abandoned wait is taken out of the scheduler, so
+// the next job is not handed to a call nobody reads.
+TEST_F(SchedulerServerTest, AWaitingCompletionThatTheClientAbandonsLeavesTheCompletion) {
+  RegisterCpuWorker("w1");
+  kiln::v1::SubmitJobRequest submit;
+  *submit.mutable_spec() = SleepSpec();
+  kiln::v1::SubmitJobResponse first;
+  ASSERT_TRUE(jobs_->SubmitJob(Context().get(), submit, &first).ok());
+  kiln::v1::AcquireJobRequest acquire;
+  acquire.set_worker_id("w1");
+  kiln::v1::AcquireJobResponse acquired;
+  ASSERT_TRUE(workers_->AcquireJob(Context().get(), acquire, &acquired).ok());
+  ASSERT_EQ(acquired.assignment().job().id(), first.job().id());
+
+  kiln::v1::CompleteJobRequest complete;
+  complete.set_worker_id("w1");
+  complete.set_job_id(first.job().id());
+  complete.set_attempt(1);
+  complete.set_acquire_next(true);
+  complete.mutable_next_wait()->set_seconds(30);
+  grpc::ClientContext short_call;
+  short_call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  kiln::v1::CompleteJobResponse completed;
+  EXPECT_EQ(workers_->CompleteJob(&short_call, complete, &completed).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server sees the cancellation on its own time; bounded wait for it.
+  for (int i = 0; i < 500 && server_->scheduler().Stats().parked_acquires > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(server_->scheduler().Stats().parked_acquires, 0u);
+
+  kiln::v1::GetJobRequest get;
+  get.set_job_id(first.job().id());
+  kiln::v1::GetJobResponse got;
+  ASSERT_TRUE(jobs_->GetJob(Context().get(), get, &got).ok());
+  EXPECT_EQ(got.job().state(), kiln::v1::JOB_STATE_SUCCEEDED);
+  kiln::v1::SubmitJobResponse second;
+  ASSERT_TRUE(jobs_->SubmitJob(Context().get(), submit, &second).ok());
+  ASSERT_TRUE(workers_->AcquireJob(Context().get(), acquire, &acquired).ok());
+  EXPECT_EQ(acquired.assignment().job().id(), second.job().id());
+  // Repeating the completion (its answer was lost) is answered OK.
+  complete.clear_next_wait();
+  EXPECT_TRUE(workers_->CompleteJob(Context().get(), complete, &completed).ok());
 }
 
 TEST_F(SchedulerServerTest, BadRequestsGetStatusesNamingTheField) {

@@ -1,6 +1,6 @@
 #include "scheduler/rpc/worker_service.h"
 
-#include <atomic>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -13,15 +13,31 @@ namespace {
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
 
-// A long-poll that a client cancellation (deadline, disconnect) takes out of
-// the scheduler's waiting list.
-class AcquireReactor final : public ServerUnaryReactor {
+// The assignment an answer carries, if any.
+const kiln::v1::Assignment* AssignmentIn(const kiln::v1::AcquireJobResponse& response) {
+  return response.has_assignment() ? &response.assignment() : nullptr;
+}
+const kiln::v1::Assignment* AssignmentIn(const kiln::v1::CompleteJobResponse& response) {
+  return response.has_next() ? &response.next() : nullptr;
+}
+
+// A call the scheduler may park (AcquireJob, CompleteJob with next_wait): a client
+// cancellation (deadline, disconnect) takes it out of the scheduler's waiting list, and
+// an assignment whose answer did not reach the client goes back to the queue.
+template <typename Response>
+class ParkedCallReactor final : public ServerUnaryReactor {
  public:
-  AcquireReactor(core::Scheduler* scheduler, const kiln::v1::AcquireJobRequest& request,
-                 kiln::v1::AcquireJobResponse* response)
-      : scheduler_(scheduler) {
-    const uint64_t id = scheduler_->AcquireJob(request, [this, response](auto result) {
-      if (result.ok()) *response = *std::move(result);
+  // `start` begins the call with the answer's callback and returns the scheduler's
+  // waiter id (0 when not parked).
+  template <typename Start>
+  ParkedCallReactor(core::Scheduler* scheduler, CallbackServerContext* context, Response* response,
+                    Start start)
+      : scheduler_(scheduler), context_(context), response_(response) {
+    const uint64_t id = start([this](absl::StatusOr<Response> result) {
+      if (result.ok()) {
+        absl::MutexLock lock(&mu_);  // read again in OnDone
+        *response_ = *std::move(result);
+      }
       Finish(ToGrpcStatus(result.status()));
     });
     absl::MutexLock lock(&mu_);
@@ -43,12 +59,23 @@ class AcquireReactor final : public ServerUnaryReactor {
     // gRPC runs OnDone after every other reaction, but orders them inside its own
     // (for ThreadSanitizer uninstrumented) library: passing through mu_ makes the order
     // of OnCancel before the delete visible to it too.
-    { absl::MutexLock lock(&mu_); }
+    std::optional<kiln::v1::Assignment> lost;
+    {
+      absl::MutexLock lock(&mu_);
+      // Cancelled means the client never got the status, so not the response either.
+      if (const kiln::v1::Assignment* carried = AssignmentIn(*response_);
+          carried != nullptr && context_->IsCancelled()) {
+        lost = *carried;
+      }
+    }
+    if (lost.has_value()) scheduler_->ReturnUndelivered(*lost);
     delete this;
   }
 
  private:
   core::Scheduler* const scheduler_;
+  CallbackServerContext* const context_;
+  Response* const response_;
   absl::Mutex mu_;
   uint64_t waiter_id_ ABSL_GUARDED_BY(mu_) = 0;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -110,7 +137,9 @@ ServerUnaryReactor* WorkerServiceImpl::AcquireJob(CallbackServerContext* context
                                                   kiln::v1::AcquireJobResponse* response) {
   absl::StatusOr<auth::Caller> caller = WorkerCaller(*context, "AcquireJob", request->worker_id());
   if (!caller.ok()) return Answer(context, caller.status());
-  return new AcquireReactor(scheduler_, *request, response);
+  return new ParkedCallReactor<kiln::v1::AcquireJobResponse>(
+      scheduler_, context, response,
+      [this, request](auto done) { return scheduler_->AcquireJob(*request, std::move(done)); });
 }
 
 ServerUnaryReactor* WorkerServiceImpl::Heartbeat(CallbackServerContext* context,
@@ -155,12 +184,10 @@ ServerUnaryReactor* WorkerServiceImpl::CompleteJob(CallbackServerContext* contex
   if (absl::Status s = CheckNamedBlobs(*caller, request->job_id(), refs, fields); !s.ok()) {
     return Answer(context, s);
   }
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  scheduler_->CompleteJobWithNext(*request, [reactor, response](auto result) {
-    if (result.ok()) *response = *std::move(result);
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
-  return reactor;
+  return new ParkedCallReactor<kiln::v1::CompleteJobResponse>(
+      scheduler_, context, response, [this, request](auto done) {
+        return scheduler_->CompleteJobWithNext(*request, std::move(done));
+      });
 }
 
 ServerUnaryReactor* WorkerServiceImpl::FailJob(CallbackServerContext* context,
