@@ -63,6 +63,10 @@ ABSL_FLAG(bool, acquire_next, true,
           "Simulated workers ask for the next job with CompleteJob, as kiln-worker does "
           "(lifecycle; false: a separate AcquireJob after each completion)");
 ABSL_FLAG(absl::Duration, acquire_wait, absl::Seconds(5), "AcquireJob long-poll wait");
+ABSL_FLAG(absl::Duration, next_wait, absl::ZeroDuration(),
+          "With --acquire_next: how long CompleteJob waits for the slot's next job (0: answered "
+          "at once, an AcquireJob long-poll follows). Such a completion counts from when it "
+          "was sent; the measured phase ends up to one next_wait after the last job");
 ABSL_FLAG(int, worker_channels, 8, "gRPC channels (connections) the workers share");
 ABSL_FLAG(double, warmup_seconds, 0,
           "Lifecycle: jobs submitted in the first seconds count in throughput, not in the "
@@ -468,6 +472,7 @@ absl::Status RunLifecycle(const Target& target, Report& report) {
   fleet_plan.job_seconds = job_seconds;
   fleet_plan.acquire_wait = absl::GetFlag(FLAGS_acquire_wait);
   fleet_plan.acquire_next = absl::GetFlag(FLAGS_acquire_next);
+  fleet_plan.next_wait = absl::GetFlag(FLAGS_next_wait);
   fleet_plan.target_completions = absl::GetFlag(FLAGS_jobs);
   WorkerFleet fleet(fleet_plan);
   if (absl::Status registered = RegisterFleet(fleet, report); !registered.ok()) return registered;

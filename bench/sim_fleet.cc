@@ -276,14 +276,29 @@ void WorkerFleet::OnStarted(Slot* slot, const grpc::Status& status) {
 
 void WorkerFleet::Complete(Slot* slot) {
   grpc::ClientContext* context =
-      NextContext(slot->mu, slot->context, slot->previous, absl::Seconds(30));
+      NextContext(slot->mu, slot->context, slot->previous, plan_.next_wait + absl::Seconds(30));
   if (context == nullptr) return EndChain();
+  {
+    absl::MutexLock lock(&slot->mu);
+    slot->completion_waits = plan_.acquire_next && plan_.next_wait > absl::ZeroDuration();
+    slot->complete_sent = absl::Now();
+    if (slot->completion_waits) {
+      *slot->complete.mutable_next_wait() = ToProtoDuration(plan_.next_wait);
+    } else {
+      slot->complete.clear_next_wait();
+    }
+  }
   slot->complete_response.Clear();
   slot->worker->stub->async()->CompleteJob(context, &slot->complete, &slot->complete_response,
                                            [this, slot](grpc::Status s) { OnCompleted(slot, s); });
 }
 
 void WorkerFleet::OnCompleted(Slot* slot, const grpc::Status& status) {
+  absl::Time completed_at = absl::Now();
+  {
+    absl::MutexLock lock(&slot->mu);
+    if (slot->completion_waits) completed_at = slot->complete_sent;
+  }
   {
     absl::MutexLock lock(&slot->worker->mu);
     auto& held = slot->worker->held;
@@ -299,7 +314,7 @@ void WorkerFleet::OnCompleted(Slot* slot, const grpc::Status& status) {
     }
     absl::MutexLock lock(&mu_);
     ++completed_;
-    last_completion_ = absl::Now();
+    last_completion_ = std::max(last_completion_, completed_at);
   } else {
     Error("CompleteJob", status);
   }

@@ -2,8 +2,8 @@
 // real scheduler, but no executors: W workers x S slots, each slot a chain of callback
 // calls AcquireJob (long-poll) -> ReportProgress (started) -> [job_seconds on the
 // timer] -> CompleteJob -> AcquireJob; with acquire_next (as kiln-worker does) the
-// CompleteJob asks for the slot's next job and AcquireJob follows only when none came
-// back. Each worker heartbeats the leases it holds
+// CompleteJob asks for the slot's next job (waiting up to next_wait for one) and
+// AcquireJob follows only when none came back. Each worker heartbeats the leases it holds
 // at the interval the scheduler asks for. A failed call is counted and the chain goes
 // on (an acquire after 100 ms), so a fleet rides out a scheduler that dies and comes
 // back on the same address.
@@ -47,6 +47,9 @@ struct FleetPlan {
   TimerThread* timer = nullptr;
   // CompleteJob asks for the slot's next job (CompleteJobRequest.acquire_next).
   bool acquire_next = true;
+  // With acquire_next: how long that CompleteJob waits for a next job
+  // (CompleteJobRequest.next_wait); zero answers at once and AcquireJob follows.
+  absl::Duration next_wait = absl::ZeroDuration();
   // False: the slots never ask for work; the workers only heartbeat (kiln-load's
   // heartbeat mode).
   bool acquire = true;
@@ -119,6 +122,10 @@ class WorkerFleet {
     kiln::v1::ReportProgressResponse progress_response;
     kiln::v1::CompleteJobRequest complete;
     kiln::v1::CompleteJobResponse complete_response;
+    // The CompleteJob in flight waits for a next job, sent at complete_sent: the
+    // scheduler accepts it before the wait, so the completion counts from then.
+    bool completion_waits ABSL_GUARDED_BY(mu) = false;
+    absl::Time complete_sent ABSL_GUARDED_BY(mu);
   };
 
   // A fresh context for the slot's next call; null once stopping.
