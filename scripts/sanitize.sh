@@ -15,6 +15,8 @@
 #   KILN_SANITIZE_TESTS    ctest -R regex (default: every test)
 #   KILN_SANITIZE_EXCLUDE  ctest -E regex (default: none)
 #   KILN_JOBS              parallel build and test jobs (default 2)
+#   KILN_TSAN_GRPC         tsan: the build dir of scripts/build-tsan-grpc.sh (default: none,
+#                          Debian's uninstrumented gRPC)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -43,11 +45,26 @@ supp="$PWD/scripts/sanitize"
 export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:strict_string_checks=1:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
-export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$supp/tsan.supp:second_deadlock_stack=1:history_size=7"
+# TSan takes one suppressions file: Kiln's, plus the uninstrumented gRPC's unless a
+# TSan-built gRPC is used (KILN_TSAN_GRPC).
+tsan_supp="$PWD/$build_dir/tsan.supp"
+cat "$supp/tsan.supp" >"$tsan_supp"
+if [ "$1" = tsan ] && [ -z "${KILN_TSAN_GRPC:-}" ]; then
+  cat "$supp/tsan-debian-grpc.supp" >>"$tsan_supp"
+fi
+export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$tsan_supp:second_deadlock_stack=1:history_size=7"
 if [ "$1" = tsan ]; then
   # Debian's Abseil is not instrumented: without this, TSan sees no absl::Mutex at all
   # (scripts/sanitize/tsan_absl_sync.cc).
   export LD_PRELOAD="$PWD/$build_dir/libkiln_tsan_absl_sync.so"
+  # A TSan-built gRPC (scripts/build-tsan-grpc.sh), same version and SONAMEs as Debian's:
+  # first on the library path, so TSan also sees gRPC's own hand-offs between threads.
+  if [ -n "${KILN_TSAN_GRPC:-}" ]; then
+    for lib in libgrpc.so.29 libgrpc++.so.1.51 libgpr.so.29 libupb.so.29; do
+      [ -e "$KILN_TSAN_GRPC/$lib" ] || { echo "sanitize.sh: no $lib in $KILN_TSAN_GRPC" >&2; exit 2; }
+    done
+    export LD_LIBRARY_PATH="$KILN_TSAN_GRPC${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
 fi
 
 ctest_args=(--test-dir "$build_dir" --output-on-failure -j "$jobs")
