@@ -250,6 +250,7 @@ void WorkerFleet::Run(Slot* slot, const kiln::v1::Assignment& assignment) {
   slot->complete.set_job_id(job_id);
   slot->complete.set_attempt(assignment.attempt());
   slot->complete.set_acquire_next(plan_.acquire_next);
+  if (CompletionsWait()) *slot->complete.mutable_next_wait() = ToProtoDuration(plan_.next_wait);
   auto& result = *slot->complete.mutable_result()->mutable_fields();
   result["slept_seconds"].set_number_value(plan_.job_seconds);
   if (plan_.identify_results) {
@@ -280,13 +281,7 @@ void WorkerFleet::Complete(Slot* slot) {
   if (context == nullptr) return EndChain();
   {
     absl::MutexLock lock(&slot->mu);
-    slot->completion_waits = plan_.acquire_next && plan_.next_wait > absl::ZeroDuration();
     slot->complete_sent = absl::Now();
-    if (slot->completion_waits) {
-      *slot->complete.mutable_next_wait() = ToProtoDuration(plan_.next_wait);
-    } else {
-      slot->complete.clear_next_wait();
-    }
   }
   slot->complete_response.Clear();
   slot->worker->stub->async()->CompleteJob(context, &slot->complete, &slot->complete_response,
@@ -295,9 +290,9 @@ void WorkerFleet::Complete(Slot* slot) {
 
 void WorkerFleet::OnCompleted(Slot* slot, const grpc::Status& status) {
   absl::Time completed_at = absl::Now();
-  {
+  if (CompletionsWait()) {
     absl::MutexLock lock(&slot->mu);
-    if (slot->completion_waits) completed_at = slot->complete_sent;
+    completed_at = slot->complete_sent;
   }
   {
     absl::MutexLock lock(&slot->worker->mu);

@@ -122,9 +122,8 @@ class WorkerFleet {
     kiln::v1::ReportProgressResponse progress_response;
     kiln::v1::CompleteJobRequest complete;
     kiln::v1::CompleteJobResponse complete_response;
-    // The CompleteJob in flight waits for a next job, sent at complete_sent: the
-    // scheduler accepts it before the wait, so the completion counts from then.
-    bool completion_waits ABSL_GUARDED_BY(mu) = false;
+    // When the CompleteJob in flight was sent: one that waits for a next job counts
+    // from then (the scheduler accepts it before the wait).
     absl::Time complete_sent ABSL_GUARDED_BY(mu);
   };
 
@@ -140,6 +139,10 @@ class WorkerFleet {
   void Run(Slot* slot, const kiln::v1::Assignment& assignment);
   void OnStarted(Slot* slot, const grpc::Status& status);
   void Complete(Slot* slot);
+  // Whether CompleteJob waits for the slot's next job (plan's acquire_next, next_wait).
+  bool CompletionsWait() const {
+    return plan_.acquire_next && plan_.next_wait > absl::ZeroDuration();
+  }
   void OnCompleted(Slot* slot, const grpc::Status& status);
   void Heartbeat(Worker* worker);
 
