@@ -413,21 +413,6 @@ absl::Status Scheduler::RecoverLocked() {
 void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> job_ids,
                              std::function<void(absl::Status)> then,
                              std::vector<std::string> blob_shas) {
-  if (!blob_shas.empty()) {
-    // Once the write ended, later grants of these blobs read the store again.
-    then = [this, blob_shas = std::move(blob_shas), then = std::move(then)](absl::Status status) {
-      {
-        absl::MutexLock lock(&mu_);
-        for (const std::string& sha : blob_shas) {
-          auto blob = pending_blobs_.find(sha);
-          if (blob != pending_blobs_.end() && --blob->second.writes == 0) {
-            pending_blobs_.erase(blob);
-          }
-        }
-      }
-      then(status);
-    };
-  }
   std::vector<Job> snapshots;
   for (const std::string& id : job_ids) {
     auto it = jobs_.find(id);
@@ -437,31 +422,43 @@ void Scheduler::CommitLocked(store::WriteSet writes, std::vector<std::string> jo
     if (watch_hub_.Watched(id)) snapshots.push_back(it->second.Copy());
   }
   ++commits_in_flight_;
-  committer_->Commit(std::move(writes),
-                     [this, job_ids = std::move(job_ids), snapshots = std::move(snapshots),
-                      then = std::move(then)](absl::Status status) {
-                       {
-                         absl::MutexLock lock(&mu_);
-                         --commits_in_flight_;
-                         if (!status.ok()) reload_needed_ = true;
-                         for (const std::string& id : job_ids) {
-                           auto it = jobs_.find(id);
-                           if (it == jobs_.end()) continue;
-                           ActiveJob& active = it->second;
-                           --active.commits_in_flight;
-                           if (active.commits_in_flight == 0 && IsTerminal(active.state())) {
-                             if (!active.job().spec().client_request_id().empty()) {
-                               pending_requests_.erase(RequestKeyOf(active.job()));
-                             }
-                             jobs_.erase(it);
-                           }
-                         }
-                       }
-                       if (status.ok()) {
-                         for (const Job& job : snapshots) watch_hub_.Publish(job);
-                       }
-                       then(status);
-                     });
+  // The bookkeeping runs under mu_, which the committer takes once for the whole
+  // group; the answers run after it, unlocked.
+  store::GroupCommitter::Settle settle{
+      &mu_,
+      [this, job_ids = std::move(job_ids), blob_shas = std::move(blob_shas)](absl::Status status) {
+        mu_.AssertHeld();
+        --commits_in_flight_;
+        if (!status.ok()) reload_needed_ = true;
+        for (const std::string& id : job_ids) {
+          auto it = jobs_.find(id);
+          if (it == jobs_.end()) continue;
+          ActiveJob& active = it->second;
+          --active.commits_in_flight;
+          if (active.commits_in_flight == 0 && IsTerminal(active.state())) {
+            if (!active.job().spec().client_request_id().empty()) {
+              pending_requests_.erase(RequestKeyOf(active.job()));
+            }
+            jobs_.erase(it);
+          }
+        }
+        // Once the write ended, later grants of these blobs read the store again.
+        for (const std::string& sha : blob_shas) {
+          auto blob = pending_blobs_.find(sha);
+          if (blob != pending_blobs_.end() && --blob->second.writes == 0) {
+            pending_blobs_.erase(blob);
+          }
+        }
+      }};
+  committer_->Commit(
+      std::move(writes),
+      [this, snapshots = std::move(snapshots), then = std::move(then)](absl::Status status) {
+        if (status.ok()) {
+          for (const Job& job : snapshots) watch_hub_.Publish(job);
+        }
+        then(status);
+      },
+      std::move(settle));
 }
 
 absl::Status Scheduler::WritableLocked() const {

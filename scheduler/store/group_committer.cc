@@ -23,9 +23,9 @@ GroupCommitter::~GroupCommitter() {
   thread_.join();
 }
 
-void GroupCommitter::Commit(WriteSet writes, Done done) {
+void GroupCommitter::Commit(WriteSet writes, Done done, Settle settle) {
   absl::MutexLock lock(&mu_);
-  pending_.push_back(Pending{std::move(writes), std::move(done)});
+  pending_.push_back(Pending{std::move(writes), std::move(done), std::move(settle)});
 }
 
 GroupCommitter::Stats GroupCommitter::stats() const {
@@ -78,13 +78,30 @@ void GroupCommitter::Run() {
               absl::StrCat("store write failed (", status.message(), "); recovering"));
         }
       }
-      for (size_t i = begin; i < end; ++i) batch[i].done(status);
+      Answer(batch, begin, end, status);
       begin = end;
     }
     batch.clear();
     absl::MutexLock lock(&mu_);
     busy_ = false;
   }
+}
+
+void GroupCommitter::Answer(std::vector<Pending>& batch, size_t begin, size_t end,
+                            const absl::Status& status) {
+  absl::Mutex* held = nullptr;
+  for (size_t i = begin; i < end; ++i) {
+    Settle& settle = batch[i].settle;
+    if (!settle.fn) continue;
+    if (settle.mu != held) {
+      if (held != nullptr) held->Unlock();
+      held = settle.mu;
+      if (held != nullptr) held->Lock();
+    }
+    settle.fn(status);
+  }
+  if (held != nullptr) held->Unlock();
+  for (size_t i = begin; i < end; ++i) batch[i].done(status);
 }
 
 void GroupCommitter::Reset() {

@@ -1,7 +1,8 @@
 // GroupCommitter: makes concurrent writers share fsyncs. Callers hand it a
 // WriteSet and a completion callback; one committer thread takes everything
 // pending, applies it as one synced RocksDB write, and then runs the callbacks in
-// submission order. So a write is durable before its callback runs, writes are
+// submission order (each commit's Settle first, then the answers: see Settle). So
+// a write is durable before its callback runs, writes are
 // applied in the order Commit was called (callers that hold their own lock while
 // calling Commit get their decisions persisted in decision order), and N
 // concurrent submits cost one fsync, not N.
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -42,6 +44,15 @@ class GroupCommitter {
  public:
   using Done = std::function<void(absl::Status)>;
 
+  // An owner's bookkeeping for a commit, run under the owner's lock once the write
+  // ended and before any `done` of its group. The committer takes `mu` once for a
+  // run of settles that share it instead of once per commit: a busy owner lock then
+  // costs the committer one wait a group, not one a commit.
+  struct Settle {
+    absl::Mutex* mu = nullptr;
+    std::function<void(absl::Status)> fn;  // runs with *mu held
+  };
+
   // `store` must outlive the committer.
   GroupCommitter(Store* store, const GroupCommitterOptions& options = {});
   // Drains what is pending, then stops the thread.
@@ -50,8 +61,10 @@ class GroupCommitter {
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
   // Queues `writes`; `done` runs once they are durable (or failed: then with
-  // Unavailable, and nothing of that group was applied).
-  void Commit(WriteSet writes, Done done);
+  // Unavailable, and nothing of that group was applied). `settle`, if given, runs
+  // before the `done` of every commit in the same group.
+  void Commit(WriteSet writes, Done done, Settle settle);
+  void Commit(WriteSet writes, Done done) { Commit(std::move(writes), std::move(done), Settle()); }
 
   // Blocks until every Commit called before has been written and its callback
   // has run. Owners of callbacks call it before they go away.
@@ -72,8 +85,13 @@ class GroupCommitter {
   struct Pending {
     WriteSet writes;
     Done done;
+    Settle settle;
   };
   void Run();
+  // Runs the callbacks of batch[begin, end): the settles, then the dones. Which
+  // lock a settle needs is known only at run time, hence no static analysis.
+  static void Answer(std::vector<Pending>& batch, size_t begin, size_t end,
+                     const absl::Status& status) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   Store* const store_;
   const GroupCommitterOptions options_;

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -94,6 +96,68 @@ TEST(GroupCommitterTest, DrainWaitsForEveryCallback) {
   }
   committer.Drain();
   EXPECT_EQ(answered.load(), 50);
+}
+
+// The owner's bookkeeping of a whole group runs under one hold of its lock, before any
+// answer of that group, and the answers run with the lock free again.
+TEST(GroupCommitterTest, SettlesOfAGroupRunUnderTheOwnersLockBeforeItsAnswers) {
+  kiln::testing::ScopedTempDir dir;
+  auto store = Store::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(store.ok());
+  GroupCommitter committer(store->get());
+  absl::Mutex owner;
+  std::vector<std::string> events;  // settles append under `owner`, answers under `events_mu`
+  absl::Mutex events_mu;
+  // A first commit whose answer holds the committer until the others are queued, so that
+  // they are taken as one batch.
+  absl::Notification first_answering, release_first;
+  committer.Commit(WriteSet(), [&](absl::Status) {
+    first_answering.Notify();
+    release_first.WaitForNotification();
+  });
+  first_answering.WaitForNotification();
+  constexpr int kCommits = 5;
+  absl::Notification last_answered;
+  std::atomic<int> settled_while_held{0};
+  std::atomic<int> answers_saw_lock_free{0};
+  for (int i = 0; i < kCommits; ++i) {
+    WriteSet writes;
+    writes.PutMeta(absl::StrCat("k", i), "v");
+    GroupCommitter::Settle settle{&owner, [&, i](absl::Status status) {
+                                    owner.AssertHeld();
+                                    EXPECT_TRUE(status.ok());
+                                    ++settled_while_held;
+                                    absl::MutexLock lock(&events_mu);
+                                    events.push_back(absl::StrCat("settle ", i));
+                                  }};
+    committer.Commit(
+        std::move(writes),
+        [&, i](absl::Status status) {
+          EXPECT_TRUE(status.ok());
+          if (owner.TryLock()) {
+            ++answers_saw_lock_free;
+            owner.Unlock();
+          }
+          absl::MutexLock lock(&events_mu);
+          events.push_back(absl::StrCat("answer ", i));
+          if (i == kCommits - 1) last_answered.Notify();
+        },
+        std::move(settle));
+  }
+  release_first.Notify();
+  last_answered.WaitForNotification();
+  committer.Drain();
+  EXPECT_EQ(settled_while_held.load(), kCommits);
+  EXPECT_EQ(answers_saw_lock_free.load(), kCommits);
+  std::vector<std::string> expected;
+  for (int i = 0; i < kCommits; ++i) expected.push_back(absl::StrCat("settle ", i));
+  for (int i = 0; i < kCommits; ++i) expected.push_back(absl::StrCat("answer ", i));
+  absl::MutexLock lock(&events_mu);
+  EXPECT_EQ(events, expected);
+  // Two groups: the first commit's, then the five queued behind it.
+  EXPECT_EQ(committer.stats().groups, 2u);
+  for (int i = 0; i < kCommits; ++i)
+    EXPECT_EQ(*(*store)->GetMeta(absl::StrCat("k", i)).value(), "v");
 }
 
 }  // namespace
