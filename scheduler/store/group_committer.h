@@ -1,11 +1,11 @@
 // GroupCommitter: makes concurrent writers share fsyncs. Callers hand it a
 // WriteSet and a completion callback; one committer thread takes everything
 // pending, applies it as one synced RocksDB write, and then runs the callbacks in
-// submission order (each commit's Settle first, then the answers: see Settle). So
-// a write is durable before its callback runs, writes are
-// applied in the order Commit was called (callers that hold their own lock while
-// calling Commit get their decisions persisted in decision order), and N
-// concurrent submits cost one fsync, not N.
+// submission order (the group's Settles first, then its answers: see Settle). So a
+// write is durable before its callback runs, writes are applied in the order Commit
+// was called (callers that hold their own lock while calling Commit get their
+// decisions persisted in decision order), and N concurrent submits cost one fsync,
+// not N.
 //
 // After a failed write every later commit fails too, without touching the
 // store, until Reset(): so the store always holds a prefix of the decisions, and
