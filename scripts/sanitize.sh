@@ -45,15 +45,13 @@ supp="$PWD/scripts/sanitize"
 export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:strict_string_checks=1:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
-# TSan takes one suppressions file: Kiln's, plus the uninstrumented gRPC's unless a
-# TSan-built gRPC is used (KILN_TSAN_GRPC).
-tsan_supp="$PWD/$build_dir/tsan.supp"
-cat "$supp/tsan.supp" >"$tsan_supp"
-if [ "$1" = tsan ] && [ -z "${KILN_TSAN_GRPC:-}" ]; then
-  cat "$supp/tsan-debian-grpc.supp" >>"$tsan_supp"
-fi
-export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$tsan_supp:second_deadlock_stack=1:history_size=7"
 if [ "$1" = tsan ]; then
+  # TSan takes one suppressions file: Kiln's, plus the uninstrumented gRPC's unless a
+  # TSan-built gRPC is used (KILN_TSAN_GRPC).
+  tsan_supp="$PWD/$build_dir/tsan.supp"
+  cat "$supp/tsan.supp" >"$tsan_supp"
+  if [ -z "${KILN_TSAN_GRPC:-}" ]; then cat "$supp/tsan-debian-grpc.supp" >>"$tsan_supp"; fi
+  export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$tsan_supp:second_deadlock_stack=1:history_size=7"
   # Debian's Abseil is not instrumented: without this, TSan sees no absl::Mutex at all
   # (scripts/sanitize/tsan_absl_sync.cc).
   export LD_PRELOAD="$PWD/$build_dir/libkiln_tsan_absl_sync.so"

@@ -126,7 +126,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     // is zeroed whenever a memtable is created, and the writing thread creates one for
     // every family at once when the WAL reaches its limit: 35 ms of page faults that every
     // commit in flight waited for (bench/README.md). Kept, at a quarter of that (about 10
-    // bits a key), only where point reads go: restart reads every queued job by id.
+    // bits a key), only where point reads go: jobs by id (restart reads every queued one),
+    // client request ids (idempotent submits), blob metadata (uploads and grants).
     const bool point_reads =
         family == Family::kJobs || family == Family::kRequests || family == Family::kBlobs;
     cf_options.memtable_prefix_bloom_size_ratio = point_reads ? 0.005 : 0;
