@@ -15,7 +15,7 @@
 //
 // Ownership: borrows the Store and the GroupCommitter (both must outlive it).
 // Threads: every public method may be called from any thread; completion
-// callbacks run on the committer thread (or inline for errors found before any
+// callbacks run on the committer's answer thread (or inline for errors found before any
 // write) and must not block. Tick() runs leases, retries and long-poll
 // deadlines; a "kiln-tick" thread calls it unless options.run_ticker is false
 // (tests drive it with a FakeClock).

@@ -1,7 +1,7 @@
 // Test helpers for Scheduler tests: opening one on a real store, waiting on the
-// callback-style answers of the Scheduler (which run on the committer thread) with a bounded
-// wait, and the few worker calls every suite makes. Used by the scheduler/core tests.
-// Each object is used by one test thread plus the thread that answers it.
+// callback-style answers of the Scheduler (which run on the committer's answer thread)
+// with a bounded wait, and the few worker calls every suite makes. Used by the scheduler/core
+// tests. Each object is used by one test thread plus the thread that answers it.
 #ifndef KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
 #define KILN_SCHEDULER_CORE_SCHEDULER_TEST_UTIL_H_
 

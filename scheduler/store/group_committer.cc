@@ -9,6 +9,10 @@ namespace kiln::store {
 
 GroupCommitter::GroupCommitter(Store* store, const GroupCommitterOptions& options)
     : store_(store), options_(options) {
+  answer_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "kiln-answer");
+    AnswerLoop();
+  });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "kiln-commit");
     Run();
@@ -21,6 +25,11 @@ GroupCommitter::~GroupCommitter() {
     stopping_ = true;
   }
   thread_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    writer_done_ = true;
+  }
+  answer_thread_.join();
 }
 
 void GroupCommitter::Commit(WriteSet writes, Done done, Settle settle) {
@@ -45,7 +54,7 @@ void GroupCommitter::Run() {
           this));
       if (pending_.empty() && stopping_) return;
       batch.swap(pending_);
-      busy_ = true;
+      writing_ = true;
     }
     // Split the backlog into groups of bounded size, in order.
     size_t begin = 0;
@@ -68,6 +77,9 @@ void GroupCommitter::Run() {
       if (failure.ok() && options_.on_write) {
         options_.on_write(absl::Now() - write_start, merged.ByteSize());
       }
+      Group group{{}, status};
+      group.commits.reserve(end - begin);
+      for (size_t i = begin; i < end; ++i) group.commits.push_back(std::move(batch[i]));
       {
         absl::MutexLock lock(&mu_);
         stats_.commits += end - begin;
@@ -77,31 +89,52 @@ void GroupCommitter::Run() {
           failure_ = absl::UnavailableError(
               absl::StrCat("store write failed (", status.message(), "); recovering"));
         }
+        // The next group's write starts while this one is answered.
+        answers_.push_back(std::move(group));
       }
-      Answer(batch, begin, end, status);
       begin = end;
     }
     batch.clear();
     absl::MutexLock lock(&mu_);
-    busy_ = false;
+    writing_ = false;
   }
 }
 
-void GroupCommitter::Answer(std::vector<Pending>& batch, size_t begin, size_t end,
-                            const absl::Status& status) {
+void GroupCommitter::AnswerLoop() {
+  std::deque<Group> groups;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](GroupCommitter* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return self->writer_done_ || !self->answers_.empty();
+          },
+          this));
+      if (answers_.empty() && writer_done_) return;
+      groups.swap(answers_);
+      answering_ = true;
+    }
+    for (Group& group : groups) Answer(group);
+    groups.clear();
+    absl::MutexLock lock(&mu_);
+    answering_ = false;
+  }
+}
+
+void GroupCommitter::Answer(Group& group) {
   absl::Mutex* held = nullptr;
-  for (size_t i = begin; i < end; ++i) {
-    Settle& settle = batch[i].settle;
+  for (Pending& commit : group.commits) {
+    Settle& settle = commit.settle;
     if (!settle.fn) continue;
     if (settle.mu != held) {
       if (held != nullptr) held->Unlock();
       held = settle.mu;
       if (held != nullptr) held->Lock();
     }
-    settle.fn(status);
+    settle.fn(group.status);
   }
   if (held != nullptr) held->Unlock();
-  for (size_t i = begin; i < end; ++i) batch[i].done(status);
+  for (Pending& commit : group.commits) commit.done(group.status);
 }
 
 void GroupCommitter::Reset() {
@@ -112,8 +145,10 @@ void GroupCommitter::Reset() {
 void GroupCommitter::Drain() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](GroupCommitter* self)
-           ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->pending_.empty() && !self->busy_; },
+      +[](GroupCommitter* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return self->pending_.empty() && !self->writing_ && self->answers_.empty() &&
+               !self->answering_;
+      },
       this));
 }
 

@@ -1,11 +1,13 @@
 // GroupCommitter: makes concurrent writers share fsyncs. Callers hand it a
 // WriteSet and a completion callback; one committer thread takes everything
-// pending, applies it as one synced RocksDB write, and then runs the callbacks in
-// submission order (the group's Settles first, then its answers: see Settle). So a
-// write is durable before its callback runs, writes are applied in the order Commit
-// was called (callers that hold their own lock while calling Commit get their
-// decisions persisted in decision order), and N concurrent submits cost one fsync,
-// not N.
+// pending and applies it as one synced RocksDB write, and a second thread runs the
+// callbacks in submission order (the group's Settles first, then its answers: see
+// Settle) while the next group is being written. So a write is durable before its
+// callback runs, writes are applied in the order Commit was called (callers that
+// hold their own lock while calling Commit get their decisions persisted in
+// decision order), and N concurrent submits cost one fsync, not N. Answering a
+// group (finishing its RPCs) took about as long as writing it; overlapping the two
+// halves the time a commit waits for the group ahead of it.
 //
 // After a failed write every later commit fails too, without touching the
 // store, until Reset(): so the store always holds a prefix of the decisions, and
@@ -13,11 +15,12 @@
 // what was acknowledged.
 //
 // Thread-safety: Commit may be called from any thread, also from inside a
-// callback. Callbacks run on the committer thread and must not block on it.
+// callback. Callbacks run on the answer thread and must not block on the committer.
 #ifndef KILN_SCHEDULER_STORE_GROUP_COMMITTER_H_
 #define KILN_SCHEDULER_STORE_GROUP_COMMITTER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <thread>
 #include <utility>
@@ -87,20 +90,29 @@ class GroupCommitter {
     Done done;
     Settle settle;
   };
-  void Run();
-  // Runs the callbacks of batch[begin, end): the settles, then the dones. Which
-  // lock a settle needs is known only at run time, hence no static analysis.
-  static void Answer(std::vector<Pending>& batch, size_t begin, size_t end,
-                     const absl::Status& status) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // One synced write's commits and how it ended.
+  struct Group {
+    std::vector<Pending> commits;
+    absl::Status status;
+  };
+  void Run();         // kiln-commit: writes groups, hands them to the answer thread
+  void AnswerLoop();  // kiln-answer: runs the groups' callbacks, in order
+  // Runs a group's callbacks: the settles, then the dones. Which lock a settle
+  // needs is known only at run time, hence no static analysis.
+  static void Answer(Group& group) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   Store* const store_;
   const GroupCommitterOptions options_;
   mutable absl::Mutex mu_;
   std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;     // a taken batch is being written or answered
-  absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the first failed write since Reset
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;       // a taken batch is being written
+  std::deque<Group> answers_ ABSL_GUARDED_BY(mu_);  // written, callbacks not yet run
+  bool answering_ ABSL_GUARDED_BY(mu_) = false;     // taken groups' callbacks are running
+  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;   // kiln-commit has stopped
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);       // the first failed write since Reset
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread answer_thread_;
   std::thread thread_;
 };
 

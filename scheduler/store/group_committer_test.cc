@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/testing/scoped_temp_dir.h"
 
 namespace kiln::store {
@@ -96,6 +98,50 @@ TEST(GroupCommitterTest, DrainWaitsForEveryCallback) {
   }
   committer.Drain();
   EXPECT_EQ(answered.load(), 50);
+}
+
+// A group's callbacks (finishing RPCs) do not hold up the next group's write: while the
+// first answer is still running, a later commit reaches the store; its answer still
+// comes after the first one's.
+TEST(GroupCommitterTest, TheNextGroupIsWrittenWhileAGroupIsAnswered) {
+  kiln::testing::ScopedTempDir dir;
+  auto store = Store::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(store.ok());
+  GroupCommitter committer(store->get());
+  absl::Notification first_answering;
+  absl::Notification release_first;
+  absl::Mutex mu;
+  std::vector<std::string> answered;
+  WriteSet first;
+  first.PutMeta("first", "1");
+  committer.Commit(std::move(first), [&](absl::Status) {
+    first_answering.Notify();
+    release_first.WaitForNotification();
+    absl::MutexLock lock(&mu);
+    answered.push_back("first");
+  });
+  first_answering.WaitForNotification();
+  WriteSet second;
+  second.PutMeta("second", "2");
+  committer.Commit(std::move(second), [&](absl::Status) {
+    absl::MutexLock lock(&mu);
+    answered.push_back("second");
+  });
+  bool second_stored = false;
+  for (int i = 0; i < 2000 && !second_stored; ++i) {
+    absl::StatusOr<std::optional<std::string>> value = (*store)->GetMeta("second");
+    ASSERT_TRUE(value.ok()) << value.status();
+    second_stored = value->has_value();
+    if (!second_stored) absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(second_stored) << "the second write waited for the first group's answers";
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(answered.empty());
+  }
+  release_first.Notify();
+  committer.Drain();
+  EXPECT_EQ(answered, (std::vector<std::string>{"first", "second"}));
 }
 
 // The owner's bookkeeping of a whole group runs under one hold of its lock, before any
