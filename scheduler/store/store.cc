@@ -9,6 +9,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <filesystem>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -110,6 +111,10 @@ Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  // RocksDB would create it too, but the file deletion scheduler (below) reads it first
+  // and logs an error for a missing one on every fresh start.
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(options.path, mkdir_error);
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
