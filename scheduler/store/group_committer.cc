@@ -49,10 +49,12 @@ void GroupCommitter::Run() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](GroupCommitter* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return self->stopping_ || !self->pending_.empty();
+            // Stopping waits for the answers too: a callback may still Commit.
+            return !self->pending_.empty() ||
+                   (self->stopping_ && self->answers_.empty() && !self->answering_);
           },
           this));
-      if (pending_.empty() && stopping_) return;
+      if (pending_.empty()) return;  // stopping, and nothing is left to answer
       batch.swap(pending_);
       writing_ = true;
     }

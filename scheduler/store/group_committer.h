@@ -58,7 +58,7 @@ class GroupCommitter {
 
   // `store` must outlive the committer.
   GroupCommitter(Store* store, const GroupCommitterOptions& options = {});
-  // Drains what is pending, then stops the thread.
+  // Drains what is pending (also what callbacks commit meanwhile), then stops both threads.
   ~GroupCommitter();
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;

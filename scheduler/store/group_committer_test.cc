@@ -107,11 +107,12 @@ TEST(GroupCommitterTest, TheNextGroupIsWrittenWhileAGroupIsAnswered) {
   kiln::testing::ScopedTempDir dir;
   auto store = Store::Open({.path = dir.Sub("db")});
   ASSERT_TRUE(store.ok());
-  GroupCommitter committer(store->get());
+  // Declared before the committer: its threads may use them until it is destroyed.
   absl::Notification first_answering;
   absl::Notification release_first;
   absl::Mutex mu;
   std::vector<std::string> answered;
+  GroupCommitter committer(store->get());
   WriteSet first;
   first.PutMeta("first", "1");
   committer.Commit(std::move(first), [&](absl::Status) {
@@ -130,7 +131,10 @@ TEST(GroupCommitterTest, TheNextGroupIsWrittenWhileAGroupIsAnswered) {
   bool second_stored = false;
   for (int i = 0; i < 2000 && !second_stored; ++i) {
     absl::StatusOr<std::optional<std::string>> value = (*store)->GetMeta("second");
-    ASSERT_TRUE(value.ok()) << value.status();
+    if (!value.ok()) {
+      ADD_FAILURE() << value.status();
+      break;
+    }
     second_stored = value->has_value();
     if (!second_stored) absl::SleepFor(absl::Milliseconds(5));
   }
@@ -144,24 +148,59 @@ TEST(GroupCommitterTest, TheNextGroupIsWrittenWhileAGroupIsAnswered) {
   EXPECT_EQ(answered, (std::vector<std::string>{"first", "second"}));
 }
 
+// A commit that a callback makes while the committer is being destroyed is still
+// written and answered before the destructor returns.
+TEST(GroupCommitterTest, ShutdownWritesWhatCallbacksCommit) {
+  kiln::testing::ScopedTempDir dir;
+  auto store = Store::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(store.ok());
+  std::atomic<bool> follow_up_answered{false};
+  absl::Notification destroying;
+  {
+    GroupCommitter committer(store->get());
+    WriteSet first;
+    first.PutMeta("first", "1");
+    committer.Commit(std::move(first), [&](absl::Status) {
+      // Commit only once the destructor runs; the pause gives a writer that stopped
+      // without waiting for the answers time to be gone (it is no wait for a result:
+      // a correct committer passes whatever the timing).
+      destroying.WaitForNotification();
+      absl::SleepFor(absl::Milliseconds(50));
+      WriteSet follow_up;
+      follow_up.PutMeta("follow-up", "2");
+      committer.Commit(std::move(follow_up),
+                       [&](absl::Status status) { follow_up_answered = status.ok(); });
+    });
+    destroying.Notify();
+  }
+  EXPECT_TRUE(follow_up_answered.load());
+  absl::StatusOr<std::optional<std::string>> value = (*store)->GetMeta("follow-up");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(value->value_or(""), "2");
+}
+
 // The owner's bookkeeping of a whole group runs under one hold of its lock, before any
 // answer of that group, and the answers run with the lock free again.
 TEST(GroupCommitterTest, SettlesOfAGroupRunUnderTheOwnersLockBeforeItsAnswers) {
   kiln::testing::ScopedTempDir dir;
   auto store = Store::Open({.path = dir.Sub("db")});
   ASSERT_TRUE(store.ok());
-  GroupCommitter committer(store->get());
   absl::Mutex owner;
   std::vector<std::string> events;  // settles append under `owner`, answers under `events_mu`
   absl::Mutex events_mu;
-  // A first commit whose answer holds the committer until the others are queued, so that
-  // they are taken as one batch.
-  absl::Notification first_answering, release_first;
-  committer.Commit(WriteSet(), [&](absl::Status) {
-    first_answering.Notify();
+  // The first write holds the writing thread (in on_write) until the others are queued,
+  // so that they are taken as one batch.
+  absl::Notification first_written, release_first;
+  std::atomic<bool> first_write{true};
+  GroupCommitterOptions options;
+  options.on_write = [&](absl::Duration, size_t) {
+    if (!first_write.exchange(false)) return;
+    first_written.Notify();
     release_first.WaitForNotification();
-  });
-  first_answering.WaitForNotification();
+  };
+  GroupCommitter committer(store->get(), options);
+  committer.Commit(WriteSet(), [](absl::Status) {});
+  first_written.WaitForNotification();
   constexpr int kCommits = 5;
   absl::Notification last_answered;
   std::atomic<int> settled_while_held{0};
