@@ -19,11 +19,10 @@ endif()
 
 # The scheduler's allocator (bench/README.md, kiln-load: glibc malloc's arena locks and
 # consolidation were a quarter of the scheduler's CPU under load). Out: kiln::allocator,
-# empty when off, and KILN_HAVE_JEMALLOC; never in sanitizer builds, which bring their own.
+# empty when off; never in sanitizer builds, which bring their own.
 set(KILN_ALLOCATOR "jemalloc" CACHE STRING "Allocator of kiln-scheduler: jemalloc | system")
 set_property(CACHE KILN_ALLOCATOR PROPERTY STRINGS jemalloc system)
 add_library(kiln_allocator INTERFACE)
-set(KILN_HAVE_JEMALLOC OFF)
 add_library(kiln::allocator ALIAS kiln_allocator)
 if(KILN_ALLOCATOR STREQUAL "jemalloc" AND KILN_SANITIZE STREQUAL "" AND KILN_COMPONENTS STREQUAL "all")
   find_library(KILN_JEMALLOC_LIBRARY NAMES jemalloc)
@@ -32,9 +31,6 @@ if(KILN_ALLOCATOR STREQUAL "jemalloc" AND KILN_SANITIZE STREQUAL "" AND KILN_COM
                         "or configure with -DKILN_ALLOCATOR=system")
   endif()
   target_link_libraries(kiln_allocator INTERFACE ${KILN_JEMALLOC_LIBRARY})
-  # Its options (transparent huge pages), compiled into each binary that links it.
-  target_sources(kiln_allocator INTERFACE ${PROJECT_SOURCE_DIR}/common/jemalloc_conf.cc)
-  set(KILN_HAVE_JEMALLOC ON)
 elseif(NOT KILN_ALLOCATOR MATCHES "^(jemalloc|system)$")
   message(FATAL_ERROR "KILN_ALLOCATOR must be jemalloc or system, not ${KILN_ALLOCATOR}")
 endif()
