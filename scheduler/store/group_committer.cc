@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -79,9 +81,9 @@ void GroupCommitter::Run() {
       if (failure.ok() && options_.on_write) {
         options_.on_write(absl::Now() - write_start, merged.ByteSize());
       }
-      Group group{{}, status};
-      group.commits.reserve(end - begin);
-      for (size_t i = begin; i < end; ++i) group.commits.push_back(std::move(batch[i]));
+      Group group{{std::make_move_iterator(batch.begin() + begin),
+                   std::make_move_iterator(batch.begin() + end)},
+                  status};
       {
         absl::MutexLock lock(&mu_);
         stats_.commits += end - begin;

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <set>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -113,18 +112,10 @@ TEST(StoreTest, ListsJobsNewestFirstFromAnyPoint) {
   EXPECT_TRUE(collect("j-01").empty());
 }
 
-std::set<std::string> FilesIn(const std::string& dir) {
-  std::set<std::string> names;
+bool HasFileEndingWith(const std::string& dir, absl::string_view suffix) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-    names.insert(entry.path().filename().string());
-  }
-  return names;
-}
-
-bool AnyEndsWith(const std::set<std::string>& names, absl::string_view suffix) {
-  for (const std::string& name : names) {
-    if (absl::EndsWith(name, suffix)) return true;
+    if (absl::EndsWith(entry.path().filename().string(), suffix)) return true;
   }
   return false;
 }
@@ -148,12 +139,12 @@ TEST(StoreTest, AnObsoleteWalLeavesThroughTheTrash) {
     WriteSet writes;
     writes.PutJob(job);
     ASSERT_TRUE((*store)->Write(writes).ok());
-    saw_trash = saw_trash || AnyEndsWith(FilesIn(db), ".log.trash");
+    saw_trash = saw_trash || HasFileEndingWith(db, ".log.trash");
   }
   bool trash_gone = false;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (absl::Now() < deadline) {
-    const bool trash = AnyEndsWith(FilesIn(db), ".log.trash");
+    const bool trash = HasFileEndingWith(db, ".log.trash");
     saw_trash = saw_trash || trash;
     if (saw_trash && !trash) {
       trash_gone = true;
